@@ -130,12 +130,12 @@ export function formatIPv6(bytes: Uint8Array, offset = 0): string {
 }
 
 export function ipv4FromBytes(bytes: Uint8Array, offset = 0): IPv4Address {
-  const copy = bytes.slice(offset, offset + 4);
+  const copy = new Uint8Array(bytes.subarray(offset, offset + 4));
   return { family: 'ipv4', bytes: copy, text: formatIPv4(copy) };
 }
 
 export function ipv6FromBytes(bytes: Uint8Array, offset = 0): IPv6Address {
-  const copy = bytes.slice(offset, offset + 16);
+  const copy = new Uint8Array(bytes.subarray(offset, offset + 16));
   return { family: 'ipv6', bytes: copy, text: formatIPv6(copy) };
 }
 

@@ -174,7 +174,7 @@ export function decodeAdvert(packet: Uint8Array, meta: PacketMeta, options: Deco
     priority,
     adverIntSeconds,
     authType: packet[4] as number,
-    authData: packet.slice(authStart, authStart + AUTH_DATA_LENGTH),
+    authData: new Uint8Array(packet.subarray(authStart, authStart + AUTH_DATA_LENGTH)),
     addresses,
     checksum,
   };
