@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { checkProperty } from './support/property.js';
 import { ip, ipv4FromBytes, ipv6FromBytes, type IpAddress } from '../src/net/address.js';
 import { decodeAdvert, encodeAdvert, type Advert, type PacketMeta } from '../src/vrrp/codec.js';
 import { advertFromJson, advertToJson } from '../src/vrrp/advert-json.js';
@@ -235,7 +236,7 @@ function pseudoFor(advert: Advert): { src: IpAddress; dst: IpAddress } {
 const RUNS = 2000;
 
 test(`property: decode(encode(x)) equals x for every valid advert (${RUNS} runs)`, () => {
-  fc.assert(
+  checkProperty(
     fc.property(anyAdvertArb, fc.constantFrom('rfc5798' as const, 'rfc9568' as const), (advert, mode) => {
       const pseudo = pseudoFor(advert);
       const bytes = encodeAdvert(advert, pseudo, { v3Ipv4Checksum: mode });
@@ -257,7 +258,7 @@ const metaArb = fc.oneof(
 );
 
 test(`property: random bytes never throw, and give an advert or a known reason (${RUNS * 5} runs)`, () => {
-  fc.assert(
+  checkProperty(
     fc.property(fc.uint8Array({ minLength: 0, maxLength: 400 }), metaArb, fc.constantFrom('rfc5798' as const, 'rfc9568' as const, 'either' as const), (bytes, meta, mode) => {
       const result = decodeAdvert(bytes, meta, { v3Ipv4Checksum: mode });
       assert.equal(typeof result.ok, 'boolean');
@@ -268,7 +269,7 @@ test(`property: random bytes never throw, and give an advert or a known reason (
 });
 
 test(`property: mutated vectors never throw; any change to a covered byte is caught (${RUNS * 2} runs)`, () => {
-  fc.assert(
+  checkProperty(
     fc.property(
       fc.constantFrom(...vectors),
       fc.array(fc.record({ at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }), { minLength: 1, maxLength: 4 }),

@@ -333,6 +333,7 @@ export class Segment {
   readonly rejected: string[] = [];
   /** Pairs of node names that cannot reach each other ("a|b", both orders). */
   private readonly cut = new Set<string>();
+  private readonly lastArrival = new Map<string, number>();
   private readonly random: () => number;
 
   constructor(
@@ -387,8 +388,12 @@ export class Segment {
       if (this.cut.has(`${from.spec.name}|${to.spec.name}`)) continue;
       if (this.link.loss > 0 && this.random() < this.link.loss) continue;
       const delay = this.link.delayMinMs + (this.link.delayMaxMs - this.link.delayMinMs) * this.random();
+      // An Ethernet segment does not reorder frames between two hosts: FIFO per pair.
+      const pair = `${from.spec.name}|${to.spec.name}`;
+      const arrival = Math.max(this.now + delay, this.lastArrival.get(pair) ?? 0);
+      this.lastArrival.set(pair, arrival);
       const copy = Uint8Array.from(packet);
-      this.at(this.now + delay, () => {
+      this.at(arrival, () => {
         if (!to.alive || !to.interfaceUp) return;
         this.deliveries.push({ at: this.now, from: from.spec.name, to: to.spec.name, vrid, priority });
         to.receive(copy, from.address);

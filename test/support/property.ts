@@ -1,0 +1,23 @@
+/**
+ * Runs a fast-check property with a fixed seed (so CI is deterministic; set
+ * VIGIL_PROPERTY_SEED=random to explore, or to a number to replay) and reports the
+ * failing assertion's own message beside the counterexample.
+ */
+import fc from 'fast-check';
+
+export const PROPERTY_SEED: number | undefined =
+  process.env['VIGIL_PROPERTY_SEED'] === 'random' ? undefined : Number(process.env['VIGIL_PROPERTY_SEED'] ?? 20261121);
+
+export function checkProperty<Ts extends [unknown, ...unknown[]]>(
+  property: fc.IProperty<Ts>,
+  params: fc.Parameters<Ts> = {},
+): void {
+  const details = fc.check(property, { ...(PROPERTY_SEED === undefined ? {} : { seed: PROPERTY_SEED }), ...params });
+  if (!details.failed) return;
+  const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  throw new Error(
+    `property failed after ${details.numRuns} runs (seed ${details.seed}, path "${details.counterexamplePath ?? ''}")\n` +
+      `counterexample: ${fc.stringify(details.counterexample)}\n` +
+      `error: ${cause}`,
+  );
+}
