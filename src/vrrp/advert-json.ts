@@ -63,9 +63,9 @@ export function advertToJson(advert: Advert | ReceivedAdvert): AdvertJson {
 export class AdvertJsonError extends Error {
   constructor(
     readonly field: string,
-    message: string,
+    readonly detail: string,
   ) {
-    super(`${field}: ${message}`);
+    super(`${field}: ${detail}`);
     this.name = 'AdvertJsonError';
   }
 }
@@ -82,6 +82,7 @@ function ranged<T>(name: string, make: () => T): T {
   try {
     return make();
   } catch (e) {
+    if (e instanceof AdvertJsonError) throw e;
     throw new AdvertJsonError(name, e instanceof Error ? e.message : String(e));
   }
 }

@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+/**
+ * The `vigil` command line: `vigil <command> [subcommand] [options]`.
+ *
+ * Each command is one module exporting a `CliCommand`, listed in COMMANDS below. A
+ * command gets its arguments (everything after its name) and a `CliIo`, and resolves to
+ * the exit code; it never touches process.stdout / process.exit itself, so tests can run
+ * it in-process with a fake CliIo. Exit codes: 0 success, 1 "the answer is no" (e.g. a
+ * rejected packet), 2 bad usage, 70 an unexpected internal error.
+ *
+ * Commands import only types from this module (`import type`), so there is no runtime
+ * import cycle.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { packetCommand } from './packet.js';
+
+/** Where a command writes and reads. */
+export interface CliIo {
+  /** Writes text as is (add the newline yourself). */
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** Reads standard input to its end, as UTF-8. */
+  readonly readStdin: () => Promise<string>;
+}
+
+export interface CliCommand {
+  /** The word after `vigil`. */
+  readonly name: string;
+  /** One line for `vigil help`. */
+  readonly summary: string;
+  /** `argv` is everything after the command name. Resolves to the exit code. */
+  run(argv: string[], io: CliIo): Promise<number>;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_NO = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_INTERNAL = 70;
+
+/** The registry: add a command by importing its module and listing it here. */
+export const COMMANDS: readonly CliCommand[] = [packetCommand];
+
+export function usage(commands: readonly CliCommand[] = COMMANDS): string {
+  const width = Math.max(4, ...commands.map((c) => c.name.length));
+  const lines = [
+    'Usage: vigil <command> [subcommand] [options]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    `  ${'help'.padEnd(width)}  Show this list, or \`vigil help <command>\` for one command`,
+    '',
+    'Run `vigil <command> --help` for the options of a command.',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Runs `vigil` with `argv` (the arguments after the program name) and resolves to the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo, commands: readonly CliCommand[] = COMMANDS): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.stderr(`vigil: no command given\n\n${usage(commands)}`);
+    return EXIT_USAGE;
+  }
+  if (name === '--help' || name === '-h') {
+    io.stdout(usage(commands));
+    return EXIT_OK;
+  }
+  if (name === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) {
+      io.stdout(usage(commands));
+      return EXIT_OK;
+    }
+    const command = commands.find((c) => c.name === topic);
+    if (command === undefined) {
+      io.stderr(`vigil help: unknown command '${topic}'\n\n${usage(commands)}`);
+      return EXIT_USAGE;
+    }
+    return runCommand(command, ['--help'], io);
+  }
+  const command = commands.find((c) => c.name === name);
+  if (command === undefined) {
+    const what = name.startsWith('-') ? 'unknown option' : 'unknown command';
+    io.stderr(`vigil: ${what} '${name}'\n\n${usage(commands)}`);
+    return EXIT_USAGE;
+  }
+  return runCommand(command, rest, io);
+}
+
+async function runCommand(command: CliCommand, argv: string[], io: CliIo): Promise<number> {
+  try {
+    return await command.run(argv, io);
+  } catch (e) {
+    const text = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    io.stderr(`vigil ${command.name}: internal error: ${text}\n`);
+    return EXIT_INTERNAL;
+  }
+}
+
+async function readProcessStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin as AsyncIterable<unknown>) {
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), 'utf8'));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The CliIo of the real process. */
+export function processIo(): CliIo {
+  return {
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+    readStdin: readProcessStdin,
+  };
+}
+
+/** True when this file is the program being run (also through the npm bin symlink), not an import. */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  // exitCode rather than process.exit(), so piped output is flushed before the process ends.
+  process.exitCode = await runCli(process.argv.slice(2), processIo());
+}
