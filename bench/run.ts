@@ -1,0 +1,4 @@
+/** `npm run bench`: prints every benchmark's figures. */
+import { runCoreBench } from './vrrp-core.js';
+
+runCoreBench();
