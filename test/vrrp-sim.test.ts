@@ -1,5 +1,5 @@
 /**
- * Property tests of the VRRP state machine on a simulated segment (test/sim/segment.ts):
+ * Property tests of the VRRP state machine on a simulated segment (src/sim/segment.ts):
  * random configurations and fault schedules, each checked against what RFC 5798 promises.
  * Times are in ms on the simulator's virtual clock; one-way link delays are drawn per
  * packet from [0, maxDelay].
@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkProperty } from './support/property.js';
-import { Segment, type NodeSpec, type Transition } from './sim/segment.js';
+import { Segment, type NodeSpec, type Transition } from '../src/sim/segment.js';
 
 const RUNS = Number(process.env['VIGIL_PROPERTY_RUNS'] ?? 150);
 const EPS = 1e-6;

@@ -5,9 +5,9 @@
  * passed through the receive checks, exactly as the daemon does with real sockets.
  * Everything is deterministic for a given seed.
  */
-import { ip, type IpAddress } from '../../src/net/address.js';
-import { decodeAdvert, encodeAdvert, type Advert } from '../../src/vrrp/codec.js';
-import { acceptAdvert, type AcceptancePolicy } from '../../src/vrrp/acceptance.js';
+import { ip, type IpAddress } from '../net/address.js';
+import { decodeAdvert, encodeAdvert, type Advert } from '../vrrp/codec.js';
+import { acceptAdvert, type AcceptancePolicy } from '../vrrp/acceptance.js';
 import {
   DEFAULT_ANNOUNCE,
   VirtualRouter,
@@ -16,9 +16,9 @@ import {
   type RouterConfig,
   type RouterEvent,
   type TransitionReason,
-} from '../../src/vrrp/router.js';
-import { SyncGroup } from '../../src/vrrp/sync-group.js';
-import { PRIORITY_OWNER, toV3Interval, toVrid, type Priority, type RouterState, type Vrid } from '../../src/vrrp/types.js';
+} from '../vrrp/router.js';
+import { SyncGroup } from '../vrrp/sync-group.js';
+import { PRIORITY_OWNER, toV3Interval, toVrid, type Priority, type RouterState, type Vrid } from '../vrrp/types.js';
 
 /** A small, fast, seedable PRNG (mulberry32). */
 export function prng(seed: number): () => number {
