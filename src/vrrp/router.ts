@@ -350,7 +350,8 @@ export class VirtualRouter {
         }
       } else if (this.announceRefreshAt === due) {
         const refresh = this.config.announce.masterRefreshMs;
-        this.announceRefreshAt = Math.max(due + refresh, now);
+        // Like the Adver_Timer: keep the cadence, but re-anchor rather than fire twice when late.
+        this.announceRefreshAt = due + refresh > now ? due + refresh : now + refresh;
         out.push({ type: 'announce', repeat: this.config.announce.masterRefreshRepeat, reason: 'refresh' });
       }
     }
@@ -423,6 +424,8 @@ export class VirtualRouter {
     this.clearTimers();
     this.downTimerFromStop = false;
     this.preempting = false;
+    // keepalived restarts preempt_delay whenever the instance (re-)enters BACKUP.
+    this.preemptAllowedAt = undefined;
     this.masterDownAt = now + this.masterDownInterval();
   }
 
