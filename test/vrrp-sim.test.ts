@@ -161,9 +161,21 @@ test(`property: the master dies: a backup becomes master exactly Master_Down_Int
       const horizon = crashAt + 2 * mdiMs(1, s.intervalCs) + s.intervalCs * 10 + 2 * s.maxDelayMs;
       seg.runUntil(horizon);
       const survivors = candidates(s).filter((c) => c.name !== winner.name);
-      // The last advert of the dead master each backup received (in-flight ones count).
+      // The last advert each backup received and followed (RFC 5798 §6.4.2 (490): priority
+      // >= its own, or any priority without preempt) before the master died; in-flight
+      // adverts of the dead master count, and so do those of others (briefly masters during
+      // the election, or sending one advert as they yield).
       const lastSeen = new Map<string, number>();
-      for (const d of seg.deliveries) if (d.from === winner.name && d.at <= horizon) lastSeen.set(d.to, d.at);
+      const follows = (to: string, priority: number): boolean => {
+        const node = s.nodes.find((n) => n.name === to);
+        const c = survivors.find((x) => x.name === to);
+        return node !== undefined && c !== undefined && priority > 0 && (priority >= c.priority || !node.preempt);
+      };
+      const firstPromotion = seg.transitions.find((t) => t.at > crashAt - EPS && t.to === 'master');
+      for (const d of seg.deliveries) {
+        if (firstPromotion && d.at >= firstPromotion.at) break;
+        if (follows(d.to, d.priority)) lastSeen.set(d.to, d.at);
+      }
       const promotions = seg.transitions.filter((t) => t.at > crashAt - EPS && t.to === 'master');
       assert.ok(promotions.length >= 1, 'somebody took over');
       for (const p of promotions.filter((t) => t.reason === 'master-down-timer' || t.reason === 'preempt')) {
@@ -254,8 +266,10 @@ test(`property: nopreempt keeps a returning higher-priority node in backup (${RU
       const seg = boot(s);
       const { settled } = converge(s, seg);
       seg.node(top.name).crash();
-      const restartAt = settled + downFor * mdiMs(1, s.intervalCs);
+      // Back once the others have settled on a new master.
+      const restartAt = settled + downFor * mdiMs(1, s.intervalCs) + s.intervalCs * 10 + s.maxDelayMs + EPS;
       seg.runUntil(restartAt);
+      assert.equal(seg.masters(VRID).length, 1);
       const [interim] = seg.masters(VRID);
       assert.ok(interim !== undefined && interim !== top.name);
       seg.node(top.name).boot({ chk: (s.nodes.find((n) => n.name === top.name) as Scenario['nodes'][number]).trackerUp });
