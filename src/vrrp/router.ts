@@ -160,7 +160,7 @@ export interface MasterGate {
 }
 
 export class VirtualRouter {
-  readonly config: RouterConfig;
+  private cfg: RouterConfig;
   private current: RouterState = 'initialize';
   private basePriority: Priority;
   private priority: Priority;
@@ -191,10 +191,26 @@ export class VirtualRouter {
   };
 
   constructor(config: RouterConfig) {
-    this.config = config;
+    this.cfg = config;
     this.basePriority = config.priority;
     this.priority = effectivePriority(config.priority, config.tracked, this.trackerUp);
     this.masterAdverInterval = config.advertInterval;
+  }
+
+  get config(): RouterConfig {
+    return this.cfg;
+  }
+
+  /**
+   * A reload changed settings that do not alter the router's identity on the wire (VRID,
+   * family, version): the state and timers stay; the new configured priority takes effect
+   * through a following `set-priority` event.
+   */
+  reconfigure(config: RouterConfig): void {
+    if (config.vrid !== this.cfg.vrid || config.family !== this.cfg.family || config.version !== this.cfg.version) {
+      throw new Error(`reconfigure cannot change the identity of ${this.cfg.name}`);
+    }
+    this.cfg = config;
   }
 
   get state(): RouterState {
