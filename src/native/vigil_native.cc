@@ -1,0 +1,445 @@
+// vigil_native: thin Linux syscalls for vigil (sockets, readiness, scheduling).
+//
+// Every function maps to one syscall (or a libc wrapper of one). All protocol logic —
+// sockaddr and control-message layouts, IP header parsing, VRRP — stays in TypeScript
+// (src/native/index.ts, src/net/*.ts). Failures throw a JS Error carrying `errno`
+// (positive Linux errno), `code` ('EPERM', ...) and `syscall`.
+#include <napi.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/netlink.h>
+
+namespace {
+
+Napi::Error ErrnoError(Napi::Env env, const char* syscall, int err) {
+  char name[64];
+  uv_err_name_r(-err, name, sizeof name);
+  Napi::Error e = Napi::Error::New(env, std::string(syscall) + " " + name + " (" + strerror(err) + ")");
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("code", Napi::String::New(env, name));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+Napi::Value ThrowErrno(Napi::Env env, const char* syscall, int err) {
+  ErrnoError(env, syscall, err).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value ThrowType(Napi::Env env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool IntArg(const Napi::CallbackInfo& info, size_t i, int* out) {
+  if (info.Length() <= i || !info[i].IsNumber()) return false;
+  *out = info[i].As<Napi::Number>().Int32Value();
+  return true;
+}
+
+// A Buffer or any Uint8Array.
+bool BytesArg(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* length) {
+  if (info.Length() <= i || !info[i].IsTypedArray()) return false;
+  Napi::TypedArray array = info[i].As<Napi::TypedArray>();
+  if (array.TypedArrayType() != napi_uint8_array) return false;
+  Napi::Uint8Array bytes = info[i].As<Napi::Uint8Array>();
+  *data = bytes.Data();
+  *length = bytes.ElementLength();
+  return true;
+}
+
+// socket(domain, type, protocol) -> fd; always non-blocking and close-on-exec.
+Napi::Value Socket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int domain, type, protocol;
+  if (!IntArg(info, 0, &domain) || !IntArg(info, 1, &type) || !IntArg(info, 2, &protocol)) {
+    return ThrowType(env, "socket(domain, type, protocol): numbers expected");
+  }
+  int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  if (fd < 0) return ThrowErrno(env, "socket", errno);
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!IntArg(info, 0, &fd)) return ThrowType(env, "close(fd): number expected");
+  // Linux releases the descriptor even when close() reports EINTR: never retry.
+  if (close(fd) < 0 && errno != EINTR) return ThrowErrno(env, "close", errno);
+  return env.Undefined();
+}
+
+Napi::Value Bind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  uint8_t* addr;
+  size_t length;
+  if (!IntArg(info, 0, &fd) || !BytesArg(info, 1, &addr, &length)) {
+    return ThrowType(env, "bind(fd, sockaddr): number and Buffer expected");
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(addr), static_cast<socklen_t>(length)) < 0) {
+    return ThrowErrno(env, "bind", errno);
+  }
+  return env.Undefined();
+}
+
+// setsockopt(fd, level, name, value): a number is an int option, a Buffer is passed as is.
+Napi::Value Setsockopt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd, level, name, number;
+  uint8_t* data;
+  size_t length;
+  if (!IntArg(info, 0, &fd) || !IntArg(info, 1, &level) || !IntArg(info, 2, &name)) {
+    return ThrowType(env, "setsockopt(fd, level, name, value): numbers expected");
+  }
+  int rc;
+  if (IntArg(info, 3, &number)) {
+    rc = setsockopt(fd, level, name, &number, sizeof number);
+  } else if (BytesArg(info, 3, &data, &length)) {
+    rc = setsockopt(fd, level, name, data, static_cast<socklen_t>(length));
+  } else {
+    return ThrowType(env, "setsockopt: value must be a number or a Buffer");
+  }
+  if (rc < 0) return ThrowErrno(env, "setsockopt", errno);
+  return env.Undefined();
+}
+
+Napi::Value GetsockoptInt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd, level, name;
+  if (!IntArg(info, 0, &fd) || !IntArg(info, 1, &level) || !IntArg(info, 2, &name)) {
+    return ThrowType(env, "getsockoptInt(fd, level, name): numbers expected");
+  }
+  int value = 0;
+  socklen_t length = sizeof value;
+  if (getsockopt(fd, level, name, &value, &length) < 0) return ThrowErrno(env, "getsockopt", errno);
+  return Napi::Number::New(env, value);
+}
+
+// sendto(fd, data, sockaddr | null) -> bytes sent.
+Napi::Value Sendto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  uint8_t* data;
+  size_t length;
+  uint8_t* addr = nullptr;
+  size_t addrLength = 0;
+  if (!IntArg(info, 0, &fd) || !BytesArg(info, 1, &data, &length)) {
+    return ThrowType(env, "sendto(fd, data, sockaddr): number and Buffer expected");
+  }
+  if (info.Length() > 2 && !info[2].IsNull() && !info[2].IsUndefined() && !BytesArg(info, 2, &addr, &addrLength)) {
+    return ThrowType(env, "sendto: sockaddr must be a Buffer or null");
+  }
+  ssize_t n;
+  do {
+    n = sendto(fd, data, length, MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(addr), static_cast<socklen_t>(addrLength));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return ThrowErrno(env, "sendto", errno);
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// One recvmsg(2) with MSG_DONTWAIT; returns the byte count or -1 with errno set.
+ssize_t ReceiveOnce(int fd, uint8_t* data, size_t dataLength, uint8_t* from, size_t fromLength, uint8_t* control,
+                    size_t controlLength, msghdr* msg) {
+  iovec iov{data, dataLength};
+  *msg = msghdr{};
+  msg->msg_name = from;
+  msg->msg_namelen = static_cast<socklen_t>(fromLength);
+  msg->msg_iov = &iov;
+  msg->msg_iovlen = 1;
+  msg->msg_control = controlLength > 0 ? control : nullptr;
+  msg->msg_controllen = controlLength;
+  ssize_t n;
+  do {
+    n = recvmsg(fd, msg, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+// recvmsg(fd, maxData, maxControl) -> { data, from, control, flags } | null (nothing pending).
+Napi::Value Recvmsg(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd, maxData, maxControl;
+  if (!IntArg(info, 0, &fd) || !IntArg(info, 1, &maxData) || !IntArg(info, 2, &maxControl) || maxData < 0 ||
+      maxControl < 0) {
+    return ThrowType(env, "recvmsg(fd, maxData, maxControl): non-negative numbers expected");
+  }
+  static thread_local std::vector<uint8_t> data, control;
+  data.resize(static_cast<size_t>(maxData) + 1);
+  control.resize(static_cast<size_t>(maxControl) + 1);
+  sockaddr_storage from{};
+  msghdr msg;
+  ssize_t n = ReceiveOnce(fd, data.data(), static_cast<size_t>(maxData), reinterpret_cast<uint8_t*>(&from), sizeof from,
+                          control.data(), static_cast<size_t>(maxControl), &msg);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Null();
+    return ThrowErrno(env, "recvmsg", errno);
+  }
+  size_t fromLength = msg.msg_namelen < sizeof from ? msg.msg_namelen : sizeof from;
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("data", Napi::Buffer<uint8_t>::Copy(env, data.data(), static_cast<size_t>(n)));
+  result.Set("from", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(&from), fromLength));
+  result.Set("control", Napi::Buffer<uint8_t>::Copy(env, control.data(), msg.msg_controllen));
+  result.Set("flags", Napi::Number::New(env, msg.msg_flags));
+  return result;
+}
+
+// recvmsgInto(fd, data, from, control, out: Int32Array(4)) -> boolean: the allocation-free
+// form. Fills out with [dataLength, fromLength, controlLength, flags]; false when nothing
+// is pending.
+Napi::Value RecvmsgInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  uint8_t *data, *from, *control;
+  size_t dataLength, fromLength, controlLength;
+  if (!IntArg(info, 0, &fd) || !BytesArg(info, 1, &data, &dataLength) || !BytesArg(info, 2, &from, &fromLength) ||
+      !BytesArg(info, 3, &control, &controlLength) || info.Length() < 5 || !info[4].IsTypedArray() ||
+      info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      info[4].As<Napi::Int32Array>().ElementLength() < 4) {
+    return ThrowType(env, "recvmsgInto(fd, data, from, control, out): Buffers and an Int32Array(4) expected");
+  }
+  msghdr msg;
+  ssize_t n = ReceiveOnce(fd, data, dataLength, from, fromLength, control, controlLength, &msg);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
+    return ThrowErrno(env, "recvmsg", errno);
+  }
+  int32_t* out = info[4].As<Napi::Int32Array>().Data();
+  out[0] = static_cast<int32_t>(n);
+  out[1] = static_cast<int32_t>(msg.msg_namelen);
+  out[2] = static_cast<int32_t>(msg.msg_controllen);
+  out[3] = msg.msg_flags;
+  return Napi::Boolean::New(env, true);
+}
+
+// Readiness through a uv_poll_t on Node's own loop: no thread, no busy polling.
+// The Poll is freed once both the handle is closed and the JS handle object is collected.
+struct Poll {
+  uv_poll_t handle;
+  napi_env env;
+  napi_ref callback = nullptr;
+  napi_async_context context = nullptr;
+  bool stopped = false;
+  bool closed = false;
+  bool collected = false;
+};
+
+void OnPollClosed(uv_handle_t* handle) {
+  Poll* poll = static_cast<Poll*>(handle->data);
+  poll->closed = true;
+  if (poll->collected) delete poll;
+}
+
+void OnPollCollected(napi_env, void* data, void*) {
+  Poll* poll = static_cast<Poll*>(data);
+  poll->collected = true;
+  // A poll nobody stopped keeps running (like an unreferenced server); freed once closed.
+  if (poll->closed) delete poll;
+}
+
+void OnPollEvent(uv_poll_t* handle, int status, int) {
+  Poll* poll = static_cast<Poll*>(handle->data);
+  if (poll->stopped) return;
+  if (status == UV_EBADF) {
+    // libuv reports EPOLLERR as EBADF and stops the handle. On a socket EPOLLERR means
+    // a pending socket error (a netlink ENOBUFS overrun, an ICMP error with IP_RECVERR),
+    // not a bad descriptor: read and clear it (SO_ERROR), pass it on, and keep polling.
+    uv_os_fd_t fd;
+    int pending = 0;
+    socklen_t length = sizeof pending;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(handle), &fd) == 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &length) == 0 &&
+        uv_poll_start(handle, UV_READABLE, OnPollEvent) == 0) {
+      status = pending == 0 ? 0 : -pending;
+    }
+  }
+  napi_env env = poll->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value callback, receiver, result;
+  napi_value argv[1];
+  size_t argc = 0;
+  napi_get_reference_value(env, poll->callback, &callback);
+  // napi_make_callback converts the receiver with ToObject: undefined would throw.
+  napi_get_global(env, &receiver);
+  if (status < 0) {
+    // libuv stops the handle after an error: tell JS, which owns the recovery.
+    argv[0] = ErrnoError(env, "poll", -status).Value();
+    argc = 1;
+  }
+  if (napi_make_callback(env, poll->context, receiver, callback, argc, argv, &result) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value error;
+      napi_get_and_clear_last_exception(env, &error);
+      napi_fatal_exception(env, error);  // 'uncaughtException', as for any I/O callback
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+void StopPoll(Poll* poll) {
+  if (poll->stopped) return;
+  poll->stopped = true;
+  uv_poll_stop(&poll->handle);
+  napi_delete_reference(poll->env, poll->callback);
+  poll->callback = nullptr;
+  napi_async_destroy(poll->env, poll->context);
+  poll->context = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(&poll->handle), OnPollClosed);
+}
+
+Napi::Value PollStop(const Napi::CallbackInfo& info) {
+  StopPoll(static_cast<Poll*>(info.Data()));
+  return info.Env().Undefined();
+}
+
+// poll(fd, callback) -> { stop() }: calls callback() whenever fd is readable,
+// callback(error) once if polling fails.
+Napi::Value PollStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!IntArg(info, 0, &fd) || info.Length() < 2 || !info[1].IsFunction()) {
+    return ThrowType(env, "poll(fd, callback): number and function expected");
+  }
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return ThrowType(env, "poll: no event loop");
+  Poll* poll = new Poll();
+  poll->env = env;
+  int rc = uv_poll_init(loop, &poll->handle, fd);
+  if (rc < 0) {
+    delete poll;
+    return ThrowErrno(env, "uv_poll_init", -rc);
+  }
+  poll->handle.data = poll;
+  rc = uv_poll_start(&poll->handle, UV_READABLE, OnPollEvent);
+  if (rc < 0) {
+    poll->stopped = true;
+    poll->collected = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll->handle), OnPollClosed);
+    return ThrowErrno(env, "uv_poll_start", -rc);
+  }
+  napi_create_reference(env, info[1], 1, &poll->callback);
+  napi_async_init(env, nullptr, Napi::String::New(env, "vigil:poll"), &poll->context);
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("stop", Napi::Function::New(env, PollStop, "stop", poll));
+  napi_add_finalizer(env, handle, poll, OnPollCollected, nullptr, nullptr);
+  return handle;
+}
+
+Napi::Value IfNameToIndex(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) return ThrowType(env, "ifNameToIndex(name): string expected");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  unsigned index = if_nametoindex(name.c_str());
+  if (index == 0) return ThrowErrno(env, "if_nametoindex", errno);
+  return Napi::Number::New(env, index);
+}
+
+Napi::Value IfIndexToName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int index;
+  if (!IntArg(info, 0, &index)) return ThrowType(env, "ifIndexToName(index): number expected");
+  char name[IF_NAMESIZE];
+  if (if_indextoname(static_cast<unsigned>(index), name) == nullptr) return ThrowErrno(env, "if_indextoname", errno);
+  return Napi::String::New(env, name);
+}
+
+// setRealtime(priority): SCHED_RR at that priority, or SCHED_OTHER for 0.
+Napi::Value SetRealtime(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int priority;
+  if (!IntArg(info, 0, &priority)) return ThrowType(env, "setRealtime(priority): number expected");
+  sched_param param{};
+  param.sched_priority = priority;
+  if (sched_setscheduler(0, priority > 0 ? SCHED_RR : SCHED_OTHER, &param) < 0) {
+    return ThrowErrno(env, "sched_setscheduler", errno);
+  }
+  return env.Undefined();
+}
+
+Napi::Value Mlockall(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0) return ThrowErrno(env, "mlockall", errno);
+  return env.Undefined();
+}
+
+// setns(fd, nstype): moves the calling (main) thread into a namespace, e.g. to open a
+// socket in a network namespace; sockets keep the namespace they were created in.
+Napi::Value Setns(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd, nstype;
+  if (!IntArg(info, 0, &fd) || !IntArg(info, 1, &nstype)) return ThrowType(env, "setns(fd, nstype): numbers expected");
+  if (setns(fd, nstype) < 0) return ThrowErrno(env, "setns", errno);
+  return env.Undefined();
+}
+
+// The values the headers give, for src/native/index.ts to check its constants against.
+Napi::Object Constants(Napi::Env env) {
+  Napi::Object c = Napi::Object::New(env);
+#define VIGIL_CONSTANT(name) c.Set(#name, Napi::Number::New(env, static_cast<double>(name)))
+  VIGIL_CONSTANT(AF_UNIX); VIGIL_CONSTANT(AF_INET); VIGIL_CONSTANT(AF_INET6); VIGIL_CONSTANT(AF_NETLINK);
+  VIGIL_CONSTANT(AF_PACKET); VIGIL_CONSTANT(SOCK_STREAM); VIGIL_CONSTANT(SOCK_DGRAM); VIGIL_CONSTANT(SOCK_RAW);
+  VIGIL_CONSTANT(SOCK_NONBLOCK); VIGIL_CONSTANT(SOCK_CLOEXEC);
+  VIGIL_CONSTANT(IPPROTO_IP); VIGIL_CONSTANT(IPPROTO_ICMP); VIGIL_CONSTANT(IPPROTO_TCP); VIGIL_CONSTANT(IPPROTO_UDP);
+  VIGIL_CONSTANT(IPPROTO_IPV6); VIGIL_CONSTANT(IPPROTO_ICMPV6); VIGIL_CONSTANT(IPPROTO_RAW);
+  VIGIL_CONSTANT(SOL_SOCKET); VIGIL_CONSTANT(SO_REUSEADDR); VIGIL_CONSTANT(SO_TYPE); VIGIL_CONSTANT(SO_ERROR);
+  VIGIL_CONSTANT(SO_SNDBUF); VIGIL_CONSTANT(SO_RCVBUF); VIGIL_CONSTANT(SO_PRIORITY); VIGIL_CONSTANT(SO_BINDTODEVICE);
+  VIGIL_CONSTANT(SO_PASSCRED);
+  VIGIL_CONSTANT(IP_TOS); VIGIL_CONSTANT(IP_TTL); VIGIL_CONSTANT(IP_HDRINCL); VIGIL_CONSTANT(IP_PKTINFO);
+  VIGIL_CONSTANT(IP_RECVTTL); VIGIL_CONSTANT(IP_RECVERR); VIGIL_CONSTANT(IP_FREEBIND); VIGIL_CONSTANT(IP_TRANSPARENT);
+  VIGIL_CONSTANT(IP_MULTICAST_IF); VIGIL_CONSTANT(IP_MULTICAST_TTL); VIGIL_CONSTANT(IP_MULTICAST_LOOP);
+  VIGIL_CONSTANT(IP_ADD_MEMBERSHIP); VIGIL_CONSTANT(IP_DROP_MEMBERSHIP); VIGIL_CONSTANT(IP_MULTICAST_ALL);
+  VIGIL_CONSTANT(IPV6_CHECKSUM); VIGIL_CONSTANT(IPV6_UNICAST_HOPS); VIGIL_CONSTANT(IPV6_MULTICAST_IF);
+  VIGIL_CONSTANT(IPV6_MULTICAST_HOPS); VIGIL_CONSTANT(IPV6_MULTICAST_LOOP); VIGIL_CONSTANT(IPV6_ADD_MEMBERSHIP);
+  VIGIL_CONSTANT(IPV6_DROP_MEMBERSHIP); VIGIL_CONSTANT(IPV6_V6ONLY); VIGIL_CONSTANT(IPV6_MULTICAST_ALL);
+  VIGIL_CONSTANT(IPV6_RECVPKTINFO); VIGIL_CONSTANT(IPV6_PKTINFO); VIGIL_CONSTANT(IPV6_RECVHOPLIMIT);
+  VIGIL_CONSTANT(IPV6_HOPLIMIT); VIGIL_CONSTANT(IPV6_RECVTCLASS); VIGIL_CONSTANT(IPV6_TCLASS);
+  VIGIL_CONSTANT(IPV6_FREEBIND); VIGIL_CONSTANT(IPV6_TRANSPARENT);
+  VIGIL_CONSTANT(SOL_PACKET); VIGIL_CONSTANT(PACKET_ADD_MEMBERSHIP); VIGIL_CONSTANT(PACKET_HOST);
+  VIGIL_CONSTANT(PACKET_BROADCAST); VIGIL_CONSTANT(PACKET_MULTICAST); VIGIL_CONSTANT(PACKET_OTHERHOST);
+  VIGIL_CONSTANT(PACKET_OUTGOING);
+  VIGIL_CONSTANT(ETH_P_ALL); VIGIL_CONSTANT(ETH_P_IP); VIGIL_CONSTANT(ETH_P_ARP); VIGIL_CONSTANT(ETH_P_IPV6);
+  VIGIL_CONSTANT(NETLINK_ROUTE); VIGIL_CONSTANT(MSG_TRUNC); VIGIL_CONSTANT(MSG_CTRUNC); VIGIL_CONSTANT(MSG_DONTWAIT);
+  VIGIL_CONSTANT(CLONE_NEWNET); VIGIL_CONSTANT(SCHED_OTHER); VIGIL_CONSTANT(SCHED_RR); VIGIL_CONSTANT(IF_NAMESIZE);
+#undef VIGIL_CONSTANT
+  return c;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("socket", Napi::Function::New(env, Socket, "socket"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("bind", Napi::Function::New(env, Bind, "bind"));
+  exports.Set("setsockopt", Napi::Function::New(env, Setsockopt, "setsockopt"));
+  exports.Set("getsockoptInt", Napi::Function::New(env, GetsockoptInt, "getsockoptInt"));
+  exports.Set("sendto", Napi::Function::New(env, Sendto, "sendto"));
+  exports.Set("recvmsg", Napi::Function::New(env, Recvmsg, "recvmsg"));
+  exports.Set("recvmsgInto", Napi::Function::New(env, RecvmsgInto, "recvmsgInto"));
+  exports.Set("poll", Napi::Function::New(env, PollStart, "poll"));
+  exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex, "ifNameToIndex"));
+  exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName, "ifIndexToName"));
+  exports.Set("setRealtime", Napi::Function::New(env, SetRealtime, "setRealtime"));
+  exports.Set("mlockall", Napi::Function::New(env, Mlockall, "mlockall"));
+  exports.Set("setns", Napi::Function::New(env, Setns, "setns"));
+  exports.Set("constants", Constants(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(vigil_native, Init)
