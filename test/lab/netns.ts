@@ -88,7 +88,7 @@ export class Lab {
         ns: `${this.prefix}${name}`,
         ipv4: `10.213.0.${n}`,
         ipv6: `fd13::${n.toString(16)}`,
-        ipv6LinkLocal: `fe80::13:ff:fe00:${hex}`,
+        ipv6LinkLocal: `fe80::13:ff:fe00:${n.toString(16)}`,
         mac: `02:13:00:00:00:${hex}`,
         index: n,
       });
