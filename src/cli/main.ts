@@ -15,6 +15,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { demoCommand } from './demo.js';
 import { packetCommand } from './packet.js';
+import { checkConfigCommand } from './check-config.js';
 
 /** Where a command writes and reads. */
 export interface CliIo {
@@ -40,7 +41,7 @@ export const EXIT_USAGE = 2;
 export const EXIT_INTERNAL = 70;
 
 /** The registry: add a command by importing its module and listing it here. */
-export const COMMANDS: readonly CliCommand[] = [packetCommand, demoCommand];
+export const COMMANDS: readonly CliCommand[] = [packetCommand, demoCommand, checkConfigCommand];
 
 export function usage(commands: readonly CliCommand[] = COMMANDS): string {
   const width = Math.max(4, ...commands.map((c) => c.name.length));

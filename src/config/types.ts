@@ -1,0 +1,95 @@
+/**
+ * The configuration as the daemon consumes it: parsed from /etc/vigil/vigil.yaml by
+ * load.ts, checked against schema/vigil.schema.json and the semantic rules, with every
+ * default applied. Nothing here is optional that has a default; the optional keys are
+ * the ones whose absence means something (no unicast = multicast, no vmac, a VIP on the
+ * instance's own interface).
+ *
+ * The reference for every key, its default and its keepalived equivalent is docs/config.md.
+ */
+import type { AddressFamily, IpAddress } from '../net/address.js';
+import type { V2Authentication } from '../vrrp/acceptance.js';
+import type { AnnounceConfig } from '../vrrp/router.js';
+import type { Centiseconds, Priority, V3Ipv4ChecksumMode, Vrid, VrrpVersion } from '../vrrp/types.js';
+
+/** Where something was written: `file` is the path as given to the loader; line and column are 1-based. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+export interface VigilConfig {
+  /** The config file's path, as given to the loader. */
+  readonly path: string;
+  readonly global: GlobalConfig;
+  /** In the order of the file. */
+  readonly instances: readonly InstanceConfig[];
+  readonly syncGroups: readonly SyncGroupConfig[];
+}
+
+export interface GlobalConfig {
+  /** Absolute; the control socket lives here. Default /run/vigil. */
+  readonly runtimeDir: string;
+  /** Default text. */
+  readonly logFormat: 'text' | 'json';
+  /** net.ipv4.ip_nonlocal_bind / net.ipv6.ip_nonlocal_bind to set at start (false = leave the sysctl alone). */
+  readonly nonlocalBind: { readonly ipv4: boolean; readonly ipv6: boolean };
+  /** 0 = normal scheduling; 1..99 = SCHED_RR at that priority. */
+  readonly realtimePriority: number;
+}
+
+export interface VirtualIp {
+  readonly address: IpAddress;
+  /** 0..32 (IPv4) or 0..128 (IPv6); a bare address in the file means 32 / 128. */
+  readonly prefixLength: number;
+  /** Absent: the instance's interface. */
+  readonly dev?: string;
+  /** IPv4 only; already checked to be the device name or start with "device:". */
+  readonly label?: string;
+  readonly scope: 'global' | 'site' | 'link' | 'host';
+}
+
+export interface InstanceConfig {
+  readonly name: string;
+  readonly interface: string;
+  readonly vrid: Vrid;
+  /** The family of virtual_ips (all of one family). */
+  readonly family: AddressFamily;
+  readonly version: VrrpVersion;
+  readonly priority: Priority;
+  /** VRRPv2: a multiple of 100. */
+  readonly advertInterval: Centiseconds;
+  readonly preempt: boolean;
+  readonly preemptDelayMs: number;
+  readonly acceptMode: boolean;
+  /** At least one, all of `family`, in the order of the file: the order they are advertised in. */
+  readonly virtualIps: readonly VirtualIp[];
+  /** Managed with the VIPs but not advertised; may be of either family. */
+  readonly excludedIps: readonly VirtualIp[];
+  /** Absent: multicast. Peers (and the source) are of `family`. */
+  readonly unicast?: { readonly source?: IpAddress; readonly peers: readonly IpAddress[] };
+  /** Always { type: 'none' } for VRRPv3. */
+  readonly authentication: V2Authentication;
+  /** Absent: no VMAC interface. */
+  readonly vmac?: { readonly name: string };
+  readonly announce: AnnounceConfig;
+  /** Spacing between the copies of one gratuitous ARP / NA burst; 0 = back to back. */
+  readonly garpIntervalMs: number;
+  /** Plain interface names; weight 0 = FAULT while down. */
+  readonly trackInterfaces: readonly { readonly name: string; readonly weight: number }[];
+  /** Only meaningful for IPv4 VRRPv3. */
+  readonly checksum: V3Ipv4ChecksumMode;
+  readonly higherPrioritySendAdvert: boolean;
+  readonly lowerPriorityNoAdvert: boolean;
+  readonly addressListCheck: 'log' | 'drop';
+  /** The start of the instance's mapping in the file. */
+  readonly location: SourceLocation;
+}
+
+export interface SyncGroupConfig {
+  readonly name: string;
+  /** Names of instances, each existing and in no other group. */
+  readonly instances: readonly string[];
+  readonly location: SourceLocation;
+}
