@@ -1,0 +1,448 @@
+/**
+ * The running daemon: instances from the config, their sockets, VIPs, VMACs, link
+ * tracking, the control socket, reload and shutdown.
+ */
+import { ip, sameAddress, type IpAddress } from '../net/address.js';
+import { vrrpVirtualMac } from '../net/mac.js';
+import { gratuitousArpFrame, unsolicitedNeighborAdvertFrame } from '../vrrp/announce-frames.js';
+import { instanceToRouterConfig, interfaceTrackerName } from '../config/load.js';
+import type { InstanceConfig, VigilConfig, VirtualIp } from '../config/types.js';
+import { emptyRejectCounts, type RejectCounts, type RejectReason } from '../vrrp/rejection.js';
+import type { PacketMeta } from '../vrrp/codec.js';
+import { monotonicMs } from './clock.js';
+import { Engine } from './engine.js';
+import { VrrpInstance, type InstanceStatus } from './instance.js';
+import type { Logger } from './logger.js';
+import type { FrameSender, LinkState, NetworkPorts, SocketPorts, VrrpChannel } from './ports.js';
+import type { Scheduler } from './scheduler.js';
+import { instanceChange, type InstanceChange } from './reload.js';
+
+interface ChannelEntry {
+  readonly key: string;
+  readonly channel: VrrpChannel;
+  readonly byVrid: Map<number, VrrpInstance>;
+  readonly rejects: RejectCounts;
+}
+
+interface Runtime {
+  instance: VrrpInstance;
+  readonly ifindex: number;
+  /** Where the VIPs go: the VMAC interface, or the instance's interface. */
+  readonly vipIfindex: number;
+  readonly vipIfname: string;
+  readonly channelKey: string;
+  readonly frames: FrameSender;
+  readonly vmacIndex: number | undefined;
+}
+
+export interface DaemonStatus {
+  readonly pid: number;
+  readonly configPath: string;
+  readonly startedAt: string;
+  readonly uptimeMs: number;
+  readonly reloads: number;
+  readonly instances: readonly InstanceStatus[];
+  /** Adverts dropped before an instance was known (per socket): bad version, checksum, unknown VRID... */
+  readonly socketRejects: Readonly<Record<string, Partial<Record<RejectReason, number>>>>;
+}
+
+export class DaemonError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DaemonError';
+  }
+}
+
+export class Daemon {
+  private config: VigilConfig;
+  private readonly engine: Engine;
+  private readonly runtimes = new Map<string, Runtime>();
+  private readonly channels = new Map<string, ChannelEntry>();
+  private readonly links = new Map<number, LinkState>();
+  private stopWatching: (() => void) | undefined;
+  private readonly startedAt = new Date();
+  private readonly startedMono = monotonicMs();
+  private reloads = 0;
+  private stopping = false;
+
+  constructor(
+    config: VigilConfig,
+    private readonly net: NetworkPorts,
+    private readonly sockets: SocketPorts,
+    private readonly scheduler: Scheduler,
+    private readonly log: Logger,
+  ) {
+    this.config = config;
+    this.engine = new Engine(scheduler, monotonicMs);
+  }
+
+  get currentConfig(): VigilConfig {
+    return this.config;
+  }
+
+  async start(): Promise<void> {
+    await this.applyGlobalSysctls(this.config);
+    this.stopWatching = this.net.watch(
+      (link) => this.onLink(link),
+      (event) => {
+        if (event.type === 'removed') this.onAddressRemoved(event.ifindex, event.address);
+      },
+    );
+    for (const ic of this.config.instances) await this.createInstance(ic);
+    this.engine.setSyncGroups(this.config.syncGroups);
+    for (const rt of this.runtimes.values()) this.startInstance(rt);
+  }
+
+  private async applyGlobalSysctls(config: VigilConfig): Promise<void> {
+    const { ipv4, ipv6 } = config.global.nonlocalBind;
+    if (ipv4) await this.net.writeSysctl('net.ipv4.ip_nonlocal_bind', '1');
+    if (ipv6) await this.net.writeSysctl('net.ipv6.ip_nonlocal_bind', '1');
+  }
+
+  private async requireLink(name: string, what: string): Promise<LinkState> {
+    const link = await this.net.link(name);
+    if (!link) throw new DaemonError(`${what}: interface ${name} does not exist`);
+    this.links.set(link.index, link);
+    return link;
+  }
+
+  private async primaryAddress(ic: InstanceConfig, link: LinkState): Promise<IpAddress> {
+    if (ic.unicast?.source) return ic.unicast.source;
+    const addresses = await this.net.addresses(link.index, ic.family);
+    const vips = [...ic.virtualIps, ...ic.excludedIps].map((v) => v.address);
+    const own = addresses.filter((a) => !vips.some((v) => sameAddress(v, a.address)));
+    // RFC 5798 §5.1.2.1: IPv6 adverts are sent from the interface's link-local address.
+    const pick =
+      ic.family === 'ipv6'
+        ? own.find((a) => a.address.bytes[0] === 0xfe && ((a.address.bytes[1] ?? 0) & 0xc0) === 0x80)
+        : (own.find((a) => !a.secondary) ?? own[0]);
+    if (!pick) {
+      throw new DaemonError(
+        `instance ${ic.name}: interface ${link.name} has no ${ic.family === 'ipv6' ? 'IPv6 link-local' : 'IPv4'} address to send adverts from`,
+      );
+    }
+    return pick.address;
+  }
+
+  private async createInstance(ic: InstanceConfig): Promise<Runtime> {
+    const where = `${ic.location.file}:${ic.location.line}:${ic.location.column}: instance ${ic.name}`;
+    const link = await this.requireLink(ic.interface, where);
+    const primary = await this.primaryAddress(ic, link);
+    for (const t of ic.trackInterfaces) {
+      const tracked = await this.net.link(t.name);
+      if (tracked) this.links.set(tracked.index, tracked);
+      else this.log.log('warn', 'tracked-interface-missing', { instance: ic.name, interface: t.name });
+    }
+    let vipIfindex = link.index;
+    let vipIfname = link.name;
+    let vmacIndex: number | undefined;
+    if (ic.vmac) {
+      const vmac = await this.net.ensureVmac(ic.vmac.name, link.index, vrrpVirtualMac(ic.family, ic.vrid), ic.family);
+      this.links.set(vmac.index, vmac);
+      vipIfindex = vmac.index;
+      vipIfname = vmac.name;
+      vmacIndex = vmac.index;
+    }
+    const channelKey = `${ic.interface}/${ic.family}/${ic.unicast ? 'unicast' : 'multicast'}`;
+    let entry = this.channels.get(channelKey);
+    if (!entry) {
+      const byVrid = new Map<number, VrrpInstance>();
+      const rejects = emptyRejectCounts();
+      const key = channelKey;
+      const channel = this.sockets.openVrrp(
+        { family: ic.family, ifname: link.name, ifindex: link.index, source: primary, multicast: !ic.unicast },
+        (payload, meta) => this.onPacket(key, payload, meta),
+        (message) => this.log.log('warn', 'socket-error', { socket: key, detail: message }),
+      );
+      entry = { key, channel, byVrid, rejects };
+      this.channels.set(channelKey, entry);
+    }
+    const existing = entry.byVrid.get(ic.vrid);
+    if (existing) throw new DaemonError(`${where}: VRID ${ic.vrid} is already used by instance ${existing.name} on ${channelKey}`);
+    // With VMAC the adverts and announcements leave from the virtual MAC (keepalived does the same).
+    const frames = this.sockets.openFrames(vipIfname, vipIfindex);
+    const sender = entry.channel;
+    const instance = new VrrpInstance(ic, primary, instanceToRouterConfig(ic, primary), {
+      sender,
+      vips: {
+        add: (vips) => this.track(this.addVips(ic.name, vipIfindex, vips)),
+        remove: (vips) => this.track(this.removeVips(ic.name, vipIfindex, vips)),
+      },
+      announcer: {
+        announce: (vips, repeat, intervalMs) => this.announce(ic.name, frames, vipIfindex, ic, vips, repeat, intervalMs),
+      },
+      log: this.log,
+    }, ip(VrrpInstance.multicastGroupText(ic.family)));
+    entry.byVrid.set(ic.vrid, instance);
+    const rt: Runtime = { instance, ifindex: link.index, vipIfindex, vipIfname, channelKey, frames, vmacIndex };
+    this.runtimes.set(ic.name, rt);
+    this.engine.add(instance);
+    this.log.log('info', 'instance-created', {
+      instance: ic.name,
+      interface: ic.interface,
+      vrid: ic.vrid,
+      family: ic.family,
+      version: ic.version,
+      priority: ic.priority,
+      source: primary.text,
+      vmac: ic.vmac?.name,
+    });
+    return rt;
+  }
+
+  private startInstance(rt: Runtime): void {
+    const { instance } = rt;
+    const link = this.links.get(rt.ifindex);
+    if (link && !(link.up && link.carrier)) this.engine.dispatch(instance, { type: 'interface', up: false });
+    for (const t of instance.config.trackInterfaces) {
+      const tracked = [...this.links.values()].find((l) => l.name === t.name);
+      // A tracked interface that does not exist counts as down.
+      this.engine.dispatch(instance, { type: 'tracker', name: interfaceTrackerName(t.name), up: tracked !== undefined && tracked.up && tracked.carrier });
+    }
+    this.engine.dispatch(instance, { type: 'startup' });
+  }
+
+  private onPacket(key: string, payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }): void {
+    const entry = this.channels.get(key);
+    if (!entry) return;
+    const vrid = payload.length >= 2 ? (payload[1] as number) : 0;
+    const instance = entry.byVrid.get(vrid);
+    if (!instance) {
+      entry.rejects['unknown-vrid']++;
+      return;
+    }
+    this.engine.deliver(instance, payload, meta);
+  }
+
+  private onLink(link: LinkState): void {
+    const before = this.links.get(link.index);
+    this.links.set(link.index, link);
+    const operational = link.up && link.carrier;
+    const was = before ? before.up && before.carrier : undefined;
+    if (was === operational) return;
+    this.log.log(operational ? 'info' : 'warn', 'link-change', { interface: link.name, ifindex: link.index, up: link.up, carrier: link.carrier });
+    for (const rt of this.runtimes.values()) {
+      const inst = rt.instance;
+      if (rt.ifindex === link.index) this.engine.dispatch(inst, { type: 'interface', up: operational });
+      if (inst.config.trackInterfaces.some((t) => t.name === link.name)) {
+        this.engine.dispatch(inst, { type: 'tracker', name: interfaceTrackerName(link.name), up: operational });
+      }
+    }
+  }
+
+  /** An address was removed: if it is a VIP of a master, put it back (and say so). */
+  private onAddressRemoved(ifindex: number, address: IpAddress): void {
+    if (this.stopping) return;
+    for (const rt of this.runtimes.values()) {
+      if (rt.vipIfindex !== ifindex || rt.instance.router.state !== 'master' || !rt.instance.vipsInstalled) continue;
+      const vip = rt.instance.allVips().find((v) => sameAddress(v.address, address));
+      if (!vip) continue;
+      this.log.log('warn', 'vip-removed-externally', { instance: rt.instance.name, address: address.text, interface: rt.vipIfname, action: 'restoring' });
+      void this.addVips(rt.instance.name, ifindex, [vip]);
+    }
+  }
+
+  private async addVips(instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
+    for (const vip of vips) {
+      try {
+        await this.net.addAddress(vip.dev ? ((await this.net.link(vip.dev))?.index ?? ifindex) : ifindex, vip);
+      } catch (e) {
+        this.log.log('error', 'vip-add-failed', { instance, address: `${vip.address.text}/${vip.prefixLength}`, detail: errorText(e) });
+      }
+    }
+  }
+
+  private async removeVips(instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
+    for (const vip of vips) {
+      try {
+        await this.net.removeAddress(vip.dev ? ((await this.net.link(vip.dev))?.index ?? ifindex) : ifindex, vip);
+      } catch (e) {
+        this.log.log('error', 'vip-remove-failed', { instance, address: `${vip.address.text}/${vip.prefixLength}`, detail: errorText(e) });
+      }
+    }
+  }
+
+  private announce(
+    instance: string,
+    frames: FrameSender,
+    ifindex: number,
+    ic: InstanceConfig,
+    vips: readonly VirtualIp[],
+    repeat: number,
+    intervalMs: number,
+  ): void {
+    const link = this.links.get(ifindex);
+    const mac = ic.vmac ? vrrpVirtualMac(ic.family, ic.vrid) : link?.mac;
+    if (!mac) {
+      this.log.log('warn', 'announce-skipped', { instance, detail: `no MAC address known for ifindex ${ifindex}` });
+      return;
+    }
+    const packets: Uint8Array[] = [];
+    for (const vip of vips) {
+      if (vip.address.family === 'ipv4') packets.push(gratuitousArpFrame(vip.address, mac));
+      else packets.push(unsolicitedNeighborAdvertFrame(vip.address, mac, { router: false }));
+    }
+    const sendBurst = (): void => {
+      for (const p of packets) {
+        try {
+          frames.send(p);
+        } catch (e) {
+          this.log.log('warn', 'announce-failed', { instance, detail: errorText(e) });
+          return;
+        }
+      }
+    };
+    if (intervalMs <= 0) {
+      for (let i = 0; i < repeat; i++) sendBurst();
+      return;
+    }
+    sendBurst();
+    let sent = 1;
+    const timer = setInterval(() => {
+      if (sent >= repeat || this.stopping) {
+        clearInterval(timer);
+        return;
+      }
+      sendBurst();
+      sent++;
+    }, intervalMs);
+    timer.unref();
+  }
+
+  status(): DaemonStatus {
+    const now = monotonicMs();
+    const socketRejects: Record<string, Partial<Record<RejectReason, number>>> = {};
+    for (const entry of this.channels.values()) {
+      const counts: Partial<Record<RejectReason, number>> = {};
+      for (const [reason, n] of Object.entries(entry.rejects) as [RejectReason, number][]) if (n > 0) counts[reason] = n;
+      socketRejects[entry.key] = counts;
+    }
+    return {
+      pid: process.pid,
+      configPath: this.config.path,
+      startedAt: this.startedAt.toISOString(),
+      uptimeMs: Math.round(now - this.startedMono),
+      reloads: this.reloads,
+      instances: this.engine.all().map((i) => i.status(now)),
+      socketRejects,
+    };
+  }
+
+  /**
+   * SIGHUP: instances that did not change keep their state and their VIPs without a single
+   * address removal; changed ones change minimally; removed ones stop; new ones start.
+   */
+  async reload(next: VigilConfig): Promise<{ readonly changes: readonly { instance: string; change: InstanceChange }[] }> {
+    const changes: { instance: string; change: InstanceChange }[] = [];
+    const oldByName = new Map(this.config.instances.map((i) => [i.name, i]));
+    const newByName = new Map(next.instances.map((i) => [i.name, i]));
+    await this.applyGlobalSysctls(next);
+    for (const [name, old] of oldByName) {
+      if (!newByName.has(name)) {
+        changes.push({ instance: name, change: 'removed' });
+        await this.destroyInstance(name, old);
+      }
+    }
+    for (const [name, ic] of newByName) {
+      const old = oldByName.get(name);
+      if (!old) {
+        changes.push({ instance: name, change: 'added' });
+        continue;
+      }
+      const change = instanceChange(old, ic);
+      changes.push({ instance: name, change });
+      const rt = this.runtimes.get(name);
+      if (!rt || change === 'unchanged') continue;
+      if (change === 'recreate') {
+        await this.destroyInstance(name, old);
+        continue;
+      }
+      // In place: the state machine keeps its state; the instance diffs its VIPs.
+      const actions = rt.instance.reconfigure(ic, instanceToRouterConfig(ic, rt.instance.primaryAddress), monotonicMs());
+      if (actions.added.length > 0) await this.addVips(name, rt.vipIfindex, actions.added);
+      if (actions.removed.length > 0) await this.removeVips(name, rt.vipIfindex, actions.removed);
+      this.engine.dispatch(rt.instance, { type: 'set-priority', priority: ic.priority });
+    }
+    this.config = next;
+    const created: Runtime[] = [];
+    for (const { instance, change } of changes) {
+      if (change !== 'added' && change !== 'recreate') continue;
+      const ic = newByName.get(instance);
+      if (ic) created.push(await this.createInstance(ic));
+    }
+    this.engine.setSyncGroups(next.syncGroups);
+    for (const rt of created) this.startInstance(rt);
+    this.reloads++;
+    for (const c of changes) if (c.change !== 'unchanged') this.log.log('info', 'reload-instance', { instance: c.instance, change: c.change });
+    this.log.log('info', 'reloaded', { config: next.path, instances: next.instances.length });
+    return { changes };
+  }
+
+  private async destroyInstance(name: string, ic: InstanceConfig): Promise<void> {
+    const rt = this.runtimes.get(name);
+    if (!rt) return;
+    this.engine.dispatch(rt.instance, { type: 'shutdown' });
+    // Let the remove-vips of a master finish before the interface may go away.
+    await this.settle();
+    this.engine.remove(rt.instance);
+    this.runtimes.delete(name);
+    const entry = this.channels.get(rt.channelKey);
+    if (entry) {
+      entry.byVrid.delete(ic.vrid);
+      if (entry.byVrid.size === 0) {
+        entry.channel.close();
+        this.channels.delete(rt.channelKey);
+      }
+    }
+    rt.frames.close();
+    if (rt.vmacIndex !== undefined) {
+      try {
+        await this.net.deleteLink(rt.vmacIndex);
+      } catch (e) {
+        this.log.log('warn', 'vmac-delete-failed', { instance: name, detail: errorText(e) });
+      }
+    }
+  }
+
+  /** SIGTERM: masters send priority 0 and remove their VIPs; then everything closes. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const rt of this.runtimes.values()) this.engine.dispatch(rt.instance, { type: 'shutdown' });
+    // The VIP removals the shutdown actions started are in flight: wait for them.
+    await this.settle();
+    this.stopWatching?.();
+    for (const [name, rt] of this.runtimes) {
+      rt.frames.close();
+      if (rt.vmacIndex !== undefined) {
+        try {
+          await this.net.deleteLink(rt.vmacIndex);
+        } catch (e) {
+          this.log.log('warn', 'vmac-delete-failed', { instance: name, detail: errorText(e) });
+        }
+      }
+    }
+    for (const entry of this.channels.values()) entry.channel.close();
+    this.channels.clear();
+    this.scheduler.close();
+    this.net.close();
+  }
+
+  private readonly inFlight = new Set<Promise<void>>();
+
+  /** Remembers an address change in flight, so that stop() can wait for it. */
+  private track(p: Promise<void>): Promise<void> {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+    return p;
+  }
+
+  private async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+

@@ -1,0 +1,67 @@
+/**
+ * What the daemon needs from the system, as interfaces: rtnetlink (links, addresses,
+ * events, VMACs, sysctls) and sockets (VRRP adverts, Ethernet frames). The real
+ * implementations are in system.ts; tests may substitute their own.
+ */
+import type { AddressFamily, IpAddress } from '../net/address.js';
+import type { MacAddress } from '../net/mac.js';
+import type { PacketMeta } from '../vrrp/codec.js';
+import type { VirtualIp } from '../config/types.js';
+
+export interface LinkState {
+  readonly index: number;
+  readonly name: string;
+  /** Administratively up (IFF_UP). */
+  readonly up: boolean;
+  /** Carrier present (IFF_LOWER_UP / IFF_RUNNING). */
+  readonly carrier: boolean;
+  readonly mac: MacAddress | undefined;
+}
+
+export interface AddressEvent {
+  readonly type: 'added' | 'removed';
+  readonly ifindex: number;
+  readonly address: IpAddress;
+  readonly prefixLength: number;
+}
+
+export interface NetworkPorts {
+  link(name: string): Promise<LinkState | undefined>;
+  /** The addresses of one family on a link, in the kernel's order (primary first). */
+  addresses(ifindex: number, family: AddressFamily): Promise<readonly { address: IpAddress; prefixLength: number; secondary: boolean }[]>;
+  addAddress(ifindex: number, vip: VirtualIp): Promise<void>;
+  removeAddress(ifindex: number, vip: VirtualIp): Promise<void>;
+  /** Link and address changes, as they happen. Returns a function that stops watching. */
+  watch(onLink: (link: LinkState) => void, onAddress: (event: AddressEvent) => void): () => void;
+  writeSysctl(key: string, value: string): Promise<void>;
+  /** Creates (or finds) a macvlan VMAC interface on `parentIndex`, sets it up, and returns it. */
+  ensureVmac(name: string, parentIndex: number, mac: MacAddress, family: AddressFamily): Promise<LinkState>;
+  deleteLink(index: number): Promise<void>;
+  close(): void;
+}
+
+export interface VrrpChannelOptions {
+  readonly family: AddressFamily;
+  /** The interface the adverts are received on (and sent on, unless sendIfindex is given). */
+  readonly ifname: string;
+  readonly ifindex: number;
+  /** The source address of our adverts (IPv4 primary address, IPv6 link-local). */
+  readonly source: IpAddress;
+  /** Multicast (join 224.0.0.18 / ff02::12) or unicast peers only. */
+  readonly multicast: boolean;
+}
+
+export interface VrrpChannel {
+  send(payload: Uint8Array, dst: IpAddress): void;
+  close(): void;
+}
+
+export interface FrameSender {
+  send(frame: Uint8Array): void;
+  close(): void;
+}
+
+export interface SocketPorts {
+  openVrrp(options: VrrpChannelOptions, onPacket: (payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }) => void, onError: (message: string) => void): VrrpChannel;
+  openFrames(ifname: string, ifindex: number): FrameSender;
+}

@@ -1,0 +1,73 @@
+/**
+ * Wakes the daemon at protocol deadlines. One OS timer for all instances: the earliest
+ * deadline among them. `setTimeout` has millisecond granularity, so the timer is armed a
+ * little early and the remaining sub-millisecond wait is short; no busy polling.
+ */
+import { monotonicMs } from './clock.js';
+
+export interface Scheduler {
+  /** Arms (or re-arms) the timer of `key` for `deadline` (monotonic ms); undefined cancels it. */
+  set(key: object, deadline: number | undefined, fire: (now: number) => void): void;
+  close(): void;
+}
+
+export class TimeoutScheduler implements Scheduler {
+  private readonly entries = new Map<object, { deadline: number; fire: (now: number) => void }>();
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor: number | undefined;
+  private closed = false;
+
+  constructor(private readonly now: () => number = monotonicMs) {}
+
+  set(key: object, deadline: number | undefined, fire: (now: number) => void): void {
+    if (deadline === undefined) this.entries.delete(key);
+    else this.entries.set(key, { deadline, fire });
+    this.rearm();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.entries.clear();
+  }
+
+  private earliest(): number | undefined {
+    let min: number | undefined;
+    for (const e of this.entries.values()) if (min === undefined || e.deadline < min) min = e.deadline;
+    return min;
+  }
+
+  private rearm(): void {
+    if (this.closed) return;
+    const next = this.earliest();
+    if (next === this.armedFor && this.timer) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = next;
+    if (next === undefined) return;
+    const delay = Math.max(0, next - this.now());
+    // libuv rounds timeouts to whole ms and fires no earlier than asked: ask for the floor.
+    this.timer = setTimeout(() => this.run(), Math.floor(delay));
+  }
+
+  private run(): void {
+    this.timer = undefined;
+    this.armedFor = undefined;
+    let now = this.now();
+    const next = this.earliest();
+    if (next !== undefined && next > now && next - now < 1) {
+      // Less than a millisecond early: wait it out on the next turns of the loop.
+      setImmediate(() => this.run());
+      return;
+    }
+    for (const [key, e] of [...this.entries]) {
+      now = this.now();
+      if (e.deadline <= now && this.entries.get(key) === e) {
+        this.entries.delete(key);
+        e.fire(now);
+      }
+    }
+    this.rearm();
+  }
+}
