@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { demoCommand } from './demo.js';
 import { packetCommand } from './packet.js';
 import { checkConfigCommand } from './check-config.js';
+import { daemonRunCommand } from './run.js';
+import { statusCommand } from './status.js';
 
 /** Where a command writes and reads. */
 export interface CliIo {
@@ -41,7 +43,7 @@ export const EXIT_USAGE = 2;
 export const EXIT_INTERNAL = 70;
 
 /** The registry: add a command by importing its module and listing it here. */
-export const COMMANDS: readonly CliCommand[] = [packetCommand, demoCommand, checkConfigCommand];
+export const COMMANDS: readonly CliCommand[] = [daemonRunCommand, statusCommand, checkConfigCommand, packetCommand, demoCommand];
 
 export function usage(commands: readonly CliCommand[] = COMMANDS): string {
   const width = Math.max(4, ...commands.map((c) => c.name.length));

@@ -82,11 +82,12 @@ export class Daemon {
 
   async start(): Promise<void> {
     await this.applyGlobalSysctls(this.config);
-    this.stopWatching = this.net.watch(
+    this.stopWatching = await this.net.watch(
       (link) => this.onLink(link),
       (event) => {
         if (event.type === 'removed') this.onAddressRemoved(event.ifindex, event.address);
       },
+      (message) => this.log.log('warn', 'netlink-trouble', { detail: message }),
     );
     for (const ic of this.config.instances) await this.createInstance(ic);
     this.engine.setSyncGroups(this.config.syncGroups);
@@ -160,7 +161,7 @@ export class Daemon {
     const existing = entry.byVrid.get(ic.vrid);
     if (existing) throw new DaemonError(`${where}: VRID ${ic.vrid} is already used by instance ${existing.name} on ${channelKey}`);
     // With VMAC the adverts and announcements leave from the virtual MAC (keepalived does the same).
-    const frames = this.sockets.openFrames(vipIfname, vipIfindex);
+    const frames = this.sockets.openFrames(vipIfname);
     const sender = entry.channel;
     const instance = new VrrpInstance(ic, primary, instanceToRouterConfig(ic, primary), {
       sender,

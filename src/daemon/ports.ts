@@ -1,7 +1,7 @@
 /**
  * What the daemon needs from the system, as interfaces: rtnetlink (links, addresses,
  * events, VMACs, sysctls) and sockets (VRRP adverts, Ethernet frames). The real
- * implementations are in system.ts; tests may substitute their own.
+ * implementations are in system.ts.
  */
 import type { AddressFamily, IpAddress } from '../net/address.js';
 import type { MacAddress } from '../net/mac.js';
@@ -31,8 +31,11 @@ export interface NetworkPorts {
   addresses(ifindex: number, family: AddressFamily): Promise<readonly { address: IpAddress; prefixLength: number; secondary: boolean }[]>;
   addAddress(ifindex: number, vip: VirtualIp): Promise<void>;
   removeAddress(ifindex: number, vip: VirtualIp): Promise<void>;
-  /** Link and address changes, as they happen. Returns a function that stops watching. */
-  watch(onLink: (link: LinkState) => void, onAddress: (event: AddressEvent) => void): () => void;
+  /**
+   * Link and address changes, as they happen; `onTrouble` hears lost notifications and
+   * receive errors. Resolves, once watching, to a function that stops watching.
+   */
+  watch(onLink: (link: LinkState) => void, onAddress: (event: AddressEvent) => void, onTrouble: (message: string) => void): Promise<() => void>;
   writeSysctl(key: string, value: string): Promise<void>;
   /** Creates (or finds) a macvlan VMAC interface on `parentIndex`, sets it up, and returns it. */
   ensureVmac(name: string, parentIndex: number, mac: MacAddress, family: AddressFamily): Promise<LinkState>;
@@ -52,16 +55,20 @@ export interface VrrpChannelOptions {
 }
 
 export interface VrrpChannel {
+  /** Never throws: a failed send is reported through the channel's onError. */
   send(payload: Uint8Array, dst: IpAddress): void;
   close(): void;
+  /** Packets received and sent, and receive-side drops (malformed IP header, truncated...). */
+  counters(): { readonly received: number; readonly sent: number; readonly malformed: number; readonly receiveErrors: number };
 }
 
 export interface FrameSender {
+  /** Throws SyscallError when the frame cannot be sent (the interface is down or gone). */
   send(frame: Uint8Array): void;
   close(): void;
 }
 
 export interface SocketPorts {
   openVrrp(options: VrrpChannelOptions, onPacket: (payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }) => void, onError: (message: string) => void): VrrpChannel;
-  openFrames(ifname: string, ifindex: number): FrameSender;
+  openFrames(ifname: string): FrameSender;
 }

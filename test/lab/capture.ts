@@ -57,7 +57,7 @@ export class Capture {
   static async start(lab: Lab, host: string, filter = 'vrrp or arp or icmp6', iface = 'eth0'): Promise<Capture> {
     const dir = mkdtempSync(path.join(tmpdir(), 'vigil-cap-'));
     const file = path.join(dir, `${host}.pcap`);
-    const child = lab.spawn(host, 'tcpdump', ['-i', iface, '-U', '-n', '--time-stamp-precision=nano', '-s', '256', '-w', file, filter]);
+    const child = lab.spawn(host, 'tcpdump', ['-i', iface, '-U', '--immediate-mode', '-n', '--time-stamp-precision=nano', '-s', '256', '-w', file, filter]);
     let stderr = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => (stderr += d));

@@ -1,0 +1,238 @@
+/**
+ * `vigil run [-c PATH] [--runtime-dir DIR]`: the daemon, in the foreground (systemd's
+ * Type=notify). One log line per event on stdout.
+ *
+ * Signals: SIGHUP reloads (a config that fails validation is refused and the running
+ * one stays); SIGTERM and SIGINT stop: masters send priority 0 and remove their VIPs,
+ * then the process exits 0.
+ *
+ * systemd (sd_notify(3)): READY=1 with STATUS= once the instances run, RELOADING=1 and
+ * READY=1 around a reload, STOPPING=1, and WATCHDOG=1 every half WATCHDOG_USEC.
+ */
+import { parseArgs } from 'node:util';
+import { DEFAULT_CONFIG_PATH, formatIssue, loadConfig } from '../config/load.js';
+import type { VigilConfig } from '../config/types.js';
+import { ControlServer, type ControlRequest, type ControlResponse } from '../daemon/control.js';
+import { Daemon, errorText } from '../daemon/daemon.js';
+import { createLogger, type Logger } from '../daemon/logger.js';
+import { TimeoutScheduler } from '../daemon/scheduler.js';
+import { sdNotify, watchdogInterval } from '../daemon/sd-notify.js';
+import { SystemNetwork, SystemSockets } from '../daemon/system.js';
+import { native } from '../native/index.js';
+import type { CliCommand, CliIo } from './main.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+const HELP = `Usage: vigil run [-c|--config PATH] [--runtime-dir DIR] [--log-format text|json]
+
+Runs the daemon in the foreground until SIGTERM or SIGINT; SIGHUP reloads the config.
+
+  -c, --config PATH     the config file (default ${DEFAULT_CONFIG_PATH})
+      --runtime-dir DIR where the control socket lives (overrides global.runtime_dir)
+      --log-format FMT  text or json (overrides global.log_format)
+  -h, --help            show this help
+`;
+
+interface RunOptions {
+  readonly configPath: string;
+  readonly runtimeDir: string | undefined;
+  readonly logFormat: 'text' | 'json' | undefined;
+}
+
+/** The config with the command line's overrides. */
+function withOverrides(config: VigilConfig, options: RunOptions): VigilConfig {
+  return {
+    ...config,
+    global: {
+      ...config.global,
+      ...(options.runtimeDir === undefined ? {} : { runtimeDir: options.runtimeDir }),
+      ...(options.logFormat === undefined ? {} : { logFormat: options.logFormat }),
+    },
+  };
+}
+
+/** Tells systemd, when it listens; a failure to tell it is logged, never fatal. */
+function notify(log: Logger, state: Record<string, string>): void {
+  try {
+    sdNotify(state);
+  } catch (e) {
+    log.log('warn', 'sd-notify-failed', { detail: errorText(e) });
+  }
+}
+
+function statusLine(daemon: Daemon): string {
+  const s = daemon.status();
+  const masters = s.instances.filter((i) => i.state === 'master').length;
+  const faults = s.instances.filter((i) => i.state === 'fault').length;
+  return `${s.instances.length} instances: ${masters} master, ${s.instances.length - masters - faults} backup/init, ${faults} fault`;
+}
+
+function applyScheduling(config: VigilConfig, log: Logger): void {
+  const priority = config.global.realtimePriority;
+  if (priority <= 0) return;
+  try {
+    // keepalived's vrrp_rt_priority: adverts on time even when the CPUs are busy.
+    native().setRealtime(priority);
+    native().mlockall();
+    log.log('info', 'realtime-scheduling', { policy: 'SCHED_RR', priority });
+  } catch (e) {
+    log.log('warn', 'realtime-scheduling-failed', { priority, detail: errorText(e) });
+  }
+}
+
+export async function runDaemon(options: RunOptions, io: CliIo): Promise<number> {
+  const loaded = await loadConfig(options.configPath);
+  if (!loaded.ok) {
+    for (const issue of loaded.errors) io.stderr(`${formatIssue(issue)}\n`);
+    io.stderr(`vigil run: ${options.configPath} is not valid; not started\n`);
+    return EXIT_FAILED;
+  }
+  let config = withOverrides(loaded.config, options);
+  const log = createLogger(config.global.logFormat, (line) => io.stdout(line));
+  for (const w of loaded.warnings) log.log('warn', 'config-warning', { detail: formatIssue(w) });
+  applyScheduling(config, log);
+
+  let network: SystemNetwork;
+  try {
+    network = SystemNetwork.open();
+  } catch (e) {
+    io.stderr(`vigil run: cannot open rtnetlink: ${errorText(e)}\n`);
+    return EXIT_FAILED;
+  }
+  const scheduler = new TimeoutScheduler();
+  const daemon = new Daemon(config, network, new SystemSockets(), scheduler, log);
+  try {
+    await daemon.start();
+  } catch (e) {
+    io.stderr(`vigil run: ${errorText(e)}\n`);
+    await daemon.stop().catch(() => undefined);
+    return EXIT_FAILED;
+  }
+
+  let reloading: Promise<void> | undefined;
+  const reload = async (): Promise<{ ok: boolean; errors: string[] }> => {
+    const next = await loadConfig(options.configPath);
+    if (!next.ok) {
+      const errors = next.errors.map(formatIssue);
+      for (const e of errors) log.log('error', 'reload-refused', { detail: e });
+      return { ok: false, errors };
+    }
+    notify(log, { RELOADING: '1', MONOTONIC_USEC: String(Math.round(Number(process.hrtime.bigint()) / 1000)) });
+    try {
+      const candidate = withOverrides(next.config, options);
+      await daemon.reload(candidate);
+      config = candidate;
+      return { ok: true, errors: [] };
+    } catch (e) {
+      log.log('error', 'reload-failed', { detail: errorText(e) });
+      return { ok: false, errors: [errorText(e)] };
+    } finally {
+      notify(log, { READY: '1', STATUS: statusLine(daemon) });
+    }
+  };
+  const serialReload = (): Promise<{ ok: boolean; errors: string[] }> => {
+    const run = (reloading ?? Promise.resolve()).then(reload);
+    reloading = run.then(() => undefined);
+    return run;
+  };
+
+  const handler = async (request: ControlRequest): Promise<ControlResponse> => {
+    switch (request.command) {
+      case 'status':
+        return { ok: true, result: daemon.status() };
+      case 'reload': {
+        const r = await serialReload();
+        return r.ok ? { ok: true, result: { reloaded: true } } : { ok: false, error: r.errors.join('\n') };
+      }
+      default:
+        return { ok: false, error: `unknown command "${request.command}"` };
+    }
+  };
+  let control: ControlServer;
+  try {
+    control = await ControlServer.listen(config.global.runtimeDir, handler);
+  } catch (e) {
+    io.stderr(`vigil run: control socket in ${config.global.runtimeDir}: ${errorText(e)}\n`);
+    await daemon.stop();
+    return EXIT_FAILED;
+  }
+  log.log('info', 'started', { pid: process.pid, config: options.configPath, control: control.socketPath, instances: config.instances.length });
+  notify(log, { READY: '1', STATUS: statusLine(daemon), MAINPID: String(process.pid) });
+
+  const watchdogMs = watchdogInterval();
+  const watchdog = watchdogMs === undefined ? undefined : setInterval(() => notify(log, { WATCHDOG: '1' }), watchdogMs);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.log('info', 'stopping', { signal });
+      notify(log, { STOPPING: '1' });
+      if (watchdog) clearInterval(watchdog);
+      process.off('SIGHUP', onHup);
+      void (async () => {
+        try {
+          await reloading;
+          await daemon.stop();
+        } catch (e) {
+          log.log('error', 'stop-failed', { detail: errorText(e) });
+        }
+        await control.close().catch(() => undefined);
+        log.log('info', 'stopped', {});
+        process.off('SIGTERM', onTerm);
+        process.off('SIGINT', onInt);
+        resolve(EXIT_OK);
+      })();
+    };
+    const onHup = (): void => {
+      log.log('info', 'reload-requested', { signal: 'SIGHUP' });
+      void serialReload();
+    };
+    const onTerm = (): void => stop('SIGTERM');
+    const onInt = (): void => stop('SIGINT');
+    process.on('SIGHUP', onHup);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+}
+
+export const daemonRunCommand: CliCommand = {
+  name: 'run',
+  summary: 'Run the daemon in the foreground (SIGHUP reloads, SIGTERM stops)',
+  async run(argv: string[], io: CliIo): Promise<number> {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        options: {
+          config: { type: 'string', short: 'c' },
+          'runtime-dir': { type: 'string' },
+          'log-format': { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
+        allowPositionals: false,
+      });
+    } catch (e) {
+      io.stderr(`vigil run: ${errorText(e)}\n\n${HELP}`);
+      return EXIT_USAGE;
+    }
+    if (parsed.values.help) {
+      io.stdout(HELP);
+      return EXIT_OK;
+    }
+    const logFormat = parsed.values['log-format'];
+    if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json') {
+      io.stderr(`vigil run: --log-format must be text or json, not "${logFormat}"\n`);
+      return EXIT_USAGE;
+    }
+    const runtimeDir = parsed.values['runtime-dir'];
+    if (runtimeDir !== undefined && !runtimeDir.startsWith('/')) {
+      io.stderr(`vigil run: --runtime-dir must be an absolute path, not "${runtimeDir}"\n`);
+      return EXIT_USAGE;
+    }
+    return runDaemon({ configPath: parsed.values.config ?? DEFAULT_CONFIG_PATH, runtimeDir, logFormat }, io);
+  },
+};

@@ -1,0 +1,216 @@
+/**
+ * The real ports of the daemon (ports.ts): rtnetlink through src/netlink, VRRP adverts
+ * through raw sockets (src/vrrp/transport.ts) and Ethernet frames through AF_PACKET
+ * (src/net/packet-socket.ts). Everything here acts on the network namespace the process
+ * runs in.
+ *
+ * Failures that come from the network (a send on a link that went down, a socket error)
+ * are reported through the callbacks and counted, never thrown into the protocol core.
+ */
+import type { AddressFamily, IpAddress } from '../net/address.js';
+import type { MacAddress } from '../net/mac.js';
+import { PacketSocket } from '../net/packet-socket.js';
+import {
+  Netlink,
+  NetlinkWatcher,
+  applySysctls,
+  confKey,
+  restoreSysctls,
+  vmacSysctls,
+  writeSysctl,
+  type AddressSpec,
+  type AppliedSysctl,
+  type Link,
+} from '../netlink/index.js';
+import type { ScopeName } from '../netlink/message.js';
+import { VrrpSocket, type VrrpSocketProblem } from '../vrrp/transport.js';
+import type { VirtualIp } from '../config/types.js';
+import type { AddressEvent, FrameSender, LinkState, NetworkPorts, SocketPorts, VrrpChannel, VrrpChannelOptions } from './ports.js';
+
+function linkState(link: Link): LinkState {
+  return { index: link.index, name: link.name, up: link.up, carrier: link.carrier, mac: link.mac ?? undefined };
+}
+
+/** The config's scope names are iproute2's; rtnetlink calls "global" "universe". */
+const SCOPE: Readonly<Record<VirtualIp['scope'], ScopeName>> = { global: 'universe', site: 'site', link: 'link', host: 'host' };
+
+function addressSpec(ifindex: number, vip: VirtualIp): AddressSpec {
+  return {
+    ifindex,
+    address: vip.address,
+    prefixLength: vip.prefixLength,
+    ...(vip.label !== undefined && vip.address.family === 'ipv4' ? { label: vip.label } : {}),
+    scope: SCOPE[vip.scope],
+    // RFC 5798 §8.2.1 (IPv6): a virtual address moves between routers; duplicate address
+    // detection would hold it tentative (and unusable) for a second after each takeover.
+    ...(vip.address.family === 'ipv6' ? { noDad: true } : {}),
+  };
+}
+
+export class SystemNetwork implements NetworkPorts {
+  private readonly watchers = new Set<NetlinkWatcher>();
+  /**
+   * The parent-side sysctls set for VMACs, per parent, with the VMACs that need them: put
+   * back when the last VMAC on that parent is deleted (as keepalived does).
+   */
+  private readonly parentSysctls = new Map<number, { applied: AppliedSysctl[]; vmacs: Set<number> }>();
+  private readonly vmacParent = new Map<number, number>();
+
+  private constructor(private readonly nl: Netlink) {}
+
+  static open(): SystemNetwork {
+    return new SystemNetwork(Netlink.open());
+  }
+
+  async link(name: string): Promise<LinkState | undefined> {
+    const link = await this.nl.getLink(name);
+    return link ? linkState(link) : undefined;
+  }
+
+  async addresses(ifindex: number, family: AddressFamily): Promise<readonly { address: IpAddress; prefixLength: number; secondary: boolean }[]> {
+    const entries = await this.nl.listAddresses(ifindex);
+    return entries.filter((e) => e.family === family && !e.tentative && !e.dadFailed).map((e) => ({ address: e.address, prefixLength: e.prefixLength, secondary: e.secondary }));
+  }
+
+  async addAddress(ifindex: number, vip: VirtualIp): Promise<void> {
+    await this.nl.addAddress(addressSpec(ifindex, vip));
+  }
+
+  async removeAddress(ifindex: number, vip: VirtualIp): Promise<void> {
+    await this.nl.removeAddress(addressSpec(ifindex, vip));
+  }
+
+  async watch(onLink: (link: LinkState) => void, onAddress: (event: AddressEvent) => void, onTrouble: (message: string) => void): Promise<() => void> {
+    const watcher = await this.nl.watch();
+    this.watchers.add(watcher);
+    watcher.on((event) => {
+      switch (event.kind) {
+        case 'link-added':
+        case 'link-up':
+        case 'link-down':
+        case 'carrier-up':
+        case 'carrier-down':
+        case 'link-renamed':
+          onLink(linkState(event.link));
+          return;
+        case 'link-removed':
+          onLink({ ...linkState(event.link), up: false, carrier: false });
+          return;
+        case 'address-added':
+        case 'address-removed':
+          onAddress({
+            type: event.kind === 'address-added' ? 'added' : 'removed',
+            ifindex: event.ifindex,
+            address: event.address,
+            prefixLength: event.prefixLength,
+          });
+          return;
+        case 'overrun':
+          onTrouble('netlink notifications were lost (receive queue overrun); resynchronising');
+          return;
+        case 'resynced':
+          return;
+        case 'error':
+          onTrouble(event.error instanceof Error ? event.error.message : String(event.error));
+          return;
+      }
+    });
+    return () => {
+      watcher.stop();
+      this.watchers.delete(watcher);
+    };
+  }
+
+  async writeSysctl(key: string, value: string): Promise<void> {
+    await writeSysctl(key, value);
+  }
+
+  async ensureVmac(name: string, parentIndex: number, mac: MacAddress, family: AddressFamily): Promise<LinkState> {
+    const parent = await this.nl.getLinkByIndex(parentIndex);
+    if (!parent) throw new Error(`VMAC ${name}: parent interface ifindex ${parentIndex} does not exist`);
+    const { link } = await this.nl.createMacvlan({ name, parentIndex, mac, mode: 'private' });
+    // Sysctls before the link goes up: addr_gen_mode only takes effect then (RFC 5798 §7.4:
+    // no link-local address derived from the virtual MAC).
+    const settings = vmacSysctls(parent.name, name, { family });
+    if (family === 'ipv6') settings.push({ key: confKey('ipv6', name, 'accept_dad'), value: '0', on: 'vmac', reason: 'virtual addresses move; no DAD' });
+    await applySysctls(settings.filter((x) => x.on !== 'parent'));
+    let parentEntry = this.parentSysctls.get(parentIndex);
+    if (!parentEntry) {
+      parentEntry = { applied: await applySysctls(settings.filter((x) => x.on === 'parent')), vmacs: new Set() };
+      this.parentSysctls.set(parentIndex, parentEntry);
+    }
+    parentEntry.vmacs.add(link.index);
+    this.vmacParent.set(link.index, parentIndex);
+    await this.nl.setLinkUp(link.index, true);
+    const up = await this.nl.getLinkByIndex(link.index);
+    return linkState(up ?? link);
+  }
+
+  async deleteLink(index: number): Promise<void> {
+    await this.nl.deleteLink(index, { expectKind: 'macvlan' });
+    // The VMAC's own keys went with it; the parent's are put back after its last VMAC.
+    const parentIndex = this.vmacParent.get(index);
+    this.vmacParent.delete(index);
+    const entry = parentIndex === undefined ? undefined : this.parentSysctls.get(parentIndex);
+    if (parentIndex === undefined || !entry) return;
+    entry.vmacs.delete(index);
+    if (entry.vmacs.size > 0) return;
+    this.parentSysctls.delete(parentIndex);
+    await restoreSysctls(entry.applied);
+  }
+
+  close(): void {
+    for (const w of this.watchers) w.stop();
+    this.watchers.clear();
+    this.nl.close();
+  }
+}
+
+function problemText(problem: VrrpSocketProblem): string {
+  return problem.kind === 'receive-failed' ? `${problem.kind}: ${problem.error.message}` : `${problem.kind}: ${problem.detail}`;
+}
+
+export class SystemSockets implements SocketPorts {
+  openVrrp(
+    options: VrrpChannelOptions,
+    onPacket: Parameters<SocketPorts['openVrrp']>[1],
+    onError: (message: string) => void,
+  ): VrrpChannel {
+    const socket = VrrpSocket.open({
+      family: options.family,
+      interface: options.ifname,
+      source: options.source,
+      mode: options.multicast ? 'multicast' : 'unicast',
+      onPacket,
+      onError: (problem) => onError(problemText(problem)),
+    });
+    return {
+      send(payload, dst) {
+        try {
+          socket.send(payload, dst);
+        } catch (e) {
+          // ENETUNREACH / ENETDOWN while the link is down: the state machine is told by
+          // the link watcher; here it is only reported.
+          onError(`send to ${dst.text}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      },
+      close: () => socket.close(),
+      counters: () => socket.counters,
+    };
+  }
+
+  openFrames(ifname: string): FrameSender {
+    let socket: PacketSocket | undefined;
+    return {
+      send(frame) {
+        // Opened on first use: a VMAC or an interface that is down at start is fine.
+        socket ??= PacketSocket.open({ interface: ifname });
+        socket.send(frame);
+      },
+      close() {
+        socket?.close();
+        socket = undefined;
+      },
+    };
+  }
+}
