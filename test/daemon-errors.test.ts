@@ -94,3 +94,26 @@ test('vigil status without a daemon names the socket it tried and exits 1', asyn
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('daemon: global.nonlocal_bind sets net.ipv4/ipv6.ip_nonlocal_bind in its namespace, so a backup can bind the VIP', { skip }, async () => {
+  await withLab({ hosts: ['a', 'b'] }, async (lab) => {
+    const yaml = `global:\n  nonlocal_bind: true\n${configYaml(instanceYaml({ vrid: 72, priority: 100, vips: ['10.213.0.173/24'] }))}`;
+    const a = await VigilProcess.start(lab, 'a', yaml);
+    const b = await VigilProcess.start(lab, 'b', yaml.replace('priority: 100', 'priority: 50'));
+    try {
+      const r = await lab.exec('b', 'cat', ['/proc/sys/net/ipv4/ip_nonlocal_bind', '/proc/sys/net/ipv6/ip_nonlocal_bind']);
+      assert.deepEqual(r.stdout.trim().split('\n'), ['1', '1']);
+      await a.waitState('gw', 'master');
+      await waitHolders(lab, ['a', 'b'], '10.213.0.173', ['a']);
+      // On the backup, a listener binds the VIP it does not hold.
+      const bind = await lab.exec('b', process.execPath, [
+        '-e',
+        "const s=require('net').createServer().listen(8080,'10.213.0.173',()=>{console.log('bound');s.close()}).on('error',e=>{console.log(e.code);process.exit(1)})",
+      ], true);
+      assert.equal(bind.stdout.trim(), 'bound');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+});
