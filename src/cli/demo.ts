@@ -1,16 +1,31 @@
 /**
+ * `vigil demo`: three real `vigil run` daemons in network namespaces (src/lab/demo.ts) —
+ * election, a master crash (SIGKILL) and a graceful handover (SIGTERM), with the failover
+ * timeline from a packet capture on a client. Needs root, iproute2, tcpdump and ping.
+ *
  * `vigil demo --simulated`: the real VRRP state machine and codec on the deterministic
  * segment simulator — three nodes, election, a master crash, its return (preemption)
  * and a graceful handover — printed as a failover timeline on the virtual clock.
  */
 import { parseArgs } from 'node:util';
+import { demoPrerequisites, runNamespaceDemo } from '../lab/demo.js';
 import { Segment, type NodeSpec, type Transition } from '../sim/segment.js';
 import type { CliCommand, CliIo } from './main.js';
 
-const USAGE = `usage: vigil demo --simulated [--interval-ms N] [--seed N]
+const USAGE = `usage: vigil demo [--interval-ms N]
+       vigil demo --simulated [--interval-ms N] [--seed N]
 
-Runs three VRRP nodes (priorities 150, 100, 50) on a simulated segment with the real
-state machine and codec, and prints the election and failover timeline.`;
+Runs three VRRP nodes (priorities 150, 100, 50) and prints the election and the
+failover timelines: a crash of the master (SIGKILL) and a graceful handover (SIGTERM).
+
+By default the nodes are real \`vigil run\` daemons in network namespaces on a bridge,
+with a client namespace that pings the virtual address and captures the segment; this
+needs root, iproute2, tcpdump and ping, and deletes everything it created when it ends
+(also on Ctrl-C). --simulated runs the state machine and codec on a simulated segment
+with a virtual clock instead (no privileges needed).
+
+  --interval-ms N   the advertisement interval, a multiple of 10 (default 1000)
+  --seed N          --simulated only: the simulator's seed (default 1)`;
 
 const VRID = 51;
 
@@ -114,9 +129,18 @@ export const demoCommand: CliCommand = {
       io.stderr('vigil demo: --interval-ms must be a multiple of 10 between 10 and 40950\n');
       return 2;
     }
-    if (!values.simulated) {
-      io.stderr('vigil demo: only --simulated is available until the daemon lands; running the simulation\n');
+    if (values.simulated) return runSimulatedDemo(io, intervalMs, Number(values.seed));
+    const missing = demoPrerequisites();
+    if (missing !== undefined) {
+      io.stderr(`vigil demo: ${missing}\n`);
+      return 1;
     }
-    return runSimulatedDemo(io, intervalMs, Number(values.seed));
+    try {
+      await runNamespaceDemo({ intervalMs, say: (line) => io.stdout(`${line}\n`) });
+    } catch (e) {
+      io.stderr(`vigil demo: ${e instanceof Error ? e.message : String(e)}\nvigil demo: the lab was torn down\n`);
+      return 1;
+    }
+    return 0;
   },
 };

@@ -5,7 +5,7 @@
  * duplicates, sync groups). Every problem found is collected, not just the first, and
  * each names the file, line, column and key path:
  *
- *   vigil.yaml:12:9: instances[0].virtual_ips[1]: "10.0.0.300/24" is not an IPv4 prefix
+ *   vigil.yaml:12:9: instances[0].virtual_ips[1]: "10.213.0.300/24" is not an IPv4 prefix
  *
  * The reference for the keys is docs/config.md; the defaults below and the `default`s in
  * the schema are kept equal by test/config.test.ts.
@@ -49,7 +49,7 @@ export type ParseResult =
   | { readonly ok: true; readonly config: VigilConfig; readonly warnings: ConfigIssue[] }
   | { readonly ok: false; readonly errors: ConfigIssue[] };
 
-/** `vigil.yaml:12:9: instances[0].virtual_ips[1]: "10.0.0.300/24" is not an IPv4 prefix`. */
+/** `vigil.yaml:12:9: instances[0].virtual_ips[1]: "10.213.0.300/24" is not an IPv4 prefix`. */
 export function formatIssue(issue: ConfigIssue): string {
   const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.column}` : issue.file;
   return issue.path === '' ? `${where}: ${issue.message}` : `${where}: ${issue.path}: ${issue.message}`;
@@ -354,7 +354,8 @@ export function parsePrefix(text: string): PrefixResult {
   if (address instanceof AddressParseError) return fail;
   const max = family === 'ipv4' ? 32 : 128;
   if (lengthText === undefined) return { address, prefixLength: max };
-  if (!/^[0-9]{1,3}$/.test(lengthText) || Number(lengthText) > max) return fail;
+  // No leading zeros: iproute2 reads "/024" as octal (20).
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(lengthText) || Number(lengthText) > max) return fail;
   return { address, prefixLength: Number(lengthText) };
 }
 
@@ -637,6 +638,22 @@ class Resolver {
           );
         }
       }
+    });
+    // Two instances wanting one macvlan name (e.g. the same VRID with `vmac: true` on two interfaces: both "vrrp.VRID").
+    const vmacs = new Map<string, number>();
+    instances.forEach((config, i) => {
+      if (config?.vmac === undefined) return;
+      const first = vmacs.get(config.vmac.name);
+      if (first === undefined) {
+        vmacs.set(config.vmac.name, i);
+        return;
+      }
+      const raw = rawInstances[i];
+      const named = isRecord(raw) && isRecord(raw['vmac']) && typeof raw['vmac']['name'] === 'string';
+      this.error(
+        named ? ['instances', i, 'vmac', 'name'] : ['instances', i, 'vmac'],
+        `the vmac interface "${config.vmac.name}" is already the one of instance "${instances[first]?.name ?? `#${first}`}" (line ${this.line(['instances', first])}); give one of them another name: vmac: { name: ... }`,
+      );
     });
     const syncGroups = this.syncGroups(Array.isArray(root['sync_groups']) ? root['sync_groups'] : [], names);
     const complete = instances.filter((x): x is InstanceConfig => x !== undefined);
@@ -1067,7 +1084,12 @@ export function parseConfig(text: string, file: string): ParseResult {
   if (doc.errors.length > 0) {
     const errors = doc.errors.map((e) => {
       const key = /^("(?:[^"\\]|\\.)*"|'[^']*'|[^\s:,{}[\]#]+)/.exec(text.slice(e.pos[0]))?.[0] ?? '';
-      const message = e.code === 'DUPLICATE_KEY' && key !== '' ? `duplicate key ${key.startsWith('"') || key.startsWith("'") ? key : JSON.stringify(key)}` : e.message;
+      const message =
+        e.code === 'DUPLICATE_KEY' && key !== ''
+          ? `duplicate key ${key.startsWith('"') || key.startsWith("'") ? key : JSON.stringify(key)}`
+          : e.code === 'MULTIPLE_DOCS'
+            ? 'the file holds more than one YAML document (a second "---"); vigil reads one'
+            : e.message;
       return { ...at.location(e.pos[0]), path: '', message: `YAML syntax error: ${message}` };
     });
     return { ok: false, errors: errors.sort(byPosition) };
