@@ -61,6 +61,10 @@ export function formatStatus(status: DaemonStatus): string {
       `  ${i.name}: sent ${i.stats.advertsSent}, received ${i.stats.advertsReceived}, became master ${i.stats.masterTransitions}x (last reason ${i.stats.newMasterReason}), priority-0 sent ${i.stats.priorityZeroSent} received ${i.stats.priorityZeroReceived}`,
   );
   lines.push(`counters:\n${stats.join('\n')}`);
+  const sockets = Object.entries(status.sockets).map(
+    ([key, c]) => `  socket ${key}: received ${c.received}, sent ${c.sent}, malformed ${c.malformed}, receive errors ${c.receiveErrors}`,
+  );
+  if (sockets.length > 0) lines.push(`sockets:\n${sockets.join('\n')}`);
   return `${lines.join('\n')}\n`;
 }
 

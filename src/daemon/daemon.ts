@@ -8,7 +8,8 @@ import { gratuitousArpFrame, unsolicitedNeighborAdvertFrame } from '../vrrp/anno
 import { instanceToRouterConfig, interfaceTrackerName } from '../config/load.js';
 import type { InstanceConfig, VigilConfig, VirtualIp } from '../config/types.js';
 import { emptyRejectCounts, type RejectCounts, type RejectReason } from '../vrrp/rejection.js';
-import type { PacketMeta } from '../vrrp/codec.js';
+import { PRIORITY_OWNER } from '../vrrp/types.js';
+import { decodeAdvert, type PacketMeta } from '../vrrp/codec.js';
 import { monotonicMs } from './clock.js';
 import { Engine } from './engine.js';
 import { VrrpInstance, type InstanceStatus } from './instance.js';
@@ -44,6 +45,11 @@ export interface DaemonStatus {
   readonly instances: readonly InstanceStatus[];
   /** Adverts dropped before an instance was known (per socket): bad version, checksum, unknown VRID... */
   readonly socketRejects: Readonly<Record<string, Partial<Record<RejectReason, number>>>>;
+  /**
+   * Per socket, what the transport saw: packets passed on, adverts sent, packets it
+   * dropped itself (malformed IP header, truncated, missing IPv6 metadata) and receive errors.
+   */
+  readonly sockets: Readonly<Record<string, { readonly received: number; readonly sent: number; readonly malformed: number; readonly receiveErrors: number }>>;
 }
 
 export class DaemonError extends Error {
@@ -178,6 +184,7 @@ export class Daemon {
     const rt: Runtime = { instance, ifindex: link.index, vipIfindex, vipIfname, channelKey, frames, vmacIndex };
     this.runtimes.set(ic.name, rt);
     this.engine.add(instance);
+    await this.removeStaleVips(ic, vipIfindex);
     this.log.log('info', 'instance-created', {
       instance: ic.name,
       interface: ic.interface,
@@ -189,6 +196,28 @@ export class Daemon {
       vmac: ic.vmac?.name,
     });
     return rt;
+  }
+
+  /**
+   * Every instance starts as backup (or initialize), which must not hold the VIPs; a
+   * previous run that died without cleaning up (kill -9, a crash, OOM) may have left them
+   * on the interface, and a backup holding them answers ARP for them beside the master.
+   * Remove them, as keepalived does at start. An address owner (priority 255) is left
+   * alone: the addresses are its own and it becomes master at once.
+   */
+  private async removeStaleVips(ic: InstanceConfig, vipIfindex: number): Promise<void> {
+    if (ic.priority === PRIORITY_OWNER) return;
+    for (const vip of [...ic.virtualIps, ...ic.excludedIps]) {
+      try {
+        const ifindex = vip.dev ? ((await this.net.link(vip.dev))?.index ?? vipIfindex) : vipIfindex;
+        const present = await this.net.addresses(ifindex, vip.address.family);
+        if (!present.some((a) => sameAddress(a.address, vip.address))) continue;
+        this.log.log('warn', 'stale-vip-removed', { instance: ic.name, address: `${vip.address.text}/${vip.prefixLength}`, detail: 'left over from an earlier run' });
+        await this.net.removeAddress(ifindex, vip);
+      } catch (e) {
+        this.log.log('error', 'vip-remove-failed', { instance: ic.name, address: `${vip.address.text}/${vip.prefixLength}`, detail: errorText(e) });
+      }
+    }
   }
 
   private startInstance(rt: Runtime): void {
@@ -209,7 +238,10 @@ export class Daemon {
     const vrid = payload.length >= 2 ? (payload[1] as number) : 0;
     const instance = entry.byVrid.get(vrid);
     if (!instance) {
-      entry.rejects['unknown-vrid']++;
+      // RFC 5798 §7.1 checks the packet itself (TTL, version, length, checksum) before the
+      // VRID: a packet too short to carry a VRID, or damaged, is counted as what it is.
+      const decoded = decodeAdvert(payload, meta, { v3Ipv4Checksum: 'either' });
+      entry.rejects[decoded.ok ? 'unknown-vrid' : decoded.reason]++;
       return;
     }
     this.engine.deliver(instance, payload, meta);
@@ -318,6 +350,11 @@ export class Daemon {
       for (const [reason, n] of Object.entries(entry.rejects) as [RejectReason, number][]) if (n > 0) counts[reason] = n;
       socketRejects[entry.key] = counts;
     }
+    const sockets: Record<string, DaemonStatus['sockets'][string]> = {};
+    for (const entry of this.channels.values()) {
+      const c = entry.channel.counters();
+      sockets[entry.key] = { received: c.received, sent: c.sent, malformed: c.malformed, receiveErrors: c.receiveErrors };
+    }
     return {
       pid: process.pid,
       configPath: this.config.path,
@@ -326,6 +363,7 @@ export class Daemon {
       reloads: this.reloads,
       instances: this.engine.all().map((i) => i.status(now)),
       socketRejects,
+      sockets,
     };
   }
 
