@@ -146,6 +146,9 @@ export function vmacSysctls(parent: string, vmac: string, options: VmacSysctlOpt
       { key: confKey('ipv4', vmac, 'promote_secondaries'), value: '1', on: 'vmac', reason: 'removing one VIP keeps the others of its subnet' },
       { key: confKey('ipv4', parent, 'arp_ignore'), value: '1', on: 'parent', reason: 'the parent must not answer ARP for the VIPs with its own MAC' },
       { key: confKey('ipv4', parent, 'arp_filter'), value: '1', on: 'parent', reason: 'answer ARP for own addresses only from the interface routing them' },
+      // Replies from a VIP are routed out of the parent; without this its ARP requests carry
+      // the VIP as sender with the parent's MAC, and neighbours re-learn the VIP at that MAC.
+      { key: confKey('ipv4', parent, 'arp_announce'), value: '2', on: 'parent', reason: "ARP requests from the parent carry the parent's own address, never a VIP of the VMAC" },
     );
     if (options.ipv6Vips !== true) {
       settings.push({ key: confKey('ipv6', vmac, 'disable_ipv6'), value: '1', on: 'vmac', reason: 'no IPv6 (and no link-local from the virtual MAC) on an IPv4-only VMAC' });
