@@ -274,7 +274,7 @@ test('config: a file that cannot be read is one issue naming it', async () => {
 // Unknown keys and YAML syntax
 
 test('config: unknown keys are errors everywhere, with hints', () => {
-  assert.deepEqual(errors(one('', '[10.213.0.100/24]', 'foo: 1\n')), ['vigil.yaml:1:1: foo: unknown key; expected one of: global, instances, sync_groups']);
+  assert.deepEqual(errors(one('', '[10.213.0.100/24]', 'foo: 1\n')), ['vigil.yaml:1:1: foo: unknown key; expected one of: global, instances, sync_groups, quorum']);
   assert.deepEqual(errors(one('', '[10.213.0.100/24]', 'global:\n  log_fromat: json\n')), ['vigil.yaml:2:3: global.log_fromat: unknown key; did you mean "log_format"?']);
   assert.deepEqual(errors(one('    virtual_router_id: 51\n')), ["vigil.yaml:6:5: instances[0].virtual_router_id: unknown key; keepalived's virtual_router_id is vrid here"]);
   assert.deepEqual(errors(one('    state: MASTER\n')), [

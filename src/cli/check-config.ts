@@ -75,6 +75,25 @@ export function summarizeConfig(config: VigilConfig): string {
     if (i.authentication.type === 'pass') lines.push('  authentication: password');
   }
   for (const g of config.syncGroups) lines.push(`sync group ${g.name}: ${g.instances.join(', ')}`);
+  const q = config.quorum;
+  if (q !== undefined) {
+    const options = [
+      q.twoNode ? 'two_node' : undefined,
+      q.waitForAll ? 'wait_for_all' : undefined,
+      q.lastManStanding ? `last_man_standing (${formatMs(q.lastManStandingWindowMs)})` : undefined,
+      q.autoTieBreaker ? `auto_tie_breaker (${Array.isArray(q.autoTieBreakerNode) ? q.autoTieBreakerNode.join(',') : String(q.autoTieBreakerNode)})` : undefined,
+    ].filter((x): x is string => x !== undefined);
+    lines.push(
+      `quorum: ${plural(q.nodes.length, 'node', 'nodes')} (${q.nodes.map((n) => `${n.id} ${n.name} ${n.address.text}${n.votes === 1 ? '' : ` ${n.votes} votes`}`).join(', ')}), ` +
+        `${q.transport} heartbeats every ${formatMs(q.heartbeatIntervalMs)} (timeout ${formatMs(q.heartbeatTimeoutMs)}) on UDP ${q.port}, no_quorum_policy ${q.noQuorumPolicy}` +
+        (options.length > 0 ? `, ${options.join(', ')}` : ''),
+    );
+    const tb = q.tieBreaker;
+    if (tb !== undefined) {
+      const checks = [tb.ping ? `ping ${tb.ping.text}` : undefined, tb.tcp ? `tcp ${tb.tcp.address.text}:${tb.tcp.port}` : undefined, tb.fence ? `fence ${tb.fence}` : undefined];
+      lines.push(`  tie-breaker: ${checks.filter((x): x is string => x !== undefined).join(', ')} (timeout ${formatMs(tb.timeoutMs)})`);
+    }
+  }
   return `${lines.join('\n')}\n`;
 }
 

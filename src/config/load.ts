@@ -28,7 +28,18 @@ import {
   type V3Ipv4ChecksumMode,
   type VrrpVersion,
 } from '../vrrp/types.js';
-import type { GlobalConfig, InstanceConfig, SourceLocation, SyncGroupConfig, VigilConfig, VirtualIp } from './types.js';
+import type {
+  GlobalConfig,
+  InstanceConfig,
+  QuorumConfig,
+  QuorumNodeConfig,
+  SourceLocation,
+  SyncGroupConfig,
+  TieBreakerConfig,
+  VigilConfig,
+  VirtualIp,
+} from './types.js';
+import { toNodeId, toVotes, type NodeId, type TieBreakerNode } from '../quorum/types.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/vigil/vigil.yaml';
 
@@ -63,6 +74,25 @@ export const GLOBAL_DEFAULTS: GlobalConfig = {
   logFormat: 'text',
   nonlocalBind: { ipv4: false, ipv6: false },
   realtimePriority: 0,
+};
+
+/** The quorum section's defaults (equal to the schema's `default`s). */
+export const QUORUM_DEFAULTS = {
+  votes: 1,
+  transport: 'unicast' as 'unicast' | 'multicast',
+  multicastGroup: '239.192.213.1',
+  port: 5406,
+  heartbeatInterval: '200ms',
+  heartbeatTimeout: '1s',
+  keyFile: '/etc/vigil/authkey',
+  twoNode: false,
+  lastManStanding: false,
+  lastManStandingWindow: '10s',
+  autoTieBreaker: false,
+  autoTieBreakerNode: 'lowest' as const,
+  noQuorumPolicy: 'stop' as const,
+  tieBreakerTimeout: '1s',
+  tieBreakerInterval: '1s',
 };
 
 export const INSTANCE_DEFAULTS = {
@@ -656,9 +686,11 @@ class Resolver {
       );
     });
     const syncGroups = this.syncGroups(Array.isArray(root['sync_groups']) ? root['sync_groups'] : [], names);
+    const quorum = isRecord(root['quorum']) ? this.quorum(root['quorum']) : undefined;
     const complete = instances.filter((x): x is InstanceConfig => x !== undefined);
     if (this.errors.length > 0 || complete.length !== rawInstances.length || syncGroups === undefined) return undefined;
-    return { path: this.at.file, global, instances: complete, syncGroups };
+    if (isRecord(root['quorum']) && quorum === undefined) return undefined;
+    return { path: this.at.file, global, instances: complete, syncGroups, ...(quorum ? { quorum } : {}) };
   }
 
   private global(raw: Record<string, unknown>): GlobalConfig {
@@ -1015,6 +1047,159 @@ class Resolver {
       location: this.at.at(p),
     };
     return { config, identity };
+  }
+
+  /**
+   * The quorum section (../shared/reference/quorum.md): the node list, the heartbeat
+   * transport and timing, the votequorum options with corosync's refusals, and the
+   * two-node tie-breaker.
+   */
+  private quorum(raw: Record<string, unknown>): QuorumConfig | undefined {
+    const p: KeyPath = ['quorum'];
+    const errorsBefore = this.errors.length;
+    const nodes: QuorumNodeConfig[] = [];
+    const ids = new Map<string, number>();
+    const nodeNames = new Map<string, number>();
+    const addresses = new Map<string, number>();
+    const rawNodes = Array.isArray(raw['nodes']) ? raw['nodes'] : [];
+    rawNodes.forEach((item, i) => {
+      const np: KeyPath = [...p, 'nodes', i];
+      if (!isRecord(item) || typeof item['id'] !== 'number' || typeof item['name'] !== 'string' || typeof item['address'] !== 'string') return;
+      const { id, name } = item as { id: number; name: string };
+      const address = parseIp(item['address']);
+      if (address instanceof AddressParseError) {
+        this.error([...np, 'address'], `${JSON.stringify(item['address'])} is not an IP address`);
+        return;
+      }
+      const duplicate = (seen: Map<string, number>, key: string, what: string, at: KeyPath): boolean => {
+        const first = seen.get(key);
+        if (first === undefined) {
+          seen.set(key, i);
+          return false;
+        }
+        this.error(at, `${what} is already the one of node #${first} (line ${this.line([...p, 'nodes', first])})`);
+        return true;
+      };
+      if (duplicate(ids, String(id), `node id ${id}`, [...np, 'id'])) return;
+      if (duplicate(nodeNames, name, `node name "${name}"`, [...np, 'name'])) return;
+      if (duplicate(addresses, address.text, `address ${address.text}`, [...np, 'address'])) return;
+      nodes.push({ id: toNodeId(id), name, address, votes: toVotes(typeof item['votes'] === 'number' ? item['votes'] : QUORUM_DEFAULTS.votes) });
+    });
+    const nodeId = typeof raw['node_id'] === 'number' ? raw['node_id'] : undefined;
+    if (nodeId !== undefined && !ids.has(String(nodeId))) this.error([...p, 'node_id'], `no node in quorum.nodes has id ${nodeId}`);
+
+    const transport = raw['transport'] === 'multicast' ? 'multicast' : 'unicast';
+    const groupText = typeof raw['multicast_group'] === 'string' ? raw['multicast_group'] : QUORUM_DEFAULTS.multicastGroup;
+    const group = parseIp(groupText, 'ipv4');
+    if (group instanceof AddressParseError || ((group.bytes[0] ?? 0) & 0xf0) !== 0xe0) {
+      this.error([...p, 'multicast_group'], `${JSON.stringify(groupText)} is not an IPv4 multicast address (224.0.0.0/4)`);
+    }
+    const iface = typeof raw['interface'] === 'string' ? raw['interface'] : undefined;
+    if (transport === 'multicast') {
+      if (iface === undefined) this.error([...p, 'transport'], 'transport multicast needs quorum.interface, the interface to send and receive on');
+      const v6 = nodes.find((n) => n.address.family !== 'ipv4');
+      if (v6) this.error([...p, 'transport'], `transport multicast is IPv4 only; node ${v6.name} has ${v6.address.text} (use transport unicast)`);
+    }
+    const ms = (key: string, fallback: string): number | undefined => this.durationMs(raw[key] ?? fallback, [...p, key]);
+    const heartbeatIntervalMs = ms('heartbeat_interval', QUORUM_DEFAULTS.heartbeatInterval);
+    const heartbeatTimeoutMs = ms('heartbeat_timeout', QUORUM_DEFAULTS.heartbeatTimeout);
+    if (heartbeatIntervalMs !== undefined && heartbeatIntervalMs < 10) this.error([...p, 'heartbeat_interval'], 'at least 10ms');
+    if (heartbeatIntervalMs !== undefined && heartbeatTimeoutMs !== undefined && heartbeatTimeoutMs < 2 * heartbeatIntervalMs) {
+      this.error([...p, 'heartbeat_timeout'], `${heartbeatTimeoutMs}ms is less than twice heartbeat_interval (${heartbeatIntervalMs}ms): one lost heartbeat would drop a member`);
+    }
+    const lastManStandingWindowMs = ms('last_man_standing_window', QUORUM_DEFAULTS.lastManStandingWindow);
+
+    const flag = (key: string, fallback: boolean): boolean => (typeof raw[key] === 'boolean' ? (raw[key] as boolean) : fallback);
+    let twoNode = flag('two_node', QUORUM_DEFAULTS.twoNode);
+    const autoTieBreaker = flag('auto_tie_breaker', QUORUM_DEFAULTS.autoTieBreaker);
+    const lastManStanding = flag('last_man_standing', QUORUM_DEFAULTS.lastManStanding);
+    const totalVotes = nodes.reduce((sum, n) => sum + n.votes, 0);
+    if (twoNode && rawNodes.length === nodes.length && totalVotes !== 2) {
+      // votequorum: "two_node is only valid with 2 nodes (expected_votes 2)".
+      this.error([...p, 'two_node'], `two_node needs exactly two votes in the cluster; the nodes have ${totalVotes}`);
+    }
+    if (twoNode && autoTieBreaker) {
+      // votequorum.c: auto_tie_breaker takes precedence and two_node is turned off.
+      this.warn([...p, 'two_node'], 'two_node is ignored with auto_tie_breaker (as corosync does): the tie-breaker node decides a 50/50 split');
+      twoNode = false;
+    }
+    const waitForAll = flag('wait_for_all', flag('two_node', QUORUM_DEFAULTS.twoNode));
+    const rawAtbNode = raw['auto_tie_breaker_node'];
+    let autoTieBreakerNode: TieBreakerNode = rawAtbNode === 'highest' ? 'highest' : 'lowest';
+    if (Array.isArray(rawAtbNode)) {
+      const list: NodeId[] = [];
+      rawAtbNode.forEach((v, i) => {
+        if (typeof v !== 'number') return;
+        if (!ids.has(String(v))) this.error([...p, 'auto_tie_breaker_node', i], `no node in quorum.nodes has id ${v}`);
+        else list.push(toNodeId(v));
+      });
+      autoTieBreakerNode = list;
+    }
+    const expectedVotes = typeof raw['expected_votes'] === 'number' ? raw['expected_votes'] : undefined;
+    const noQuorumPolicy = raw['no_quorum_policy'] === 'freeze' ? 'freeze' : raw['no_quorum_policy'] === 'ignore' ? 'ignore' : 'stop';
+    if (noQuorumPolicy === 'ignore') {
+      this.warn([...p, 'no_quorum_policy'], 'no_quorum_policy ignore: an inquorate node may become master; quorum protects nothing (wait_for_all included)');
+    }
+
+    let tieBreaker: TieBreakerConfig | undefined;
+    const rawTb = raw['tie_breaker'];
+    if (isRecord(rawTb)) {
+      const tp: KeyPath = [...p, 'tie_breaker'];
+      let ping: IpAddress | undefined;
+      if (typeof rawTb['ping'] === 'string') {
+        const parsed = parseIp(rawTb['ping']);
+        if (parsed instanceof AddressParseError) this.error([...tp, 'ping'], `${JSON.stringify(rawTb['ping'])} is not an IP address`);
+        else ping = parsed;
+      }
+      let tcp: { address: IpAddress; port: number } | undefined;
+      if (typeof rawTb['tcp'] === 'string') {
+        const m = /^(?:\[([^\]]+)\]|([^:]+)):([0-9]{1,5})$/.exec(rawTb['tcp']);
+        const parsed = m ? parseIp(m[1] ?? m[2] ?? '') : undefined;
+        const port = m ? Number(m[3]) : 0;
+        if (!parsed || parsed instanceof AddressParseError || port < 1 || port > 65535) {
+          this.error([...tp, 'tcp'], `${JSON.stringify(rawTb['tcp'])} is not address:port (e.g. 10.213.0.250:80 or [fd13::250]:80)`);
+        } else tcp = { address: parsed, port };
+      }
+      const fence = typeof rawTb['fence'] === 'string' ? rawTb['fence'] : undefined;
+      const timeoutMs = this.durationMs(rawTb['timeout'] ?? QUORUM_DEFAULTS.tieBreakerTimeout, [...tp, 'timeout']);
+      const intervalMs = this.durationMs(rawTb['interval'] ?? QUORUM_DEFAULTS.tieBreakerInterval, [...tp, 'interval']);
+      if (rawTb['ping'] === undefined && rawTb['tcp'] === undefined && fence === undefined) {
+        this.error(tp, 'a tie_breaker needs at least one of ping, tcp and fence');
+      }
+      if (!twoNode) this.warn(tp, 'tie_breaker is only used with two_node (a two-node split); it is ignored here');
+      if (timeoutMs !== undefined && intervalMs !== undefined) {
+        tieBreaker = { ...(ping ? { ping } : {}), ...(tcp ? { tcp } : {}), ...(fence ? { fence } : {}), timeoutMs, intervalMs };
+      }
+    } else if (twoNode && noQuorumPolicy !== 'ignore') {
+      this.warn(
+        [...p, 'two_node'],
+        'two_node without a tie_breaker: when the link between the two nodes is cut, both stay quorate and both become master (as corosync two_node without fencing); configure tie_breaker ping, tcp or fence',
+      );
+    }
+
+    if (this.errors.length > errorsBefore) return undefined;
+    if (heartbeatIntervalMs === undefined || heartbeatTimeoutMs === undefined || lastManStandingWindowMs === undefined || group instanceof AddressParseError) return undefined;
+    return {
+      nodes,
+      ...(nodeId !== undefined ? { nodeId: toNodeId(nodeId) } : {}),
+      transport,
+      multicastGroup: group,
+      ...(iface !== undefined ? { interface: iface } : {}),
+      port: typeof raw['port'] === 'number' ? raw['port'] : QUORUM_DEFAULTS.port,
+      heartbeatIntervalMs,
+      heartbeatTimeoutMs,
+      keyFile: typeof raw['key_file'] === 'string' ? raw['key_file'] : QUORUM_DEFAULTS.keyFile,
+      ...(expectedVotes !== undefined ? { expectedVotes } : {}),
+      twoNode,
+      waitForAll,
+      lastManStanding,
+      lastManStandingWindowMs,
+      autoTieBreaker,
+      autoTieBreakerNode,
+      noQuorumPolicy,
+      ...(tieBreaker ? { tieBreaker } : {}),
+      location: this.at.at(p),
+    };
   }
 
   private syncGroups(raw: readonly unknown[], instances: ReadonlyMap<string, number>): SyncGroupConfig[] | undefined {

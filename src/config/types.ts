@@ -11,6 +11,7 @@ import type { AddressFamily, IpAddress } from '../net/address.js';
 import type { V2Authentication } from '../vrrp/acceptance.js';
 import type { AnnounceConfig } from '../vrrp/router.js';
 import type { Centiseconds, Priority, V3Ipv4ChecksumMode, Vrid, VrrpVersion } from '../vrrp/types.js';
+import type { NodeId, TieBreakerNode, Votes } from '../quorum/types.js';
 
 /** Where something was written: `file` is the path as given to the loader; line and column are 1-based. */
 export interface SourceLocation {
@@ -26,6 +27,52 @@ export interface VigilConfig {
   /** In the order of the file. */
   readonly instances: readonly InstanceConfig[];
   readonly syncGroups: readonly SyncGroupConfig[];
+  /** Absent: no quorum; every instance may become master (keepalived's behaviour). */
+  readonly quorum?: QuorumConfig;
+}
+
+export interface QuorumNodeConfig {
+  readonly id: NodeId;
+  readonly name: string;
+  readonly address: IpAddress;
+  readonly votes: Votes;
+}
+
+export interface TieBreakerConfig {
+  /** Must answer ICMP echo (e.g. the default gateway). */
+  readonly ping?: IpAddress;
+  /** A witness that must accept a TCP connection. */
+  readonly tcp?: { readonly address: IpAddress; readonly port: number };
+  /** A fencing script whose success is required before taking over from an unreachable peer. */
+  readonly fence?: string;
+  readonly timeoutMs: number;
+  readonly intervalMs: number;
+}
+
+export interface QuorumConfig {
+  readonly nodes: readonly QuorumNodeConfig[];
+  /** Absent: the node whose address is on one of this machine's interfaces. */
+  readonly nodeId?: NodeId;
+  readonly transport: 'unicast' | 'multicast';
+  readonly multicastGroup: IpAddress;
+  /** Required with multicast. */
+  readonly interface?: string;
+  readonly port: number;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly keyFile: string;
+  readonly expectedVotes?: number;
+  readonly twoNode: boolean;
+  /** Resolved: two_node's value unless set. */
+  readonly waitForAll: boolean;
+  readonly lastManStanding: boolean;
+  readonly lastManStandingWindowMs: number;
+  readonly autoTieBreaker: boolean;
+  readonly autoTieBreakerNode: TieBreakerNode;
+  readonly noQuorumPolicy: 'stop' | 'freeze' | 'ignore';
+  /** Absent: none (a two_node split leaves both halves quorate). */
+  readonly tieBreaker?: TieBreakerConfig;
+  readonly location: SourceLocation;
 }
 
 export interface GlobalConfig {

@@ -1,0 +1,132 @@
+/**
+ * The quorum section of the config: defaults (equal to the schema's), corosync's
+ * refusals, the two-node warnings, and errors naming file, line, column and key.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { QUORUM_DEFAULTS, SCHEMA_FILE, formatIssue, parseConfig } from '../src/config/load.js';
+import type { QuorumConfig } from '../src/config/types.js';
+
+const INSTANCE = 'instances:\n  - name: gw\n    interface: eth0\n    vrid: 51\n    virtual_ips: [10.213.0.100/24]\n';
+const TWO_NODES = '  nodes:\n    - { id: 1, name: a, address: 10.213.0.1 }\n    - { id: 2, name: b, address: 10.213.0.2 }\n';
+
+function parse(quorum: string): ReturnType<typeof parseConfig> {
+  return parseConfig(`${INSTANCE}quorum:\n${quorum}`, 'vigil.yaml');
+}
+
+function quorumOf(quorum: string): { config: QuorumConfig; warnings: string[] } {
+  const r = parse(quorum);
+  assert.ok(r.ok, r.ok ? '' : r.errors.map(formatIssue).join('\n'));
+  assert.ok(r.config.quorum);
+  return { config: r.config.quorum, warnings: r.warnings.map(formatIssue) };
+}
+
+function errors(quorum: string): string[] {
+  const r = parse(quorum);
+  assert.ok(!r.ok, 'refused');
+  return r.errors.map(formatIssue);
+}
+
+test('config quorum: defaults, and the schema says the same', () => {
+  const { config } = quorumOf(TWO_NODES);
+  assert.equal(config.transport, 'unicast');
+  assert.equal(config.port, 5406);
+  assert.equal(config.heartbeatIntervalMs, 200);
+  assert.equal(config.heartbeatTimeoutMs, 1000);
+  assert.equal(config.keyFile, '/etc/vigil/authkey');
+  assert.equal(config.twoNode, false);
+  assert.equal(config.waitForAll, false);
+  assert.equal(config.lastManStandingWindowMs, 10000);
+  assert.equal(config.noQuorumPolicy, 'stop');
+  assert.equal(config.autoTieBreakerNode, 'lowest');
+  assert.equal(config.multicastGroup.text, '239.192.213.1');
+  assert.deepEqual(config.nodes.map((n) => [n.id, n.name, n.address.text, n.votes]), [
+    [1, 'a', '10.213.0.1', 1],
+    [2, 'b', '10.213.0.2', 1],
+  ]);
+  assert.equal(config.nodeId, undefined, 'found at start from the local addresses');
+  assert.equal(config.tieBreaker, undefined);
+
+  const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as { properties: { quorum: { properties: Record<string, { default?: unknown; properties?: Record<string, { default?: unknown }>; items?: { properties: Record<string, { default?: unknown }> } }> } } };
+  const q = schema.properties.quorum.properties;
+  const expect: [string, unknown][] = [
+    ['transport', QUORUM_DEFAULTS.transport],
+    ['multicast_group', QUORUM_DEFAULTS.multicastGroup],
+    ['port', QUORUM_DEFAULTS.port],
+    ['heartbeat_interval', QUORUM_DEFAULTS.heartbeatInterval],
+    ['heartbeat_timeout', QUORUM_DEFAULTS.heartbeatTimeout],
+    ['key_file', QUORUM_DEFAULTS.keyFile],
+    ['two_node', QUORUM_DEFAULTS.twoNode],
+    ['last_man_standing', QUORUM_DEFAULTS.lastManStanding],
+    ['last_man_standing_window', QUORUM_DEFAULTS.lastManStandingWindow],
+    ['auto_tie_breaker', QUORUM_DEFAULTS.autoTieBreaker],
+    ['auto_tie_breaker_node', QUORUM_DEFAULTS.autoTieBreakerNode],
+    ['no_quorum_policy', QUORUM_DEFAULTS.noQuorumPolicy],
+  ];
+  for (const [key, value] of expect) assert.deepEqual(q[key]?.default, value, `schema quorum.${key}`);
+  assert.equal(q['nodes']?.items?.properties['votes']?.default, QUORUM_DEFAULTS.votes);
+  assert.equal(q['tie_breaker']?.properties?.['timeout']?.default, QUORUM_DEFAULTS.tieBreakerTimeout);
+  assert.equal(q['tie_breaker']?.properties?.['interval']?.default, QUORUM_DEFAULTS.tieBreakerInterval);
+});
+
+test('config quorum: wait_for_all follows two_node unless set; two_node without a tie-breaker is warned about', () => {
+  const two = quorumOf(`  two_node: true\n${TWO_NODES}`);
+  assert.equal(two.config.waitForAll, true);
+  assert.equal(two.warnings.length, 1);
+  assert.match(two.warnings[0] ?? '', /^vigil\.yaml:7:13: quorum\.two_node: two_node without a tie_breaker: .*both become master/);
+  const off = quorumOf(`  two_node: true\n  wait_for_all: false\n  tie_breaker: { ping: 10.213.0.254 }\n${TWO_NODES}`);
+  assert.equal(off.config.waitForAll, false);
+  assert.deepEqual(off.warnings, []);
+  assert.equal(off.config.tieBreaker?.ping?.text, '10.213.0.254');
+});
+
+test("config quorum: corosync's refusals and warnings", () => {
+  assert.deepEqual(errors(`  two_node: true\n  nodes:\n    - { id: 1, name: a, address: 10.213.0.1 }\n    - { id: 2, name: b, address: 10.213.0.2 }\n    - { id: 3, name: c, address: 10.213.0.3 }\n`), [
+    'vigil.yaml:7:13: quorum.two_node: two_node needs exactly two votes in the cluster; the nodes have 3',
+  ]);
+  const atb = quorumOf(`  two_node: true\n  auto_tie_breaker: true\n${TWO_NODES}`);
+  assert.equal(atb.config.twoNode, false, 'auto_tie_breaker turns two_node off, as corosync does');
+  assert.ok(atb.warnings.some((w) => /quorum\.two_node: two_node is ignored with auto_tie_breaker/.test(w)));
+  const ignore = quorumOf(`  no_quorum_policy: ignore\n${TWO_NODES}`);
+  assert.ok(ignore.warnings.some((w) => /^vigil\.yaml:7:21: quorum\.no_quorum_policy: no_quorum_policy ignore/.test(w)));
+});
+
+test('config quorum: every problem names file, line, column and key', () => {
+  assert.deepEqual(
+    errors(
+      [
+        '  node_id: 9',
+        '  transport: multicast',
+        '  multicast_group: 10.213.0.9',
+        '  heartbeat_interval: 500ms',
+        '  heartbeat_timeout: 800ms',
+        '  auto_tie_breaker_node: [1, 7]',
+        '  tie_breaker: { tcp: "10.213.0.9" }',
+        '  nodes:',
+        '    - { id: 1, name: a, address: 10.213.0.1 }',
+        '    - { id: 1, name: b, address: 10.213.0.2 }',
+        '    - { id: 3, name: a, address: 10.213.0.3 }',
+        '    - { id: 4, name: d, address: 10.213.0.1 }',
+        '    - { id: 5, name: e, address: 10.213.0.300 }',
+        '',
+      ].join('\n'),
+    ),
+    [
+      'vigil.yaml:7:12: quorum.node_id: no node in quorum.nodes has id 9',
+      'vigil.yaml:8:14: quorum.transport: transport multicast needs quorum.interface, the interface to send and receive on',
+      'vigil.yaml:9:20: quorum.multicast_group: "10.213.0.9" is not an IPv4 multicast address (224.0.0.0/4)',
+      'vigil.yaml:11:22: quorum.heartbeat_timeout: 800ms is less than twice heartbeat_interval (500ms): one lost heartbeat would drop a member',
+      'vigil.yaml:12:30: quorum.auto_tie_breaker_node[1]: no node in quorum.nodes has id 7',
+      'vigil.yaml:13:23: quorum.tie_breaker.tcp: "10.213.0.9" is not address:port (e.g. 10.213.0.250:80 or [fd13::250]:80)',
+      'vigil.yaml:16:13: quorum.nodes[1].id: node id 1 is already the one of node #0 (line 15)',
+      'vigil.yaml:17:22: quorum.nodes[2].name: node name "a" is already the one of node #0 (line 15)',
+      'vigil.yaml:18:34: quorum.nodes[3].address: address 10.213.0.1 is already the one of node #0 (line 15)',
+      'vigil.yaml:19:34: quorum.nodes[4].address: "10.213.0.300" is not an IP address',
+    ],
+  );
+  assert.deepEqual(errors('  nodes: [{ id: 1, name: a, address: 10.213.0.1 }]\n  bogus: 1\n'), [
+    'vigil.yaml:7:10: quorum.nodes: expected at least 2 entries, got 1',
+    'vigil.yaml:8:3: quorum.bogus: unknown key; expected one of: nodes, node_id, transport, multicast_group, interface, port, heartbeat_interval, heartbeat_timeout, key_file, expected_votes, two_node, wait_for_all, last_man_standing, last_man_standing_window, auto_tie_breaker, auto_tie_breaker_node, no_quorum_policy, tie_breaker',
+  ]);
+});
