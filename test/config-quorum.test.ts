@@ -50,7 +50,9 @@ test('config quorum: defaults, and the schema says the same', () => {
 
   const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as { properties: { quorum: { properties: Record<string, { default?: unknown; properties?: Record<string, { default?: unknown }>; items?: { properties: Record<string, { default?: unknown }> } }> } } };
   const q = schema.properties.quorum.properties;
+  assert.equal(config.clusterName, 'vigil');
   const expect: [string, unknown][] = [
+    ['cluster_name', QUORUM_DEFAULTS.clusterName],
     ['transport', QUORUM_DEFAULTS.transport],
     ['multicast_group', QUORUM_DEFAULTS.multicastGroup],
     ['port', QUORUM_DEFAULTS.port],
@@ -127,6 +129,6 @@ test('config quorum: every problem names file, line, column and key', () => {
   );
   assert.deepEqual(errors('  nodes: [{ id: 1, name: a, address: 10.213.0.1 }]\n  bogus: 1\n'), [
     'vigil.yaml:7:10: quorum.nodes: expected at least 2 entries, got 1',
-    'vigil.yaml:8:3: quorum.bogus: unknown key; expected one of: nodes, node_id, transport, multicast_group, interface, port, heartbeat_interval, heartbeat_timeout, key_file, expected_votes, two_node, wait_for_all, last_man_standing, last_man_standing_window, auto_tie_breaker, auto_tie_breaker_node, no_quorum_policy, tie_breaker',
+    'vigil.yaml:8:3: quorum.bogus: unknown key; expected one of: nodes, cluster_name, node_id, transport, multicast_group, interface, port, heartbeat_interval, heartbeat_timeout, key_file, expected_votes, two_node, wait_for_all, last_man_standing, last_man_standing_window, auto_tie_breaker, auto_tie_breaker_node, no_quorum_policy, tie_breaker',
   ]);
 });

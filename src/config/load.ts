@@ -78,6 +78,7 @@ export const GLOBAL_DEFAULTS: GlobalConfig = {
 
 /** The quorum section's defaults (equal to the schema's `default`s). */
 export const QUORUM_DEFAULTS = {
+  clusterName: 'vigil',
   votes: 1,
   transport: 'unicast' as 'unicast' | 'multicast',
   multicastGroup: '239.192.213.1',
@@ -1181,6 +1182,7 @@ class Resolver {
     if (heartbeatIntervalMs === undefined || heartbeatTimeoutMs === undefined || lastManStandingWindowMs === undefined || group instanceof AddressParseError) return undefined;
     return {
       nodes,
+      clusterName: typeof raw['cluster_name'] === 'string' ? raw['cluster_name'] : QUORUM_DEFAULTS.clusterName,
       ...(nodeId !== undefined ? { nodeId: toNodeId(nodeId) } : {}),
       transport,
       multicastGroup: group,

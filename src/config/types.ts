@@ -51,6 +51,8 @@ export interface TieBreakerConfig {
 
 export interface QuorumConfig {
   readonly nodes: readonly QuorumNodeConfig[];
+  /** In every heartbeat, so clusters sharing a segment ignore each other. */
+  readonly clusterName: string;
   /** Absent: the node whose address is on one of this machine's interfaces. */
   readonly nodeId?: NodeId;
   readonly transport: 'unicast' | 'multicast';
