@@ -18,6 +18,8 @@ import { packetCommand } from './packet.js';
 import { checkConfigCommand } from './check-config.js';
 import { daemonRunCommand } from './run.js';
 import { statusCommand } from './status.js';
+import { quorumCommand } from './quorum.js';
+import { keygenCommand } from './keygen.js';
 
 /** Where a command writes and reads. */
 export interface CliIo {
@@ -43,7 +45,7 @@ export const EXIT_USAGE = 2;
 export const EXIT_INTERNAL = 70;
 
 /** The registry: add a command by importing its module and listing it here. */
-export const COMMANDS: readonly CliCommand[] = [daemonRunCommand, statusCommand, checkConfigCommand, packetCommand, demoCommand];
+export const COMMANDS: readonly CliCommand[] = [daemonRunCommand, statusCommand, quorumCommand, keygenCommand, checkConfigCommand, packetCommand, demoCommand];
 
 export function usage(commands: readonly CliCommand[] = COMMANDS): string {
   const width = Math.max(4, ...commands.map((c) => c.name.length));

@@ -19,6 +19,10 @@ import { TimeoutScheduler } from '../daemon/scheduler.js';
 import { sdNotify, watchdogInterval } from '../daemon/sd-notify.js';
 import { SystemNetwork, SystemSockets } from '../daemon/system.js';
 import { native } from '../native/index.js';
+import { readKeyFile } from '../quorum/authkey.js';
+import { QuorumService, findLocalNode } from '../daemon/quorum-service.js';
+import { canonical } from '../daemon/reload.js';
+import { monotonicMs } from '../daemon/clock.js';
 import type { CliCommand, CliIo } from './main.js';
 
 const EXIT_OK = 0;
@@ -82,6 +86,20 @@ function applyScheduling(config: VigilConfig, log: Logger): void {
   }
 }
 
+/** The quorum service of `config.quorum`: the local node found, the key read, the socket open. */
+async function openQuorum(config: VigilConfig, scheduler: TimeoutScheduler, log: Logger, onVerdict: (verdict: 'hold' | 'keep' | 'release') => void): Promise<QuorumService | undefined> {
+  const q = config.quorum;
+  if (!q) return undefined;
+  const localId = findLocalNode(q);
+  if (localId === undefined) {
+    throw new Error(
+      `${q.location.file}:${q.location.line}:${q.location.column}: quorum: none of the nodes' addresses (${q.nodes.map((n) => n.address.text).join(', ')}) is on this machine; set quorum.node_id`,
+    );
+  }
+  const key = await readKeyFile(q.keyFile);
+  return QuorumService.open(q, localId, key, scheduler, monotonicMs, log, onVerdict);
+}
+
 export async function runDaemon(options: RunOptions, io: CliIo): Promise<number> {
   const loaded = await loadConfig(options.configPath);
   if (!loaded.ok) {
@@ -103,11 +121,15 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   }
   const scheduler = new TimeoutScheduler();
   const daemon = new Daemon(config, network, new SystemSockets(), scheduler, log);
+  let quorum: QuorumService | undefined;
   try {
+    if (config.quorum) quorum = await openQuorum(config, scheduler, log, (verdict) => daemon.onQuorumVerdict(verdict));
+    if (quorum) daemon.attachQuorum(quorum);
     await daemon.start();
   } catch (e) {
     io.stderr(`vigil run: ${errorText(e)}\n`);
     await daemon.stop().catch(() => undefined);
+    await quorum?.close();
     return EXIT_FAILED;
   }
 
@@ -122,6 +144,9 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     notify(log, { RELOADING: '1', MONOTONIC_USEC: String(Math.round(Number(process.hrtime.bigint()) / 1000)) });
     try {
       const candidate = withOverrides(next.config, options);
+      if (canonical(candidate.quorum) !== canonical(config.quorum)) {
+        log.log('warn', 'reload-quorum-unchanged', { detail: 'changes to the quorum section take effect on restart; the running membership is kept' });
+      }
       await daemon.reload(candidate);
       config = candidate;
       return { ok: true, errors: [] };
@@ -142,6 +167,20 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     switch (request.command) {
       case 'status':
         return { ok: true, result: daemon.status() };
+      case 'quorum-status':
+        return quorum ? { ok: true, result: quorum.status() } : { ok: false, error: 'this daemon has no quorum section in its config' };
+      case 'quorum-unblock': {
+        if (!quorum) return { ok: false, error: 'this daemon has no quorum section in its config' };
+        const refused = quorum.unblock().find((c) => c.type === 'refused');
+        return refused && refused.type === 'refused' ? { ok: false, error: refused.detail } : { ok: true, result: quorum.status() };
+      }
+      case 'quorum-expected': {
+        if (!quorum) return { ok: false, error: 'this daemon has no quorum section in its config' };
+        const votes = request.args?.['votes'];
+        if (typeof votes !== 'number') return { ok: false, error: 'quorum-expected needs args.votes, a number' };
+        const refused = quorum.setExpected(votes).find((c) => c.type === 'refused');
+        return refused && refused.type === 'refused' ? { ok: false, error: refused.detail } : { ok: true, result: quorum.status() };
+      }
       case 'reload': {
         const r = await serialReload();
         return r.ok ? { ok: true, result: { reloaded: true } } : { ok: false, error: r.errors.join('\n') };
@@ -177,6 +216,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
         try {
           await reloading;
           await daemon.stop();
+          await quorum?.close();
         } catch (e) {
           log.log('error', 'stop-failed', { detail: errorText(e) });
         }

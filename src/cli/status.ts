@@ -29,6 +29,15 @@ function table(rows: string[][]): string {
 export function formatStatus(status: DaemonStatus): string {
   const lines: string[] = [];
   lines.push(`vigil pid ${status.pid}, up ${ms(status.uptimeMs)}, config ${status.configPath}, reloads ${status.reloads}`);
+  const q = status.quorum;
+  if (q !== undefined) {
+    const members = q.members.map((m) => m.name).join(', ');
+    lines.push(
+      `quorum: ${q.quorate ? 'quorate' : 'NOT quorate (activity blocked)'}, ${q.totalVotes}/${q.expectedVotes} votes (quorum ${q.quorum}), members ${members}` +
+        `${q.waitingForAll ? ', waiting for all' : ''}, verdict ${q.verdict}${q.tieBreaker?.split ? `, two-node split: tie-breaker ${q.tieBreaker.state}` : ''}`,
+    );
+    for (const w of q.warnings) lines.push(`WARNING: ${w}`);
+  }
   const rows: string[][] = [['INSTANCE', 'IF', 'VRID', 'FAMILY', 'V', 'STATE', 'PRIO', 'MASTER', 'ADVERT', 'DOWN-INT', 'TIMER', 'VIPS']];
   for (const i of status.instances) {
     rows.push([

@@ -17,6 +17,25 @@ import type { Logger } from './logger.js';
 import type { FrameSender, LinkState, NetworkPorts, SocketPorts, VrrpChannel } from './ports.js';
 import type { Scheduler } from './scheduler.js';
 import { instanceChange, type InstanceChange } from './reload.js';
+import type { QuorumServiceStatus, QuorumVerdict } from './quorum-service.js';
+import type { MasterGate } from '../vrrp/router.js';
+import type { RouterConfig } from '../vrrp/router.js';
+
+/**
+ * The tracker through which quorum reaches every instance: weight 0, so an instance is in
+ * FAULT while the node may not hold resources (no_quorum_policy stop); entering FAULT
+ * from master sends priority 0 and removes the VIPs (RFC 5798 §6.4.3 shutdown behaviour).
+ */
+export const QUORUM_TRACKER = 'quorum';
+
+/** What the daemon needs of the quorum service. */
+export interface QuorumProvider {
+  readonly verdict: QuorumVerdict;
+  status(): QuorumServiceStatus;
+}
+
+/** How often a backup held back by quorum looks again (the gate has no wake-up of its own). */
+const QUORUM_GATE_RECHECK_MS = 20;
 
 interface ChannelEntry {
   readonly key: string;
@@ -43,6 +62,8 @@ export interface DaemonStatus {
   readonly uptimeMs: number;
   readonly reloads: number;
   readonly instances: readonly InstanceStatus[];
+  /** Absent when the config has no quorum section. */
+  readonly quorum?: QuorumServiceStatus;
   /** Adverts dropped before an instance was known (per socket): bad version, checksum, unknown VRID... */
   readonly socketRejects: Readonly<Record<string, Partial<Record<RejectReason, number>>>>;
   /**
@@ -70,6 +91,11 @@ export class Daemon {
   private readonly startedMono = monotonicMs();
   private reloads = 0;
   private stopping = false;
+  private quorum: QuorumProvider | undefined;
+  /** Held back from becoming master unless quorum says 'hold' (no_quorum_policy freeze, a tie-breaker deciding). */
+  private readonly quorumGate: MasterGate = {
+    mayBecomeMaster: (_router, now) => (this.quorum === undefined || this.quorum.verdict === 'hold' ? true : now + QUORUM_GATE_RECHECK_MS),
+  };
 
   constructor(
     config: VigilConfig,
@@ -84,6 +110,22 @@ export class Daemon {
 
   get currentConfig(): VigilConfig {
     return this.config;
+  }
+
+  /** Puts the instances under quorum; call before start(). */
+  attachQuorum(provider: QuorumProvider): void {
+    this.quorum = provider;
+  }
+
+  /** The quorum service's verdict changed: every instance hears it through its quorum tracker. */
+  onQuorumVerdict(verdict: QuorumVerdict): void {
+    for (const rt of this.runtimes.values()) this.engine.dispatch(rt.instance, { type: 'tracker', name: QUORUM_TRACKER, up: verdict !== 'release' });
+  }
+
+  /** The router config of an instance, with the quorum tracker when quorum governs it. */
+  private routerConfig(ic: InstanceConfig, primary: IpAddress): RouterConfig {
+    const base = instanceToRouterConfig(ic, primary);
+    return this.quorum ? { ...base, tracked: [...base.tracked, { name: QUORUM_TRACKER, weight: 0 }] } : base;
   }
 
   async start(): Promise<void> {
@@ -169,7 +211,7 @@ export class Daemon {
     // With VMAC the adverts and announcements leave from the virtual MAC (keepalived does the same).
     const frames = this.sockets.openFrames(vipIfname);
     const sender = entry.channel;
-    const instance = new VrrpInstance(ic, primary, instanceToRouterConfig(ic, primary), {
+    const instance = new VrrpInstance(ic, primary, this.routerConfig(ic, primary), {
       sender,
       vips: {
         add: (vips) => this.track(this.addVips(ic.name, vipIfindex, vips)),
@@ -228,6 +270,10 @@ export class Daemon {
       const tracked = [...this.links.values()].find((l) => l.name === t.name);
       // A tracked interface that does not exist counts as down.
       this.engine.dispatch(instance, { type: 'tracker', name: interfaceTrackerName(t.name), up: tracked !== undefined && tracked.up && tracked.carrier });
+    }
+    if (this.quorum) {
+      instance.router.addGate(this.quorumGate);
+      this.engine.dispatch(instance, { type: 'tracker', name: QUORUM_TRACKER, up: this.quorum.verdict !== 'release' });
     }
     this.engine.dispatch(instance, { type: 'startup' });
   }
@@ -362,6 +408,7 @@ export class Daemon {
       uptimeMs: Math.round(now - this.startedMono),
       reloads: this.reloads,
       instances: this.engine.all().map((i) => i.status(now)),
+      ...(this.quorum ? { quorum: this.quorum.status() } : {}),
       socketRejects,
       sockets,
     };
@@ -397,7 +444,7 @@ export class Daemon {
         continue;
       }
       // In place: the state machine keeps its state; the instance diffs its VIPs.
-      const actions = rt.instance.reconfigure(ic, instanceToRouterConfig(ic, rt.instance.primaryAddress), monotonicMs());
+      const actions = rt.instance.reconfigure(ic, this.routerConfig(ic, rt.instance.primaryAddress), monotonicMs());
       if (actions.added.length > 0) await this.addVips(name, rt.vipIfindex, actions.added);
       if (actions.removed.length > 0) await this.removeVips(name, rt.vipIfindex, actions.removed);
       this.engine.dispatch(rt.instance, { type: 'set-priority', priority: ic.priority });

@@ -42,7 +42,7 @@ export class Engine {
   }
 
   setSyncGroups(groups: readonly { name: string; instances: readonly string[] }[]): void {
-    for (const g of this.groups) for (const m of g.members) m.setGate(undefined);
+    for (const g of this.groups) for (const m of g.members) m.removeGate(g);
     this.groups.length = 0;
     for (const g of groups) {
       const members = g.instances.map((n) => this.instances.get(n)).filter((i): i is VrrpInstance => i !== undefined);

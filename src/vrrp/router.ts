@@ -180,7 +180,8 @@ export class VirtualRouter {
   /** Since the Master_Down_Timer was last reset, a lower-priority advert was discarded to preempt it. */
   private preempting = false;
   private master: { address: IpAddress; priority: Priority } | undefined;
-  private gate: MasterGate | undefined;
+  /** Everything that may hold this router back from becoming master: its sync group, quorum. */
+  private readonly gates = new Set<MasterGate>();
   readonly stats: RouterStats = {
     masterTransitions: 0,
     newMasterReason: 'notMaster',
@@ -226,8 +227,22 @@ export class VirtualRouter {
     return this.masterDownAt;
   }
 
-  setGate(gate: MasterGate | undefined): void {
-    this.gate = gate;
+  addGate(gate: MasterGate): void {
+    this.gates.add(gate);
+  }
+
+  removeGate(gate: MasterGate): void {
+    this.gates.delete(gate);
+  }
+
+  /** true when every gate lets this router become master now; else the latest time any of them names. */
+  private askGates(now: number): true | number {
+    let verdict: true | number = true;
+    for (const gate of this.gates) {
+      const v = gate.mayBecomeMaster(this, now);
+      if (v !== true) verdict = verdict === true ? v : Math.max(verdict, v);
+    }
+    return verdict;
   }
 
   /** The earliest time at which a `tick` has work to do. */
@@ -377,7 +392,7 @@ export class VirtualRouter {
   private masterDownFired(now: number, out: RouterAction[]): void {
     this.masterDownAt = undefined;
     if (this.current !== 'backup') return;
-    const verdict = this.gate ? this.gate.mayBecomeMaster(this, now) : true;
+    const verdict = this.askGates(now);
     if (verdict !== true) {
       this.masterDownAt = Math.max(verdict, now);
       return;

@@ -22,7 +22,7 @@ export class SyncGroup implements MasterGate {
     readonly name: string,
     readonly members: readonly VirtualRouter[],
   ) {
-    for (const m of members) m.setGate(this);
+    for (const m of members) m.addGate(this);
   }
 
   has(router: VirtualRouter): boolean {

@@ -1,0 +1,323 @@
+/**
+ * Quorum at the daemon's edge: heartbeats on UDP (src/quorum/transport.ts), checked
+ * (heartbeat.ts: HMAC, cluster) and counted, fed to the membership tracker and the pure
+ * votequorum engine, and — for a two-node split — the tie-breaker's checks. What comes
+ * out is one verdict for the VRRP side:
+ *
+ * - 'hold': this node may be master (quorate, and not a two-node split the tie-breaker lost);
+ * - 'keep': no takeover, but a master stays master (a tie-breaker still deciding, or
+ *   no_quorum_policy freeze while inquorate);
+ * - 'release': masters step down and nobody takes over (inquorate with no_quorum_policy stop,
+ *   or a two-node split whose tie-breaker failed).
+ */
+import { networkInterfaces } from 'node:os';
+import type { QuorumConfig } from '../config/types.js';
+import { validateQuorumConfig, QuorumEngine, type QuorumChange, type QuorumStatus } from '../quorum/engine.js';
+import { clusterId, decodeHeartbeat, encodeHeartbeat, newBootEpoch } from '../quorum/heartbeat.js';
+import { Membership, type MembershipEvent, type RejectionReason } from '../quorum/membership.js';
+import { fenceCheck, pingCheck, tcpCheck, type CheckResult } from '../quorum/tie-breaker.js';
+import { HeartbeatTransport } from '../quorum/transport.js';
+import type { MemberReport, NodeId, QuorumNode } from '../quorum/types.js';
+import type { Logger } from './logger.js';
+import type { Scheduler } from './scheduler.js';
+
+export type QuorumVerdict = 'hold' | 'keep' | 'release';
+
+export interface TieBreakerStatus {
+  /** A two-node split is on: the peer is unreachable. */
+  readonly split: boolean;
+  readonly state: 'idle' | 'checking' | 'won' | 'lost';
+  readonly fenced: boolean;
+  readonly lastChecks: readonly CheckResult[];
+}
+
+export interface QuorumServiceStatus extends QuorumStatus {
+  readonly verdict: QuorumVerdict;
+  readonly noQuorumPolicy: QuorumConfig['noQuorumPolicy'];
+  readonly warnings: readonly string[];
+  readonly tieBreaker: TieBreakerStatus | null;
+  readonly peers: readonly { readonly id: number; readonly name: string; readonly address: string; readonly member: boolean; readonly lastHeardMsAgo: number | null }[];
+  readonly heartbeats: { readonly sent: number; readonly accepted: number; readonly rejected: Readonly<Partial<Record<RejectionReason, number>>> };
+}
+
+/** The node of `config.nodes` whose address is on one of this machine's interfaces. */
+export function findLocalNode(config: QuorumConfig): NodeId | undefined {
+  if (config.nodeId !== undefined) return config.nodeId;
+  const local = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) local.add(a.address.split('%')[0] ?? '');
+  return config.nodes.find((n) => local.has(n.address.text))?.id;
+}
+
+export class QuorumService {
+  private readonly epoch = newBootEpoch();
+  private sequence = 0n;
+  private sent = 0;
+  private verdictNow: QuorumVerdict = 'release';
+  private readonly keys = { heartbeat: {}, membership: {}, engine: {}, tieBreaker: {} };
+  private tb: { split: boolean; state: TieBreakerStatus['state']; fenced: boolean; lastChecks: CheckResult[]; running: boolean } = {
+    split: false,
+    state: 'idle',
+    fenced: false,
+    lastChecks: [],
+    running: false,
+  };
+  private closed = false;
+
+  private constructor(
+    private readonly config: QuorumConfig,
+    private readonly localId: NodeId,
+    private readonly self: QuorumConfig['nodes'][number],
+    private readonly key: Buffer,
+    private readonly engine: QuorumEngine,
+    private readonly membership: Membership,
+    private transport: HeartbeatTransport | undefined,
+    private readonly scheduler: Scheduler,
+    private readonly now: () => number,
+    private readonly log: Logger,
+    private readonly onVerdict: (verdict: QuorumVerdict, why: string) => void,
+    readonly warnings: readonly string[],
+  ) {}
+
+  /** Validates, opens the heartbeat socket and starts sending. Throws with a message naming what failed. */
+  static async open(
+    config: QuorumConfig,
+    localId: NodeId,
+    key: Buffer,
+    scheduler: Scheduler,
+    now: () => number,
+    log: Logger,
+    onVerdict: (verdict: QuorumVerdict, why: string) => void,
+  ): Promise<QuorumService> {
+    const nodes: QuorumNode[] = config.nodes.map((n) => ({ id: n.id, name: n.name, votes: n.votes }));
+    const validation = validateQuorumConfig({
+      nodes,
+      localId,
+      ...(config.expectedVotes !== undefined ? { expectedVotes: config.expectedVotes } : {}),
+      twoNode: config.twoNode,
+      waitForAll: config.waitForAll,
+      lastManStanding: config.lastManStanding,
+      lastManStandingWindowMs: config.lastManStandingWindowMs,
+      autoTieBreaker: config.autoTieBreaker,
+      autoTieBreakerNode: config.autoTieBreakerNode,
+    });
+    if (!validation.ok) throw new Error(`quorum: ${validation.errors.map((e) => e.message).join('; ')}`);
+    const warnings = validation.warnings.map((w) => w.message);
+    for (const w of warnings) log.log('warn', 'quorum-warning', { detail: w });
+    // The config loader already logged these two at start; status repeats them every time.
+    if (config.noQuorumPolicy === 'ignore') warnings.push('no_quorum_policy is ignore: an inquorate node may become master');
+    if (validation.config.twoNode && config.tieBreaker === undefined && config.noQuorumPolicy !== 'ignore') {
+      warnings.push('two_node without a tie_breaker: a cut link leaves both nodes quorate and both master (corosync two_node without fencing)');
+    }
+    const t = now();
+    const engine = new QuorumEngine(validation.config, t);
+    const membership = new Membership({ nodes, localId, timeoutMs: config.heartbeatTimeoutMs });
+    const self = config.nodes.find((n) => n.id === localId);
+    if (!self) throw new Error(`quorum: node id ${localId} is not in quorum.nodes`);
+    const service = new QuorumService(config, localId, self, key, engine, membership, undefined, scheduler, now, log, onVerdict, warnings);
+    const family = self.address.family;
+    service.transport = await HeartbeatTransport.open({
+      family,
+      port: config.port,
+      ...(config.transport === 'multicast' && config.interface !== undefined ? { interface: config.interface } : { localAddress: self.address.text }),
+      destination:
+        config.transport === 'multicast'
+          ? { kind: 'multicast', group: config.multicastGroup.text }
+          : { kind: 'unicast', peers: config.nodes.filter((n) => n.id !== localId && n.address.family === family).map((n) => n.address.text) },
+      onMessage: (bytes, source) => service.receive(bytes, source.address),
+      onError: (e) => log.log('warn', 'heartbeat-transport', { detail: e.message }),
+    });
+    service.verdictNow = service.computeVerdict();
+    service.sendHeartbeat();
+    service.armEngine();
+    log.log('info', 'quorum-started', {
+      node: localId,
+      name: self.name,
+      nodes: config.nodes.length,
+      quorate: engine.quorate,
+      waiting_for_all: engine.status().waitingForAll,
+      verdict: service.verdictNow,
+    });
+    return service;
+  }
+
+  get verdict(): QuorumVerdict {
+    return this.verdictNow;
+  }
+
+  private report(): MemberReport {
+    const s = this.engine.status();
+    return { id: this.localId, expectedVotes: s.expectedVotes, quorate: s.quorate, waitingForAll: s.waitingForAll };
+  }
+
+  private sendHeartbeat(): void {
+    if (this.closed || !this.transport) return;
+    this.sequence += 1n;
+    const bytes = encodeHeartbeat({ cluster: this.config.clusterName, report: this.report(), votes: this.self.votes, epoch: this.epoch, sequence: this.sequence }, this.key);
+    this.sent++;
+    void this.transport.send(bytes);
+    this.scheduler.set(this.keys.heartbeat, this.now() + this.config.heartbeatIntervalMs, () => this.sendHeartbeat());
+  }
+
+  private receive(bytes: Buffer, from: string): void {
+    if (this.closed) return;
+    const decoded = decodeHeartbeat(bytes, this.key, clusterId(this.config.clusterName));
+    const now = this.now();
+    if (!decoded.ok) {
+      this.membership.countRejection(decoded.reason);
+      this.log.log('warn', 'heartbeat-dropped', { reason: decoded.reason, from, detail: decoded.detail });
+      return;
+    }
+    const outcome = this.membership.heartbeat(decoded.heartbeat, from, now);
+    if (!outcome.accepted) this.log.log('warn', 'heartbeat-dropped', { reason: outcome.reason, from, detail: outcome.detail });
+    this.afterMembership(outcome.events, now);
+  }
+
+  private afterMembership(events: readonly MembershipEvent[], now: number): void {
+    for (const e of events) {
+      if (e.type === 'joined') this.log.log('info', 'member-joined', { node: e.id, name: e.name, reason: e.reason, from: e.from });
+      else if (e.type === 'left') this.log.log('warn', 'member-left', { node: e.id, name: e.name, reason: e.reason, silent_ms: Math.round(now - e.lastHeard) });
+    }
+    if (events.length > 0) {
+      const reports = this.membership.members().map((m) => m.report);
+      this.applyChanges(this.engine.handle({ type: 'membership', members: reports }, now));
+    }
+    const next = this.membership.nextDeadline();
+    this.scheduler.set(this.keys.membership, next, (t) => this.afterMembership(this.membership.tick(t), t));
+  }
+
+  private armEngine(): void {
+    this.scheduler.set(this.keys.engine, this.engine.nextDeadline(), (t) => {
+      this.applyChanges(this.engine.handle({ type: 'tick' }, t));
+    });
+  }
+
+  private applyChanges(changes: readonly QuorumChange[]): void {
+    for (const c of changes) {
+      switch (c.type) {
+        case 'quorate':
+          this.log.log(c.to ? 'info' : 'warn', 'quorum-change', { quorate: c.to, reason: c.reason, detail: c.detail });
+          break;
+        case 'expected-votes':
+          this.log.log('info', 'expected-votes', { from: c.from, to: c.to, rule: c.rule });
+          break;
+        case 'wait-for-all':
+          this.log.log('info', 'wait-for-all', { waiting: c.waiting, reason: c.reason });
+          break;
+        case 'refused':
+          this.log.log('warn', 'quorum-command-refused', { command: c.command, reason: c.reason, detail: c.detail });
+          break;
+        default:
+          break;
+      }
+    }
+    this.armEngine();
+    this.reassess('quorum');
+  }
+
+  /** A two-node split: two_node in force, quorate, and the peer not a member. */
+  private isSplit(): boolean {
+    const s = this.engine.status();
+    return this.engine.config.twoNode && s.quorate && s.members.length < this.config.nodes.length;
+  }
+
+  private computeVerdict(): QuorumVerdict {
+    if (this.config.noQuorumPolicy === 'ignore') return 'hold';
+    if (!this.engine.quorate) return this.config.noQuorumPolicy === 'freeze' ? 'keep' : 'release';
+    if (!this.tb.split || this.config.tieBreaker === undefined) return 'hold';
+    return this.tb.state === 'won' ? 'hold' : this.tb.state === 'lost' ? 'release' : 'keep';
+  }
+
+  private reassess(why: string): void {
+    const split = this.config.tieBreaker !== undefined && this.isSplit();
+    if (split !== this.tb.split) {
+      this.tb = { split, state: split ? 'checking' : 'idle', fenced: false, lastChecks: this.tb.lastChecks, running: this.tb.running };
+      this.log.log(split ? 'warn' : 'info', split ? 'two-node-split' : 'two-node-rejoined', split ? { detail: 'the peer is unreachable; the tie-breaker decides' } : {});
+      if (split) void this.runTieBreaker();
+      else this.scheduler.set(this.keys.tieBreaker, undefined, () => undefined);
+    }
+    const verdict = this.computeVerdict();
+    if (verdict === this.verdictNow) return;
+    const from = this.verdictNow;
+    this.verdictNow = verdict;
+    this.log.log(verdict === 'hold' ? 'info' : 'warn', 'quorum-verdict', { from, to: verdict, why, quorate: this.engine.quorate, tie_breaker: this.tb.state });
+    this.onVerdict(verdict, why);
+  }
+
+  /** One round of the tie-breaker: ping and tcp (in parallel), then the fencing hook once per split. */
+  private async runTieBreaker(): Promise<void> {
+    const tbc = this.config.tieBreaker;
+    if (!tbc || this.tb.running || this.closed) return;
+    this.tb.running = true;
+    try {
+      const checks: Promise<CheckResult>[] = [];
+      if (tbc.ping) checks.push(pingCheck(tbc.ping, tbc.timeoutMs));
+      if (tbc.tcp) checks.push(tcpCheck(tbc.tcp, tbc.timeoutMs));
+      const results = await Promise.all(checks);
+      let ok = results.every((r) => r.ok);
+      if (ok && tbc.fence && !this.tb.fenced && this.tb.split) {
+        const peer = this.config.nodes.find((n) => n.id !== this.localId);
+        if (peer) {
+          const fenced = await fenceCheck(tbc.fence, peer, tbc.timeoutMs);
+          results.push(fenced);
+          ok = fenced.ok;
+          if (fenced.ok) this.tb.fenced = true;
+        }
+      }
+      if (this.closed || !this.tb.split) return;
+      this.tb.lastChecks = results;
+      const state = ok ? 'won' : 'lost';
+      if (state !== this.tb.state) this.log.log(ok ? 'info' : 'warn', 'tie-breaker', { result: state, checks: results.map((r) => `${r.check}: ${r.ok ? 'ok' : 'failed'} (${r.detail})`) });
+      this.tb.state = state;
+      this.reassess('tie-breaker');
+    } finally {
+      this.tb.running = false;
+      if (this.tb.split && !this.closed) {
+        this.scheduler.set(this.keys.tieBreaker, this.now() + tbc.intervalMs, () => void this.runTieBreaker());
+      }
+    }
+  }
+
+  /** Operator: cancel wait_for_all. */
+  unblock(): readonly QuorumChange[] {
+    const changes = this.engine.handle({ type: 'unblock' }, this.now());
+    this.applyChanges(changes);
+    return changes;
+  }
+
+  /** Operator: set the expected votes. */
+  setExpected(votes: number): readonly QuorumChange[] {
+    const changes = this.engine.handle({ type: 'set-expected', expectedVotes: votes }, this.now());
+    this.applyChanges(changes);
+    return changes;
+  }
+
+  status(): QuorumServiceStatus {
+    const now = this.now();
+    const members = new Map(this.membership.members().map((m) => [m.id as number, m]));
+    const counters = this.membership.counters();
+    const rejected: Partial<Record<RejectionReason, number>> = {};
+    for (const [reason, n] of Object.entries(counters.rejected) as [RejectionReason, number][]) if (n > 0) rejected[reason] = n;
+    return {
+      ...this.engine.status(),
+      verdict: this.verdictNow,
+      noQuorumPolicy: this.config.noQuorumPolicy,
+      warnings: this.warnings,
+      tieBreaker: this.config.tieBreaker ? { split: this.tb.split, state: this.tb.state, fenced: this.tb.fenced, lastChecks: this.tb.lastChecks } : null,
+      peers: this.config.nodes
+        .filter((n) => n.id !== this.localId)
+        .map((n) => {
+          const m = members.get(n.id);
+          return { id: n.id, name: n.name, address: n.address.text, member: m !== undefined, lastHeardMsAgo: m ? Math.round(now - m.lastHeard) : null };
+        }),
+      heartbeats: { sent: this.sent, accepted: counters.accepted, rejected },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const k of Object.values(this.keys)) this.scheduler.set(k, undefined, () => undefined);
+    await this.transport?.close();
+  }
+}
+
