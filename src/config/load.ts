@@ -18,7 +18,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document, type Pair, type YAMLMap } from 'yaml';
 import { AddressParseError, parseIp, type AddressFamily, type IpAddress } from '../net/address.js';
 import { passwordAuthData, type V2Authentication } from '../vrrp/acceptance.js';
-import { DEFAULT_ANNOUNCE, type AnnounceConfig, type RouterConfig } from '../vrrp/router.js';
+import { DEFAULT_ANNOUNCE, type AnnounceConfig } from '../vrrp/router.js';
 import {
   toConfiguredPriority,
   toV2Interval,
@@ -41,30 +41,9 @@ import type {
 } from './types.js';
 import { toNodeId, toVotes, type NodeId, type TieBreakerNode } from '../quorum/types.js';
 
-export const DEFAULT_CONFIG_PATH = '/etc/vigil/vigil.yaml';
-
-/**
- * One problem in a config file. `line` and `column` are 1-based; both are 0 for a problem
- * with the file as a whole (it cannot be read). `path` is the key path, e.g.
- * `instances[0].virtual_ips[1]`, or '' for the document itself.
- */
-export interface ConfigIssue {
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-  readonly path: string;
-  readonly message: string;
-}
-
-export type ParseResult =
-  | { readonly ok: true; readonly config: VigilConfig; readonly warnings: ConfigIssue[] }
-  | { readonly ok: false; readonly errors: ConfigIssue[] };
-
-/** `vigil.yaml:12:9: instances[0].virtual_ips[1]: "10.213.0.300/24" is not an IPv4 prefix`. */
-export function formatIssue(issue: ConfigIssue): string {
-  const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.column}` : issue.file;
-  return issue.path === '' ? `${where}: ${issue.message}` : `${where}: ${issue.path}: ${issue.message}`;
-}
+import { DEFAULT_CONFIG_PATH, type ConfigIssue, type ParseResult } from './issues.js';
+export { DEFAULT_CONFIG_PATH, formatIssue, type ConfigIssue, type ParseResult } from './issues.js';
+export { instanceToRouterConfig, interfaceTrackerName } from './router-config.js';
 
 // ---------------------------------------------------------------------------------------
 // Defaults (docs/config.md; equal to the schema's `default`s)
@@ -116,40 +95,6 @@ export const INSTANCE_DEFAULTS = {
 /** The name of the macvlan interface when `vmac: true`. */
 export function defaultVmacName(family: AddressFamily, vrid: number): string {
   return family === 'ipv4' ? `vrrp.${vrid}` : `vrrp6.${vrid}`;
-}
-
-/**
- * The TrackedObject name under which instanceToRouterConfig lists a tracked interface:
- * deliver `{ type: 'tracker', name: interfaceTrackerName(ifname), up }` to the router.
- * (Namespaced so that tracked scripts or files added later cannot collide with it.)
- */
-export function interfaceTrackerName(ifname: string): string {
-  return `interface:${ifname}`;
-}
-
-/** The state machine's view of an instance; `primaryAddress` is the interface's primary address of the instance's family. */
-export function instanceToRouterConfig(instance: InstanceConfig, primaryAddress: IpAddress): RouterConfig {
-  if (primaryAddress.family !== instance.family) {
-    throw new RangeError(
-      `instance ${instance.name} is ${instance.family}, but its primary address ${primaryAddress.text} is ${primaryAddress.family}`,
-    );
-  }
-  return {
-    name: instance.name,
-    version: instance.version,
-    family: instance.family,
-    vrid: instance.vrid,
-    priority: instance.priority,
-    advertInterval: instance.advertInterval,
-    preempt: instance.preempt,
-    preemptDelayMs: instance.preemptDelayMs,
-    acceptMode: instance.acceptMode,
-    primaryAddress,
-    tracked: instance.trackInterfaces.map((t) => ({ name: interfaceTrackerName(t.name), weight: t.weight })),
-    announce: instance.announce,
-    higherPrioritySendAdvert: instance.higherPrioritySendAdvert,
-    lowerPriorityNoAdvert: instance.lowerPriorityNoAdvert,
-  };
 }
 
 // ---------------------------------------------------------------------------------------
