@@ -16,6 +16,7 @@
 import { runCoreBench } from './vrrp-core.js';
 import { runFailoverBench } from './failover.js';
 import { runResourceBench } from './resources.js';
+import { runQuorumBench } from './quorum.js';
 import { envNumber, keepalivedAvailable, type DaemonKind } from './lab-daemons.js';
 import { labAvailable } from '../test/lab/netns.js';
 import { native } from '../src/native/index.js';
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
       seconds: envNumber('VIGIL_BENCH_RES_SECONDS', 10),
     });
   }
+  await runQuorumBench(sections);
   console.log(`\nlab benchmarks took ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 

@@ -26,16 +26,20 @@ function since(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-/** One ICMP echo with iputils ping (ping -c 1 -W): ok when a reply came within `timeoutMs`. */
+/**
+ * One ICMP echo with iputils ping (ping -c 1 -W): ok when a reply came within `timeoutMs`.
+ * ping's -W is whole seconds on older and busybox pings, so the deadline is ours: ping is
+ * ended at `timeoutMs` (a sub-second timeout is kept, not rounded up to a second).
+ */
 export function pingCheck(target: IpAddress, timeoutMs: number): Promise<CheckResult> {
   const start = process.hrtime.bigint();
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
   return new Promise((resolve) => {
-    execFile('ping', ['-n', '-q', '-c', '1', '-W', String(seconds), target.text], { timeout: timeoutMs + 500 }, (error) => {
+    execFile('ping', ['-n', '-q', '-c', '1', '-W', String(seconds), target.text], { timeout: timeoutMs }, (error) => {
       const elapsedMs = since(start);
       if (!error) resolve({ check: 'ping', ok: true, detail: `${target.text} answered`, elapsedMs });
       else {
-        const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the ping program is not installed' : 'no answer';
+        const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the ping program is not installed' : `no answer within ${timeoutMs} ms`;
         resolve({ check: 'ping', ok: false, detail: `${target.text}: ${reason}`, elapsedMs });
       }
     });
