@@ -526,6 +526,13 @@ test("lab: VMAC mode — the client learns 00:00:5e:00:01:VRID for the VIP; the 
       assert.ok(await linkExists('a'), `${vmacName} on a`);
       const onA = await lab.exec('a', 'ip', ['-j', 'addr', 'show', 'dev', vmacName]);
       assert.ok(onA.stdout.includes(VIP), `the VIP is on ${vmacName}: ${onA.stdout}`);
+      // RFC 5798 §7.2: the adverts leave from the virtual MAC; b still hears them and follows a.
+      const advertCapture = await Capture.start(lab, 'client', 'vrrp');
+      await sleep(350);
+      const adverts = vrrpAdverts(await advertCapture.stop()).filter((x) => x.vrid === VRID);
+      assert.ok(adverts.length >= 2, `adverts captured: ${adverts.length}`);
+      assert.deepEqual([...new Set(adverts.map((x) => `${x.src.text} ${x.srcMac}`))], [`${lab.host('a').ipv4} ${vmacMac}`]);
+      assert.equal((await b.instance('gw')).master?.address, lab.host('a').ipv4);
 
       await until(() => pingOnce(lab, 'client', VIP), () => 'ping the VIP at a', 5000);
       const mac = await neighbourMac(lab, 'client', VIP);

@@ -9,8 +9,10 @@
  * systemd (sd_notify(3)): READY=1 with STATUS= once the instances run, RELOADING=1 and
  * READY=1 around a reload, STOPPING=1, and WATCHDOG=1 every half WATCHDOG_USEC.
  */
+import { readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG_PATH, formatIssue, loadConfig } from '../config/load.js';
+import { DEFAULT_CONFIG_PATH, formatIssue } from '../config/issues.js';
+import { loadConfigIsolated as loadConfig } from '../config/load-isolated.js';
 import type { VigilConfig } from '../config/types.js';
 import { ControlServer, type ControlRequest, type ControlResponse } from '../daemon/control.js';
 import { Daemon, errorText } from '../daemon/daemon.js';
@@ -18,6 +20,7 @@ import { createLogger, type Logger } from '../daemon/logger.js';
 import { TimeoutScheduler } from '../daemon/scheduler.js';
 import { sdNotify, watchdogInterval } from '../daemon/sd-notify.js';
 import { SystemNetwork, SystemSockets } from '../daemon/system.js';
+import { NftProgram } from '../daemon/accept-filter.js';
 import { native } from '../native/index.js';
 import { readKeyFile } from '../quorum/authkey.js';
 import { QuorumService, findLocalNode } from '../daemon/quorum-service.js';
@@ -73,14 +76,21 @@ function statusLine(daemon: Daemon): string {
   return `${s.instances.length} instances: ${masters} master, ${s.instances.length - masters - faults} backup/init, ${faults} fault`;
 }
 
+/**
+ * keepalived's vrrp_rt_priority: adverts on time even when the CPUs are busy. Every thread
+ * of the process gets SCHED_RR (threads started later inherit it), not the main thread
+ * alone: the main thread waits on V8's helper threads (garbage collection), and helpers
+ * left at normal priority behind CPU hogs would stall it (priority inversion). No
+ * mlockall: V8 reserves and re-protects memory as it runs, and locked future mappings
+ * make those calls fail.
+ */
 function applyScheduling(config: VigilConfig, log: Logger): void {
   const priority = config.global.realtimePriority;
   if (priority <= 0) return;
+  const threads = readdirSync('/proc/self/task').map(Number);
   try {
-    // keepalived's vrrp_rt_priority: adverts on time even when the CPUs are busy.
-    native().setRealtime(priority);
-    native().mlockall();
-    log.log('info', 'realtime-scheduling', { policy: 'SCHED_RR', priority });
+    for (const tid of threads) native().setRealtime(priority, tid);
+    log.log('info', 'realtime-scheduling', { policy: 'SCHED_RR', priority, threads: threads.length });
   } catch (e) {
     log.log('warn', 'realtime-scheduling-failed', { priority, detail: errorText(e) });
   }
@@ -120,7 +130,8 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     return EXIT_FAILED;
   }
   const scheduler = new TimeoutScheduler();
-  const daemon = new Daemon(config, network, new SystemSockets(), scheduler, log);
+  // nftables only for accept: false (RFC 5798 Accept_Mode), through the nft program.
+  const daemon = new Daemon(config, network, new SystemSockets(), scheduler, log, new NftProgram());
   let quorum: QuorumService | undefined;
   try {
     if (config.quorum) quorum = await openQuorum(config, scheduler, log, (verdict) => daemon.onQuorumVerdict(verdict));

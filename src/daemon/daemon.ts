@@ -5,7 +5,7 @@
 import { ip, sameAddress, type IpAddress } from '../net/address.js';
 import { vrrpVirtualMac } from '../net/mac.js';
 import { gratuitousArpFrame, unsolicitedNeighborAdvertFrame } from '../vrrp/announce-frames.js';
-import { instanceToRouterConfig, interfaceTrackerName } from '../config/load.js';
+import { instanceToRouterConfig, interfaceTrackerName } from '../config/router-config.js';
 import type { InstanceConfig, VigilConfig, VirtualIp } from '../config/types.js';
 import { emptyRejectCounts, type RejectCounts, type RejectReason } from '../vrrp/rejection.js';
 import { PRIORITY_OWNER } from '../vrrp/types.js';
@@ -15,6 +15,7 @@ import { Engine } from './engine.js';
 import { VrrpInstance, type InstanceStatus } from './instance.js';
 import type { Logger } from './logger.js';
 import type { FrameSender, LinkState, NetworkPorts, SocketPorts, VrrpChannel } from './ports.js';
+import { AcceptFilter, AcceptFilterError, type AcceptFilterStatus, type NftPort } from './accept-filter.js';
 import type { Scheduler } from './scheduler.js';
 import { instanceChange, type InstanceChange } from './reload.js';
 import type { QuorumServiceStatus, QuorumVerdict } from './quorum-service.js';
@@ -71,6 +72,8 @@ export interface DaemonStatus {
    * dropped itself (malformed IP header, truncated, missing IPv6 metadata) and receive errors.
    */
   readonly sockets: Readonly<Record<string, { readonly received: number; readonly sent: number; readonly malformed: number; readonly receiveErrors: number }>>;
+  /** The Accept_Mode false packet filter (accept-filter.ts), once it was used or failed. */
+  readonly acceptFilter?: AcceptFilterStatus;
 }
 
 export class DaemonError extends Error {
@@ -103,9 +106,19 @@ export class Daemon {
     private readonly sockets: SocketPorts,
     private readonly scheduler: Scheduler,
     private readonly log: Logger,
+    nft?: NftPort,
   ) {
     this.config = config;
     this.engine = new Engine(scheduler, monotonicMs);
+    this.acceptFilter = nft ? new AcceptFilter(nft, log) : undefined;
+  }
+
+  /** Drops packets to the VIPs of masters whose accept is false; absent without an nft port. */
+  private readonly acceptFilter: AcceptFilter | undefined;
+
+  /** The instances that need the Accept_Mode filter: accept false and not the address owner. */
+  private static filtered(config: VigilConfig): string[] {
+    return config.instances.filter((ic) => !ic.acceptMode && ic.priority !== PRIORITY_OWNER).map((ic) => ic.name);
   }
 
   get currentConfig(): VigilConfig {
@@ -130,6 +143,13 @@ export class Daemon {
 
   async start(): Promise<void> {
     await this.applyGlobalSysctls(this.config);
+    const needing = Daemon.filtered(this.config);
+    if (!this.acceptFilter && needing.length > 0) throw new DaemonError(`instance ${needing.join(', ')}: accept: false needs nftables, which this daemon was started without`);
+    try {
+      await this.acceptFilter?.start(needing);
+    } catch (e) {
+      throw e instanceof AcceptFilterError ? new DaemonError(e.message) : e;
+    }
     this.stopWatching = await this.net.watch(
       (link) => this.onLink(link),
       (event) => {
@@ -192,14 +212,20 @@ export class Daemon {
       vipIfname = vmac.name;
       vmacIndex = vmac.index;
     }
-    const channelKey = `${ic.interface}/${ic.family}/${ic.unicast ? 'unicast' : 'multicast'}`;
+    // An IPv4 VMAC instance sends and receives its adverts on the VMAC (keepalived does the
+    // same unless vmac_xmit_base): RFC 5798 §7.2 "The source MAC address of a VRRP
+    // advertisement MUST be the virtual router MAC address", and the kernel hands a frame
+    // from that MAC to the local macvlan of the same MAC, never to the parent. IPv6 adverts
+    // stay on the parent, whose link-local address is their source.
+    const advertIf = ic.vmac && ic.family === 'ipv4' ? { name: vipIfname, index: vipIfindex } : { name: link.name, index: link.index };
+    const channelKey = `${advertIf.name}/${ic.family}/${ic.unicast ? 'unicast' : 'multicast'}`;
     let entry = this.channels.get(channelKey);
     if (!entry) {
       const byVrid = new Map<number, VrrpInstance>();
       const rejects = emptyRejectCounts();
       const key = channelKey;
       const channel = this.sockets.openVrrp(
-        { family: ic.family, ifname: link.name, ifindex: link.index, source: primary, multicast: !ic.unicast },
+        { family: ic.family, ifname: advertIf.name, ifindex: advertIf.index, source: primary, multicast: !ic.unicast },
         (payload, meta) => this.onPacket(key, payload, meta),
         (message) => this.log.log('warn', 'socket-error', { socket: key, detail: message }),
       );
@@ -208,14 +234,14 @@ export class Daemon {
     }
     const existing = entry.byVrid.get(ic.vrid);
     if (existing) throw new DaemonError(`${where}: VRID ${ic.vrid} is already used by instance ${existing.name} on ${channelKey}`);
-    // With VMAC the adverts and announcements leave from the virtual MAC (keepalived does the same).
+    // With VMAC the announcements leave from the virtual MAC (keepalived does the same).
     const frames = this.sockets.openFrames(vipIfname);
     const sender = entry.channel;
     const instance = new VrrpInstance(ic, primary, this.routerConfig(ic, primary), {
       sender,
       vips: {
-        add: (vips) => this.track(this.addVips(ic.name, vipIfindex, vips)),
-        remove: (vips) => this.track(this.removeVips(ic.name, vipIfindex, vips)),
+        add: (vips, accept) => this.track(this.filterVips(ic.name, vips, accept).then(() => this.addVips(ic.name, vipIfindex, vips))),
+        remove: (vips) => this.track(this.removeVips(ic.name, vipIfindex, vips).then(() => this.acceptFilter?.unblock(ic.name))),
       },
       announcer: {
         announce: (vips, repeat, intervalMs) => this.announce(ic.name, frames, vipIfindex, ic, vips, repeat, intervalMs),
@@ -331,6 +357,23 @@ export class Daemon {
     }
   }
 
+  /**
+   * RFC 5798 §6.4.3 (650): before a master that is neither the owner nor in Accept_Mode
+   * installs its VIPs, packets addressed to them are dropped (accept-filter.ts); with
+   * accept, whatever it blocked before is let through again. Never throws.
+   */
+  private async filterVips(instance: string, vips: readonly VirtualIp[], accept: boolean): Promise<void> {
+    if (accept) {
+      await this.acceptFilter?.unblock(instance);
+      return;
+    }
+    if (!this.acceptFilter) {
+      this.log.log('error', 'accept-filter-failed', { instance, detail: 'accept: false needs nftables; packets to the VIPs are accepted' });
+      return;
+    }
+    await this.acceptFilter.block(instance, vips.map((v) => v.address));
+  }
+
   private async removeVips(instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
     for (const vip of vips) {
       try {
@@ -411,6 +454,7 @@ export class Daemon {
       ...(this.quorum ? { quorum: this.quorum.status() } : {}),
       socketRejects,
       sockets,
+      ...(this.acceptFilter && (this.acceptFilter.status().active || this.acceptFilter.status().errors > 0) ? { acceptFilter: this.acceptFilter.status() } : {}),
     };
   }
 
@@ -444,9 +488,15 @@ export class Daemon {
         continue;
       }
       // In place: the state machine keeps its state; the instance diffs its VIPs.
+      const before = rt.instance.allVips();
       const actions = rt.instance.reconfigure(ic, this.routerConfig(ic, rt.instance.primaryAddress), monotonicMs());
+      // Accept_Mode or the VIPs changed while master: the filter follows (old and new VIPs
+      // blocked while they change, then the new ones only).
+      const accept = ic.acceptMode || ic.priority === PRIORITY_OWNER;
+      if (rt.instance.vipsInstalled) await this.filterVips(name, [...before, ...rt.instance.allVips()], accept);
       if (actions.added.length > 0) await this.addVips(name, rt.vipIfindex, actions.added);
       if (actions.removed.length > 0) await this.removeVips(name, rt.vipIfindex, actions.removed);
+      if (rt.instance.vipsInstalled && !accept) await this.filterVips(name, rt.instance.allVips(), accept);
       this.engine.dispatch(rt.instance, { type: 'set-priority', priority: ic.priority });
     }
     this.config = next;
@@ -470,6 +520,7 @@ export class Daemon {
     this.engine.dispatch(rt.instance, { type: 'shutdown' });
     // Let the remove-vips of a master finish before the interface may go away.
     await this.settle();
+    await this.acceptFilter?.unblock(name);
     this.engine.remove(rt.instance);
     this.runtimes.delete(name);
     const entry = this.channels.get(rt.channelKey);
@@ -497,6 +548,8 @@ export class Daemon {
     for (const rt of this.runtimes.values()) this.engine.dispatch(rt.instance, { type: 'shutdown' });
     // The VIP removals the shutdown actions started are in flight: wait for them.
     await this.settle();
+    // No VIP is held any more: vigil's nftables table goes.
+    await this.acceptFilter?.stop();
     this.stopWatching?.();
     for (const [name, rt] of this.runtimes) {
       rt.frames.close();

@@ -17,9 +17,13 @@ export interface AdvertSender {
   send(payload: Uint8Array, dst: IpAddress): void;
 }
 
-/** Adds and removes the VIPs (netlink); errors are reported, never thrown. */
+/**
+ * Adds and removes the VIPs (netlink); errors are reported, never thrown. `accept` is the
+ * router's decision (address owner or Accept_Mode): false means packets addressed to the
+ * VIPs must be dropped while they are held (RFC 5798 §6.4.3 (650), accept-filter.ts).
+ */
 export interface VipPort {
-  add(vips: readonly VirtualIp[]): Promise<void>;
+  add(vips: readonly VirtualIp[], accept: boolean): Promise<void>;
   remove(vips: readonly VirtualIp[]): Promise<void>;
 }
 
@@ -176,7 +180,7 @@ export class VrrpInstance {
           break;
         case 'add-vips':
           this.vipsInstalled = true;
-          void this.ports.vips.add(this.allVips());
+          void this.ports.vips.add(this.allVips(), action.accept);
           break;
         case 'remove-vips':
           this.vipsInstalled = false;

@@ -72,3 +72,6 @@ export interface SocketPorts {
   openVrrp(options: VrrpChannelOptions, onPacket: (payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }) => void, onError: (message: string) => void): VrrpChannel;
   openFrames(ifname: string): FrameSender;
 }
+
+/** nftables through the nft program, for Accept_Mode false: see accept-filter.ts. */
+export type { NftPort } from './accept-filter.js';

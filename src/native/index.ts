@@ -60,10 +60,8 @@ export interface NativeBinding {
   poll(fd: number, callback: (error?: Error) => void): PollHandle;
   ifNameToIndex(name: string): number;
   ifIndexToName(index: number): string;
-  /** sched_setscheduler(0, SCHED_RR, priority); 0 returns to SCHED_OTHER. */
-  setRealtime(priority: number): void;
-  /** mlockall(MCL_CURRENT | MCL_FUTURE). */
-  mlockall(): void;
+  /** sched_setscheduler(tid ?? 0, SCHED_RR, priority) for the calling thread or thread `tid`; 0 returns to SCHED_OTHER. */
+  setRealtime(priority: number, tid?: number): void;
   /** setns(2) for the calling (main) thread; used by tests to open sockets in a network namespace. */
   setns(fd: number, nstype: number): void;
   /** The values of the constants below as the C headers define them (checked by the tests). */

@@ -15,7 +15,6 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -361,21 +360,20 @@ Napi::Value IfIndexToName(const Napi::CallbackInfo& info) {
 }
 
 // setRealtime(priority): SCHED_RR at that priority, or SCHED_OTHER for 0.
+// setRealtime(priority[, tid]): SCHED_RR at `priority` (0: back to SCHED_OTHER) for the
+// calling thread, or for thread `tid` of this process (sched_setscheduler takes a TID).
 Napi::Value SetRealtime(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int priority;
-  if (!IntArg(info, 0, &priority)) return ThrowType(env, "setRealtime(priority): number expected");
+  int tid = 0;
+  if (!IntArg(info, 0, &priority) || (info.Length() > 1 && !IntArg(info, 1, &tid))) {
+    return ThrowType(env, "setRealtime(priority[, tid]): numbers expected");
+  }
   sched_param param{};
   param.sched_priority = priority;
-  if (sched_setscheduler(0, priority > 0 ? SCHED_RR : SCHED_OTHER, &param) < 0) {
+  if (sched_setscheduler(tid, priority > 0 ? SCHED_RR : SCHED_OTHER, &param) < 0) {
     return ThrowErrno(env, "sched_setscheduler", errno);
   }
-  return env.Undefined();
-}
-
-Napi::Value Mlockall(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0) return ThrowErrno(env, "mlockall", errno);
   return env.Undefined();
 }
 
@@ -434,7 +432,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex, "ifNameToIndex"));
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName, "ifIndexToName"));
   exports.Set("setRealtime", Napi::Function::New(env, SetRealtime, "setRealtime"));
-  exports.Set("mlockall", Napi::Function::New(env, Mlockall, "mlockall"));
   exports.Set("setns", Napi::Function::New(env, Setns, "setns"));
   exports.Set("constants", Constants(env));
   return exports;
