@@ -129,7 +129,8 @@ test("config: load.ts's defaults equal the schema's defaults", () => {
   assert.equal(schemaDefault(props(bindMapping), 'ipv4'), GLOBAL_DEFAULTS.nonlocalBind.ipv4);
   assert.equal(schemaDefault(props(bindMapping), 'ipv6'), GLOBAL_DEFAULTS.nonlocalBind.ipv6);
   assert.equal(GLOBAL_DEFAULTS.realtimePriority, schemaDefault(globalProps, 'realtime_priority'));
-  assert.deepEqual(Object.keys(GLOBAL_DEFAULTS).sort(), ['logFormat', 'nonlocalBind', 'realtimePriority', 'runtimeDir']);
+  assert.equal(GLOBAL_DEFAULTS.stateDir, schemaDefault(globalProps, 'state_dir'));
+  assert.deepEqual(Object.keys(GLOBAL_DEFAULTS).sort(), ['logFormat', 'nonlocalBind', 'realtimePriority', 'runtimeDir', 'stateDir']);
 
   // Every INSTANCE_DEFAULTS entry, and which schema default it mirrors.
   const mirror: Record<keyof typeof INSTANCE_DEFAULTS, Json> = {
@@ -274,7 +275,7 @@ test('config: a file that cannot be read is one issue naming it', async () => {
 // Unknown keys and YAML syntax
 
 test('config: unknown keys are errors everywhere, with hints', () => {
-  assert.deepEqual(errors(one('', '[10.213.0.100/24]', 'foo: 1\n')), ['vigil.yaml:1:1: foo: unknown key; expected one of: global, instances, sync_groups, quorum']);
+  assert.deepEqual(errors(one('', '[10.213.0.100/24]', 'foo: 1\n')), ['vigil.yaml:1:1: foo: unknown key; expected one of: global, instances, sync_groups, quorum, resources, groups, health_checks']);
   assert.deepEqual(errors(one('', '[10.213.0.100/24]', 'global:\n  log_fromat: json\n')), ['vigil.yaml:2:3: global.log_fromat: unknown key; did you mean "log_format"?']);
   assert.deepEqual(errors(one('    virtual_router_id: 51\n')), ["vigil.yaml:6:5: instances[0].virtual_router_id: unknown key; keepalived's virtual_router_id is vrid here"]);
   assert.deepEqual(errors(one('    state: MASTER\n')), [

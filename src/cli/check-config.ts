@@ -75,6 +75,29 @@ export function summarizeConfig(config: VigilConfig): string {
     if (i.authentication.type === 'pass') lines.push('  authentication: password');
   }
   for (const g of config.syncGroups) lines.push(`sync group ${g.name}: ${g.instances.join(', ')}`);
+  const r = config.resources;
+  const where = (g: (typeof r.groups)[number]): string =>
+    g.placement.kind === 'master' ? `where ${g.placement.instance} is master` : g.placement.kind === 'master-of-sync-group' ? `where sync group ${g.placement.group} is master` : 'on every node';
+  for (const res of r.resources) {
+    const what =
+      res.spec.type === 'vip'
+        ? `vip ${res.spec.address.text}/${res.spec.prefixLength} on ${res.spec.interface}`
+        : res.spec.type === 'exec'
+          ? `exec ${res.spec.command.join(' ')}`
+          : res.spec.type === 'systemd'
+            ? `systemd ${res.spec.unit}`
+            : `ocf ${res.spec.agent}`;
+    const threshold = Number.isFinite(res.migrationThreshold) ? `, migration after ${res.migrationThreshold} failures` : '';
+    lines.push(`resource ${res.name}: ${what}, monitor every ${formatMs(res.monitorIntervalMs)}, on_fail ${res.onFail}${threshold}${res.targetRole === 'stopped' ? ', stopped' : ''}`);
+  }
+  for (const g of r.groups) lines.push(`group ${g.name}: ${g.resources.join(', ')} ${where(g)}`);
+  for (const c of r.healthChecks) {
+    const effect = [
+      c.instances.length > 0 ? (c.weight === 0 ? `FAULT of ${c.instances.join(', ')} while unhealthy` : `priority ${c.weight > 0 ? '+' : ''}${c.weight} on ${c.instances.join(', ')}`) : undefined,
+      c.resource !== undefined ? `recovery of ${c.resource}` : undefined,
+    ].filter((x): x is string => x !== undefined);
+    lines.push(`health check ${c.name}: ${c.spec.type} every ${formatMs(c.intervalMs)} (rise ${c.rise}, fall ${c.fall})${effect.length > 0 ? `: ${effect.join('; ')}` : ''}`);
+  }
   const q = config.quorum;
   if (q !== undefined) {
     const options = [

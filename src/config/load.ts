@@ -33,6 +33,7 @@ import type {
   InstanceConfig,
   QuorumConfig,
   QuorumNodeConfig,
+  ResourcesConfig,
   SourceLocation,
   SyncGroupConfig,
   TieBreakerConfig,
@@ -40,6 +41,7 @@ import type {
   VirtualIp,
 } from './types.js';
 import { toNodeId, toVotes, type NodeId, type TieBreakerNode } from '../quorum/types.js';
+import type { GroupConfig, HealthCheckConfig, HealthCheckSpec, OnFail, Placement, ResourceConfig, ResourceSpec, TargetRole } from '../resources/types.js';
 
 import { DEFAULT_CONFIG_PATH, type ConfigIssue, type ParseResult } from './issues.js';
 export { DEFAULT_CONFIG_PATH, formatIssue, type ConfigIssue, type ParseResult } from './issues.js';
@@ -53,6 +55,24 @@ export const GLOBAL_DEFAULTS: GlobalConfig = {
   logFormat: 'text',
   nonlocalBind: { ipv4: false, ipv6: false },
   realtimePriority: 0,
+  stateDir: '/var/lib/vigil',
+};
+
+/** The resources' and health checks' defaults (equal to the schema's `default`s). */
+export const RESOURCE_DEFAULTS = {
+  startTimeout: '20s',
+  stopTimeout: '20s',
+  monitorTimeout: '20s',
+  monitorInterval: '10s',
+  onFail: 'restart' as OnFail,
+  targetRole: 'started' as TargetRole,
+  checkInterval: '2s',
+  checkTimeout: '1s',
+  rise: 1,
+  fall: 1,
+  weight: 0,
+  expectStatus: 200,
+  minCount: 1,
 };
 
 /** The quorum section's defaults (equal to the schema's `default`s). */
@@ -633,10 +653,11 @@ class Resolver {
     });
     const syncGroups = this.syncGroups(Array.isArray(root['sync_groups']) ? root['sync_groups'] : [], names);
     const quorum = isRecord(root['quorum']) ? this.quorum(root['quorum']) : undefined;
+    const resources = this.resources(root, new Set(names.keys()), new Set((syncGroups ?? []).map((g) => g.name)));
     const complete = instances.filter((x): x is InstanceConfig => x !== undefined);
     if (this.errors.length > 0 || complete.length !== rawInstances.length || syncGroups === undefined) return undefined;
     if (isRecord(root['quorum']) && quorum === undefined) return undefined;
-    return { path: this.at.file, global, instances: complete, syncGroups, ...(quorum ? { quorum } : {}) };
+    return { path: this.at.file, global, instances: complete, syncGroups, ...(quorum ? { quorum } : {}), resources };
   }
 
   private global(raw: Record<string, unknown>): GlobalConfig {
@@ -647,6 +668,7 @@ class Resolver {
       logFormat: raw['log_format'] === 'json' ? 'json' : GLOBAL_DEFAULTS.logFormat,
       nonlocalBind: isRecord(bind) ? { ipv4: flag(bind['ipv4']), ipv6: flag(bind['ipv6']) } : { ipv4: flag(bind), ipv6: flag(bind) },
       realtimePriority: typeof raw['realtime_priority'] === 'number' ? raw['realtime_priority'] : GLOBAL_DEFAULTS.realtimePriority,
+      stateDir: typeof raw['state_dir'] === 'string' ? raw['state_dir'] : GLOBAL_DEFAULTS.stateDir,
     };
   }
 
@@ -1147,6 +1169,207 @@ class Resolver {
       ...(tieBreaker ? { tieBreaker } : {}),
       location: this.at.at(p),
     };
+  }
+
+  private runsOn(raw: unknown, p: KeyPath, instances: ReadonlySet<string>, syncGroups: ReadonlySet<string>): Placement {
+    if (isRecord(raw) && typeof raw['master'] === 'string') {
+      if (!instances.has(raw['master'])) this.error([...p, 'master'], `no instance is named "${raw['master']}"`);
+      return { kind: 'master', instance: raw['master'] };
+    }
+    if (isRecord(raw) && typeof raw['sync_group'] === 'string') {
+      if (!syncGroups.has(raw['sync_group'])) this.error([...p, 'sync_group'], `no sync group is named "${raw['sync_group']}"`);
+      return { kind: 'master-of-sync-group', group: raw['sync_group'] };
+    }
+    return { kind: 'everywhere' };
+  }
+
+  /** resources, groups and health_checks: names, references, type-specific keys. */
+  private resources(root: Record<string, unknown>, instances: ReadonlySet<string>, syncGroups: ReadonlySet<string>): ResourcesConfig {
+    const resources: ResourceConfig[] = [];
+    const placements = new Map<string, Placement>();
+    const names = new Map<string, number>();
+    const rawResources = Array.isArray(root['resources']) ? root['resources'] : [];
+    rawResources.forEach((raw, i) => {
+      const p: KeyPath = ['resources', i];
+      if (!isRecord(raw) || typeof raw['name'] !== 'string' || typeof raw['type'] !== 'string') return;
+      const name = raw['name'];
+      const first = names.get(name);
+      if (first !== undefined) {
+        this.error([...p, 'name'], `duplicate resource name "${name}" (first at line ${this.line(['resources', first])})`);
+        return;
+      }
+      names.set(name, i);
+      const need = (key: string, type: string): boolean => {
+        if (raw[key] !== undefined) return true;
+        this.error(p, `${/^[aeio]/.test(type) ? 'an' : 'a'} ${type} resource needs "${key}"`);
+        return false;
+      };
+      let spec: ResourceSpec | undefined;
+      switch (raw['type']) {
+        case 'vip': {
+          if (!need('address', 'vip') || !need('interface', 'vip')) break;
+          const parsed = parsePrefix(String(raw['address']));
+          if ('error' in parsed) {
+            this.error([...p, 'address'], parsed.error);
+            break;
+          }
+          spec = { type: 'vip', address: parsed.address, prefixLength: parsed.prefixLength, interface: String(raw['interface']), ...(typeof raw['label'] === 'string' ? { label: raw['label'] } : {}) };
+          break;
+        }
+        case 'exec':
+          if (!need('command', 'exec')) break;
+          spec = {
+            type: 'exec',
+            command: (raw['command'] as unknown[]).map(String),
+            ...(isRecord(raw['env']) ? { env: Object.fromEntries(Object.entries(raw['env']).map(([k, v]) => [k, String(v)])) } : {}),
+            ...(typeof raw['cwd'] === 'string' ? { cwd: raw['cwd'] } : {}),
+          };
+          break;
+        case 'systemd':
+          if (need('unit', 'systemd')) spec = { type: 'systemd', unit: String(raw['unit']) };
+          break;
+        case 'ocf':
+          if (need('agent', 'ocf')) {
+            spec = { type: 'ocf', agent: String(raw['agent']), params: isRecord(raw['params']) ? Object.fromEntries(Object.entries(raw['params']).map(([k, v]) => [k, String(v)])) : {} };
+          }
+          break;
+      }
+      const ms = (key: string, fallback: string): number | undefined => this.durationMs(raw[key] ?? fallback, [...p, key]);
+      const startTimeoutMs = ms('start_timeout', RESOURCE_DEFAULTS.startTimeout);
+      const stopTimeoutMs = ms('stop_timeout', RESOURCE_DEFAULTS.stopTimeout);
+      const monitorTimeoutMs = ms('monitor_timeout', RESOURCE_DEFAULTS.monitorTimeout);
+      const monitorIntervalMs = ms('monitor_interval', RESOURCE_DEFAULTS.monitorInterval);
+      const failureTimeoutMs = raw['failure_timeout'] === undefined ? undefined : ms('failure_timeout', '0s');
+      if (spec === undefined || startTimeoutMs === undefined || stopTimeoutMs === undefined || monitorTimeoutMs === undefined || monitorIntervalMs === undefined) return;
+      const threshold = raw['migration_threshold'];
+      resources.push({
+        name,
+        spec,
+        startTimeoutMs,
+        stopTimeoutMs,
+        monitorTimeoutMs,
+        monitorIntervalMs,
+        onFail: (typeof raw['on_fail'] === 'string' ? raw['on_fail'] : RESOURCE_DEFAULTS.onFail) as OnFail,
+        migrationThreshold: typeof threshold === 'number' ? threshold : Infinity,
+        ...(failureTimeoutMs !== undefined ? { failureTimeoutMs } : {}),
+        targetRole: (raw['target_role'] === 'stopped' ? 'stopped' : RESOURCE_DEFAULTS.targetRole) as TargetRole,
+      });
+      placements.set(name, this.runsOn(raw['runs_on'], [...p, 'runs_on'], instances, syncGroups));
+    });
+
+    const groups: GroupConfig[] = [];
+    const memberOf = new Map<string, string>();
+    const groupNames = new Map<string, number>();
+    const rawGroups = Array.isArray(root['groups']) ? root['groups'] : [];
+    rawGroups.forEach((raw, i) => {
+      const p: KeyPath = ['groups', i];
+      if (!isRecord(raw) || typeof raw['name'] !== 'string' || !Array.isArray(raw['resources'])) return;
+      const name = raw['name'];
+      if (groupNames.has(name)) {
+        this.error([...p, 'name'], `duplicate group name "${name}" (first at line ${this.line(['groups', groupNames.get(name) ?? 0])})`);
+        return;
+      }
+      if (names.has(name)) {
+        this.error([...p, 'name'], `"${name}" is already a resource's name; a group needs a name of its own`);
+        return;
+      }
+      groupNames.set(name, i);
+      const members: string[] = [];
+      raw['resources'].forEach((m, j) => {
+        if (typeof m !== 'string') return;
+        if (!names.has(m)) this.error([...p, 'resources', j], `no resource is named "${m}"`);
+        else if (memberOf.has(m)) this.error([...p, 'resources', j], `resource "${m}" is already in group "${memberOf.get(m) ?? ''}"; a resource can be in one group only`);
+        else {
+          if (isRecord(rawResources[names.get(m) ?? -1]) && (rawResources[names.get(m) ?? -1] as Record<string, unknown>)['runs_on'] !== undefined) {
+            this.error([...p, 'resources', j], `resource "${m}" has its own runs_on; in a group, the group's runs_on decides`);
+          }
+          memberOf.set(m, name);
+          members.push(m);
+        }
+      });
+      groups.push({ name, resources: members, placement: this.runsOn(raw['runs_on'], [...p, 'runs_on'], instances, syncGroups) });
+    });
+    for (const r of resources) if (!memberOf.has(r.name)) groups.push({ name: r.name, resources: [r.name], placement: placements.get(r.name) ?? { kind: 'everywhere' } });
+
+    const healthChecks: HealthCheckConfig[] = [];
+    const checkNames = new Set<string>();
+    const rawChecks = Array.isArray(root['health_checks']) ? root['health_checks'] : [];
+    rawChecks.forEach((raw, i) => {
+      const p: KeyPath = ['health_checks', i];
+      if (!isRecord(raw) || typeof raw['name'] !== 'string' || typeof raw['type'] !== 'string') return;
+      if (checkNames.has(raw['name'])) {
+        this.error([...p, 'name'], `duplicate health check name "${raw['name']}"`);
+        return;
+      }
+      checkNames.add(raw['name']);
+      const need = (key: string): boolean => {
+        if (raw[key] !== undefined) return true;
+        this.error(p, `a ${String(raw['type'])} check needs "${key}"`);
+        return false;
+      };
+      let spec: HealthCheckSpec | undefined;
+      switch (raw['type']) {
+        case 'http':
+        case 'https': {
+          if (!need('url')) break;
+          const url = String(raw['url']);
+          if (!url.startsWith(`${raw['type']}://`)) {
+            this.error([...p, 'url'], `${JSON.stringify(url)} is not an ${raw['type']}:// URL`);
+            break;
+          }
+          spec = {
+            type: raw['type'],
+            url,
+            expectStatus: typeof raw['expect_status'] === 'number' ? raw['expect_status'] : RESOURCE_DEFAULTS.expectStatus,
+            ...(typeof raw['body'] === 'string' ? { bodyMatch: raw['body'] } : {}),
+            insecure: raw['insecure'] === true,
+          };
+          break;
+        }
+        case 'tcp': {
+          if (!need('address')) break;
+          const text = String(raw['address']);
+          const m = /^(?:\[([^\]]+)\]|([^:]+)):([0-9]{1,5})$/.exec(text);
+          const parsed = m ? parseIp(m[1] ?? m[2] ?? '') : undefined;
+          const port = m ? Number(m[3]) : 0;
+          if (!parsed || parsed instanceof AddressParseError || port < 1 || port > 65535) this.error([...p, 'address'], `${JSON.stringify(text)} is not address:port`);
+          else spec = { type: 'tcp', address: parsed, port };
+          break;
+        }
+        case 'process':
+          if (need('process')) spec = { type: 'process', name: String(raw['process']), minCount: typeof raw['min_count'] === 'number' ? raw['min_count'] : RESOURCE_DEFAULTS.minCount };
+          break;
+        case 'script':
+          if (need('script')) {
+            const argv = (raw['script'] as unknown[]).map(String);
+            if (!(argv[0] ?? '').startsWith('/')) this.error([...p, 'script', 0], `${JSON.stringify(argv[0] ?? '')} must be an absolute path`);
+            else spec = { type: 'script', path: argv[0] ?? '', args: argv.slice(1) };
+          }
+          break;
+      }
+      const checkInstances = Array.isArray(raw['instances']) ? raw['instances'].filter((x): x is string => typeof x === 'string') : [];
+      checkInstances.forEach((n, j) => {
+        if (!instances.has(n)) this.error([...p, 'instances', j], `no instance is named "${n}"`);
+      });
+      const resource = typeof raw['resource'] === 'string' ? raw['resource'] : undefined;
+      if (resource !== undefined && !names.has(resource)) this.error([...p, 'resource'], `no resource is named "${resource}"`);
+      const intervalMs = this.durationMs(raw['interval'] ?? RESOURCE_DEFAULTS.checkInterval, [...p, 'interval']);
+      const timeoutMs = this.durationMs(raw['timeout'] ?? RESOURCE_DEFAULTS.checkTimeout, [...p, 'timeout']);
+      if (intervalMs !== undefined && intervalMs < 10) this.error([...p, 'interval'], 'at least 10ms');
+      if (spec === undefined || intervalMs === undefined || timeoutMs === undefined) return;
+      healthChecks.push({
+        name: raw['name'],
+        spec,
+        intervalMs,
+        timeoutMs,
+        rise: typeof raw['rise'] === 'number' ? raw['rise'] : RESOURCE_DEFAULTS.rise,
+        fall: typeof raw['fall'] === 'number' ? raw['fall'] : RESOURCE_DEFAULTS.fall,
+        weight: typeof raw['weight'] === 'number' ? raw['weight'] : RESOURCE_DEFAULTS.weight,
+        instances: checkInstances,
+        ...(resource !== undefined ? { resource } : {}),
+      });
+    });
+    return { resources, groups, healthChecks };
   }
 
   private syncGroups(raw: readonly unknown[], instances: ReadonlyMap<string, number>): SyncGroupConfig[] | undefined {

@@ -12,6 +12,7 @@ import type { V2Authentication } from '../vrrp/acceptance.js';
 import type { AnnounceConfig } from '../vrrp/router.js';
 import type { Centiseconds, Priority, V3Ipv4ChecksumMode, Vrid, VrrpVersion } from '../vrrp/types.js';
 import type { NodeId, TieBreakerNode, Votes } from '../quorum/types.js';
+import type { GroupConfig, HealthCheckConfig, ResourceConfig } from '../resources/types.js';
 
 /** Where something was written: `file` is the path as given to the loader; line and column are 1-based. */
 export interface SourceLocation {
@@ -29,6 +30,14 @@ export interface VigilConfig {
   readonly syncGroups: readonly SyncGroupConfig[];
   /** Absent: no quorum; every instance may become master (keepalived's behaviour). */
   readonly quorum?: QuorumConfig;
+  readonly resources: ResourcesConfig;
+}
+
+export interface ResourcesConfig {
+  readonly resources: readonly ResourceConfig[];
+  /** The configured groups, then one group per resource outside any group (named after it). */
+  readonly groups: readonly GroupConfig[];
+  readonly healthChecks: readonly HealthCheckConfig[];
 }
 
 export interface QuorumNodeConfig {
@@ -86,6 +95,8 @@ export interface GlobalConfig {
   readonly nonlocalBind: { readonly ipv4: boolean; readonly ipv6: boolean };
   /** 0 = normal scheduling; 1..99 = SCHED_RR at that priority. */
   readonly realtimePriority: number;
+  /** Absolute; node standby / maintenance and exec resources' pid files and logs. Default /var/lib/vigil. */
+  readonly stateDir: string;
 }
 
 export interface VirtualIp {
