@@ -249,6 +249,7 @@ export class Daemon {
       log: this.log,
     }, ip(VrrpInstance.multicastGroupText(ic.family)));
     entry.byVrid.set(ic.vrid, instance);
+    instance.warmUp();
     const rt: Runtime = { instance, ifindex: link.index, vipIfindex, vipIfname, channelKey, frames, vmacIndex };
     this.runtimes.set(ic.name, rt);
     this.engine.add(instance);

@@ -160,6 +160,10 @@ export class VrrpInstance {
 
   /** Carries out the state machine's actions, in order. */
   perform(actions: readonly RouterAction[], now: number): void {
+    // The adverts first: on becoming master RFC 5798 §6.4.2 (375) sends the ADVERTISEMENT
+    // before anything else, and neither the log line nor the netlink request for the
+    // VIPs should delay what the backups are waiting for.
+    for (const action of actions) if (action.type === 'send-advert') this.sendAdvert(action.priority);
     for (const action of actions) {
       switch (action.type) {
         case 'state-change':
@@ -176,7 +180,6 @@ export class VrrpInstance {
           });
           break;
         case 'send-advert':
-          this.sendAdvert(action.priority);
           break;
         case 'add-vips':
           this.vipsInstalled = true;
@@ -203,6 +206,15 @@ export class VrrpInstance {
       const length = encodeAdvertInto(this.sendBuffer, advert, { src: this.primaryAddress, dst }, { v3Ipv4Checksum: this.config.checksum });
       this.ports.sender.send(this.sendBuffer.subarray(0, length), dst);
     }
+  }
+
+  /**
+   * Runs the advert encoder once without sending, so a backup's first takeover does not
+   * pay for compiling it (a fresh backup has never sent an advert).
+   */
+  warmUp(): void {
+    const advert: Advert = { ...this.advertTemplate, priority: this.config.priority };
+    for (const dst of this.destinations) encodeAdvertInto(this.sendBuffer, advert, { src: this.primaryAddress, dst }, { v3Ipv4Checksum: this.config.checksum });
   }
 
   status(now: number): InstanceStatus {
