@@ -10,9 +10,9 @@
  * fencing (the hook powering the peer off) settles that case, as in corosync.
  */
 import { execFile } from 'node:child_process';
-import { statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { IpAddress } from '../net/address.js';
+import { scriptProblem } from '../daemon/script-safety.js';
 
 export interface CheckResult {
   readonly check: 'ping' | 'tcp' | 'fence';
@@ -63,24 +63,7 @@ export function tcpCheck(target: { readonly address: IpAddress; readonly port: n
   });
 }
 
-/**
- * Why a script may not be run: it must exist, be a regular executable file owned by
- * root and writable by nobody else (keepalived's enable_script_security). undefined when
- * it is fine.
- */
-export function scriptProblem(path: string): string | undefined {
-  let st;
-  try {
-    st = statSync(path);
-  } catch (e) {
-    return `${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
-  }
-  if (!st.isFile()) return `${path} is not a regular file`;
-  if ((st.mode & 0o111) === 0) return `${path} is not executable`;
-  if (st.uid !== 0) return `${path} is owned by uid ${st.uid}, not root`;
-  if ((st.mode & 0o022) !== 0) return `${path} is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode ${(st.mode & 0o777).toString(8)}); refused`;
-  return undefined;
-}
+export { scriptProblem } from '../daemon/script-safety.js';
 
 /**
  * Runs the fencing hook with the peer's name and address as arguments; ok only on exit
