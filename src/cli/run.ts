@@ -24,6 +24,7 @@ import { NftProgram } from '../daemon/accept-filter.js';
 import { native } from '../native/index.js';
 import { readKeyFile } from '../quorum/authkey.js';
 import { QuorumService, findLocalNode } from '../daemon/quorum-service.js';
+import { ResourceService } from '../daemon/resource-service.js';
 import { canonical } from '../daemon/reload.js';
 import { monotonicMs } from '../daemon/clock.js';
 import type { CliCommand, CliIo } from './main.js';
@@ -133,13 +134,17 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   // nftables only for accept: false (RFC 5798 Accept_Mode), through the nft program.
   const daemon = new Daemon(config, network, new SystemSockets(), scheduler, log, new NftProgram());
   let quorum: QuorumService | undefined;
+  const resources = new ResourceService(config, daemon.vrrpView, scheduler, monotonicMs, log);
+  daemon.attachResources(resources);
   try {
     if (config.quorum) quorum = await openQuorum(config, scheduler, log, (verdict) => daemon.onQuorumVerdict(verdict));
     if (quorum) daemon.attachQuorum(quorum);
     await daemon.start();
+    resources.start();
   } catch (e) {
     io.stderr(`vigil run: ${errorText(e)}\n`);
     await daemon.stop().catch(() => undefined);
+    await resources.stop().catch(() => undefined);
     await quorum?.close();
     return EXIT_FAILED;
   }
@@ -155,6 +160,9 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     notify(log, { RELOADING: '1', MONOTONIC_USEC: String(Math.round(Number(process.hrtime.bigint()) / 1000)) });
     try {
       const candidate = withOverrides(next.config, options);
+      if (canonical(candidate.resources) !== canonical(config.resources)) {
+        log.log('warn', 'reload-resources-unchanged', { detail: 'changes to resources, groups and health_checks take effect on restart' });
+      }
       if (canonical(candidate.quorum) !== canonical(config.quorum)) {
         log.log('warn', 'reload-quorum-unchanged', { detail: 'changes to the quorum section take effect on restart; the running membership is kept' });
       }
@@ -178,6 +186,29 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     switch (request.command) {
       case 'status':
         return { ok: true, result: daemon.status() };
+      case 'resource-status':
+        return { ok: true, result: resources.status() };
+      case 'resource-command': {
+        const command = request.args?.['command'];
+        const name = request.args?.['resource'];
+        if ((command !== 'start' && command !== 'stop' && command !== 'restart' && command !== 'cleanup') || typeof name !== 'string') {
+          return { ok: false, error: 'resource-command needs args.command (start, stop, restart or cleanup) and args.resource' };
+        }
+        resources.command(command, name);
+        return { ok: true, result: resources.status() };
+      }
+      case 'node-standby': {
+        const on = request.args?.['on'];
+        if (typeof on !== 'boolean') return { ok: false, error: 'node-standby needs args.on, true or false' };
+        resources.setStandby(on);
+        return { ok: true, result: resources.status() };
+      }
+      case 'maintenance': {
+        const on = request.args?.['on'];
+        if (typeof on !== 'boolean') return { ok: false, error: 'maintenance needs args.on, true or false' };
+        resources.setMaintenance(on);
+        return { ok: true, result: resources.status() };
+      }
       case 'quorum-status':
         return quorum ? { ok: true, result: quorum.status() } : { ok: false, error: 'this daemon has no quorum section in its config' };
       case 'quorum-unblock': {
@@ -226,7 +257,9 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
       void (async () => {
         try {
           await reloading;
+          // The VIPs move first (priority 0), then the resources stop (unless in maintenance).
           await daemon.stop();
+          await resources.stop();
           await quorum?.close();
         } catch (e) {
           log.log('error', 'stop-failed', { detail: errorText(e) });

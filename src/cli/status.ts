@@ -8,6 +8,7 @@ import { controlRequest } from '../daemon/control.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
 import type { InstanceStatus } from '../daemon/instance.js';
 import { REJECT_COUNTER, type RejectReason } from '../vrrp/rejection.js';
+import { formatResourceStatus } from './resource.js';
 import type { CliCommand, CliIo } from './main.js';
 
 export const DEFAULT_RUNTIME_DIR = '/run/vigil';
@@ -70,6 +71,7 @@ export function formatStatus(status: DaemonStatus): string {
       `  ${i.name}: sent ${i.stats.advertsSent}, received ${i.stats.advertsReceived}, became master ${i.stats.masterTransitions}x (last reason ${i.stats.newMasterReason}), priority-0 sent ${i.stats.priorityZeroSent} received ${i.stats.priorityZeroReceived}`,
   );
   lines.push(`counters:\n${stats.join('\n')}`);
+  if (status.resources !== undefined) lines.push('', formatResourceStatus(status.resources).trimEnd());
   const sockets = Object.entries(status.sockets).map(
     ([key, c]) => `  socket ${key}: received ${c.received}, sent ${c.sent}, malformed ${c.malformed}, receive errors ${c.receiveErrors}`,
   );

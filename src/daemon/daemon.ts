@@ -19,6 +19,7 @@ import { AcceptFilter, AcceptFilterError, type AcceptFilterStatus, type NftPort 
 import type { Scheduler } from './scheduler.js';
 import { instanceChange, type InstanceChange } from './reload.js';
 import type { QuorumServiceStatus, QuorumVerdict } from './quorum-service.js';
+import { ResourceService, checkTrackerName, type ResourceServiceStatus, type VrrpView } from './resource-service.js';
 import type { MasterGate } from '../vrrp/router.js';
 import type { RouterConfig } from '../vrrp/router.js';
 
@@ -28,6 +29,9 @@ import type { RouterConfig } from '../vrrp/router.js';
  * from master sends priority 0 and removes the VIPs (RFC 5798 §6.4.3 shutdown behaviour).
  */
 export const QUORUM_TRACKER = 'quorum';
+
+/** Node standby (`vigil node standby`): every instance in FAULT, so the VIPs move off with the resources. */
+export const STANDBY_TRACKER = 'standby';
 
 /** What the daemon needs of the quorum service. */
 export interface QuorumProvider {
@@ -65,6 +69,8 @@ export interface DaemonStatus {
   readonly instances: readonly InstanceStatus[];
   /** Absent when the config has no quorum section. */
   readonly quorum?: QuorumServiceStatus;
+  /** Absent when the config has no resources or health checks. */
+  readonly resources?: ResourceServiceStatus;
   /** Adverts dropped before an instance was known (per socket): bad version, checksum, unknown VRID... */
   readonly socketRejects: Readonly<Record<string, Partial<Record<RejectReason, number>>>>;
   /**
@@ -95,6 +101,7 @@ export class Daemon {
   private reloads = 0;
   private stopping = false;
   private quorum: QuorumProvider | undefined;
+  private resources: ResourceService | undefined;
   /** Held back from becoming master unless quorum says 'hold' (no_quorum_policy freeze, a tie-breaker deciding). */
   private readonly quorumGate: MasterGate = {
     mayBecomeMaster: (_router, now) => (this.quorum === undefined || this.quorum.verdict === 'hold' ? true : now + QUORUM_GATE_RECHECK_MS),
@@ -133,12 +140,41 @@ export class Daemon {
   /** The quorum service's verdict changed: every instance hears it through its quorum tracker. */
   onQuorumVerdict(verdict: QuorumVerdict): void {
     for (const rt of this.runtimes.values()) this.engine.dispatch(rt.instance, { type: 'tracker', name: QUORUM_TRACKER, up: verdict !== 'release' });
+    this.resources?.placementChanged();
   }
+
+  /** Node standby went on or off: the instances follow (FAULT while in standby). */
+  standbyChanged(on: boolean): void {
+    for (const rt of this.runtimes.values()) this.engine.dispatch(rt.instance, { type: 'tracker', name: STANDBY_TRACKER, up: !on });
+  }
+
+  /** Puts the resources under this daemon's VRRP mastership; call before start(). */
+  attachResources(resources: ResourceService): void {
+    this.resources = resources;
+  }
+
+  /** The VRRP side as the resource manager sees it. */
+  readonly vrrpView: VrrpView = {
+    isMaster: (instance) => this.runtimes.get(instance)?.instance.router.state === 'master',
+    syncGroupMembers: (group) => this.config.syncGroups.find((g) => g.name === group)?.instances ?? [],
+    setTracker: (instance, tracker, up) => {
+      const rt = this.runtimes.get(instance);
+      if (rt) this.engine.dispatch(rt.instance, { type: 'tracker', name: tracker, up });
+    },
+    mayRunResources: () => this.quorum === undefined || this.quorum.verdict !== 'release',
+    standbyChanged: (on) => this.standbyChanged(on),
+  };
 
   /** The router config of an instance, with the quorum tracker when quorum governs it. */
   private routerConfig(ic: InstanceConfig, primary: IpAddress): RouterConfig {
     const base = instanceToRouterConfig(ic, primary);
-    return this.quorum ? { ...base, tracked: [...base.tracked, { name: QUORUM_TRACKER, weight: 0 }] } : base;
+    const tracked = [
+      ...base.tracked,
+      ...(this.quorum ? [{ name: QUORUM_TRACKER, weight: 0 }] : []),
+      ...(this.resources ? [{ name: STANDBY_TRACKER, weight: 0 }] : []),
+      ...ResourceService.trackersOf(this.config, ic.name),
+    ];
+    return { ...base, tracked };
   }
 
   async start(): Promise<void> {
@@ -247,6 +283,7 @@ export class Daemon {
         announce: (vips, repeat, intervalMs) => this.announce(ic.name, frames, vipIfindex, ic, vips, repeat, intervalMs),
       },
       log: this.log,
+      stateChanged: () => this.resources?.placementChanged(),
     }, ip(VrrpInstance.multicastGroupText(ic.family)));
     entry.byVrid.set(ic.vrid, instance);
     instance.warmUp();
@@ -297,6 +334,11 @@ export class Daemon {
       const tracked = [...this.links.values()].find((l) => l.name === t.name);
       // A tracked interface that does not exist counts as down.
       this.engine.dispatch(instance, { type: 'tracker', name: interfaceTrackerName(t.name), up: tracked !== undefined && tracked.up && tracked.carrier });
+    }
+    if (this.resources?.standby) this.engine.dispatch(instance, { type: 'tracker', name: STANDBY_TRACKER, up: false });
+    // A health check counts as unhealthy until its first `rise` successes (keepalived's init_fail).
+    for (const c of this.config.resources.healthChecks) {
+      if (c.instances.includes(instance.name)) this.engine.dispatch(instance, { type: 'tracker', name: checkTrackerName(c.name), up: false });
     }
     if (this.quorum) {
       instance.router.addGate(this.quorumGate);
@@ -453,6 +495,7 @@ export class Daemon {
       reloads: this.reloads,
       instances: this.engine.all().map((i) => i.status(now)),
       ...(this.quorum ? { quorum: this.quorum.status() } : {}),
+      ...(this.resources && !this.resources.empty ? { resources: this.resources.status() } : {}),
       socketRejects,
       sockets,
       ...(this.acceptFilter && (this.acceptFilter.status().active || this.acceptFilter.status().errors > 0) ? { acceptFilter: this.acceptFilter.status() } : {}),

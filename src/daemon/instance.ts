@@ -37,6 +37,8 @@ export interface InstancePorts {
   readonly vips: VipPort;
   readonly announcer: AnnouncePort;
   readonly log: Logger;
+  /** Told after every state change (the resource manager follows mastership). */
+  readonly stateChanged?: () => void;
 }
 
 const VRRP_MULTICAST: Readonly<Record<'ipv4' | 'ipv6', string>> = { ipv4: '224.0.0.18', ipv6: 'ff02::12' };
@@ -194,6 +196,7 @@ export class VrrpInstance {
           break;
       }
     }
+    if (this.ports.stateChanged && actions.some((a) => a.type === 'state-change')) this.ports.stateChanged();
   }
 
   allVips(): VirtualIp[] {

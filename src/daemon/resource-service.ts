@@ -1,0 +1,281 @@
+/**
+ * The resource manager at the daemon's edge: the pure ResourceManager (src/resources/
+ * manager.ts) fed with VRRP mastership, node standby and maintenance, health check
+ * transitions and operator commands; its run-op actions carried out by the resource
+ * agents (src/resources/agents/), and its bans turned into VRRP FAULT through a tracker
+ * per group, so that a group banned here moves with the mastership to a peer.
+ *
+ * Node standby and maintenance are kept in global.state_dir/node-state.json, so both
+ * survive a restart of the daemon (Pacemaker keeps them as permanent node attributes):
+ * a daemon restarted in maintenance leaves every resource as it is (Reattach).
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { VigilConfig } from '../config/types.js';
+import { HealthChecker } from '../health/checker.js';
+import { createAgent } from '../resources/agents/index.js';
+import { ResourceManager, type ResourceAction, type ResourceManagerStatus } from '../resources/manager.js';
+import type { GroupConfig, HealthCheckConfig, ResourceAgent } from '../resources/types.js';
+import type { Logger } from './logger.js';
+import type { Scheduler } from './scheduler.js';
+
+/** The VRRP side as the resource manager sees it. */
+export interface VrrpView {
+  /** Whether the instance is master here now. */
+  isMaster(instance: string): boolean;
+  /** The member instances of a sync group. */
+  syncGroupMembers(group: string): readonly string[];
+  /** Sets a tracker on an instance (a group's ban, a health check). */
+  setTracker(instance: string, tracker: string, up: boolean): void;
+  /** Whether quorum lets this node run resources (no quorum section: always). */
+  mayRunResources(): boolean;
+  /** Node standby went on or off: the VRRP instances follow (FAULT in standby), so the VIPs move too. */
+  standbyChanged(on: boolean): void;
+}
+
+export interface HealthCheckStatus {
+  readonly name: string;
+  readonly state: string;
+  readonly lastResult: { readonly ok: boolean; readonly detail: string } | null;
+}
+
+export interface ResourceServiceStatus extends ResourceManagerStatus {
+  readonly healthChecks: readonly HealthCheckStatus[];
+}
+
+interface NodeState {
+  standby: boolean;
+  maintenance: boolean;
+}
+
+/** The tracker through which a group's ban reaches its VRRP instance (weight 0: FAULT while banned). */
+export function groupTrackerName(group: string): string {
+  return `group:${group}`;
+}
+
+/** The tracker of a health check on the instances it moves. */
+export function checkTrackerName(check: string): string {
+  return `check:${check}`;
+}
+
+/** The instances a group's placement follows (empty for `everywhere`). */
+export function placementInstances(group: GroupConfig, syncGroupMembers: (g: string) => readonly string[]): readonly string[] {
+  switch (group.placement.kind) {
+    case 'master':
+      return [group.placement.instance];
+    case 'master-of-sync-group':
+      return syncGroupMembers(group.placement.group);
+    case 'everywhere':
+      return [];
+  }
+}
+
+export class ResourceService {
+  private readonly manager: ResourceManager;
+  private readonly agents = new Map<string, ResourceAgent>();
+  private readonly checkers: { config: HealthCheckConfig; checker: HealthChecker }[] = [];
+  private readonly key = {};
+  private readonly state: NodeState;
+  private readonly stateFile: string;
+  private stopping = false;
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly config: VigilConfig,
+    private readonly vrrp: VrrpView,
+    private readonly scheduler: Scheduler,
+    private readonly now: () => number,
+    private readonly log: Logger,
+  ) {
+    const { resources, groups } = config.resources;
+    this.manager = new ResourceManager({ resources, groups });
+    const execDir = path.join(config.global.stateDir, 'exec');
+    for (const r of resources) this.agents.set(r.name, createAgent(r.spec, { name: r.name, stateDir: execDir }));
+    this.stateFile = path.join(config.global.stateDir, 'node-state.json');
+    this.state = this.loadState();
+  }
+
+  /** The router trackers the resources add to an instance: one per group placed on it, one per health check moving it. */
+  static trackersOf(config: VigilConfig, instance: string): { name: string; weight: number }[] {
+    const members = (g: string): readonly string[] => config.syncGroups.find((s) => s.name === g)?.instances ?? [];
+    const out: { name: string; weight: number }[] = [];
+    for (const g of config.resources.groups) if (placementInstances(g, members).includes(instance)) out.push({ name: groupTrackerName(g.name), weight: 0 });
+    for (const c of config.resources.healthChecks) if (c.instances.includes(instance)) out.push({ name: checkTrackerName(c.name), weight: c.weight });
+    return out;
+  }
+
+  get empty(): boolean {
+    return this.config.resources.resources.length === 0 && this.config.resources.healthChecks.length === 0;
+  }
+
+  /** Probes every resource, applies the saved standby and maintenance, and starts the health checks. */
+  start(): void {
+    if (this.state.maintenance) this.log.log('warn', 'maintenance-mode', { on: true, detail: 'resources are left exactly as they are' });
+    if (this.state.standby) this.log.log('warn', 'node-standby', { on: true, detail: 'no resource runs here' });
+    this.apply(this.manager.handle({ type: 'maintenance', on: this.state.maintenance }, this.now()));
+    this.apply(this.manager.handle({ type: 'standby', on: this.state.standby }, this.now()));
+    this.placementChanged();
+    this.apply(this.manager.handle({ type: 'startup' }, this.now()));
+    for (const c of this.config.resources.healthChecks) {
+      const checker = new HealthChecker(c, {
+        onTransition: (t) => {
+          const healthy = t.to === 'healthy';
+          this.log.log(healthy ? 'info' : 'warn', 'health-check', { check: c.name, from: t.from, to: t.to, reason: t.reason });
+          for (const instance of c.instances) this.vrrp.setTracker(instance, checkTrackerName(c.name), healthy);
+          if (c.resource !== undefined) this.apply(this.manager.handle({ type: 'check', resource: c.resource, healthy }, this.now()));
+        },
+      });
+      this.checkers.push({ config: c, checker });
+      checker.start();
+    }
+  }
+
+  /** VRRP mastership, standby or quorum changed: tell the manager where each group may run. */
+  placementChanged(): void {
+    const allowedByQuorum = this.vrrp.mayRunResources();
+    for (const g of this.config.resources.groups) {
+      const instances = placementInstances(g, (s) => this.vrrp.syncGroupMembers(s));
+      const allowed = allowedByQuorum && (g.placement.kind === 'everywhere' || instances.some((i) => this.vrrp.isMaster(i)));
+      this.apply(this.manager.handle({ type: 'placement', group: g.name, allowed }, this.now()));
+    }
+  }
+
+  private apply(actions: readonly ResourceAction[]): void {
+    for (const a of actions) {
+      switch (a.type) {
+        case 'run-op':
+          this.runOp(a.resource, a.op, a.id, a.timeoutMs, a.probe === true);
+          break;
+        case 'resource-state':
+          this.log.log(a.to === 'failed' || a.to === 'blocked' ? 'warn' : 'info', 'resource-state', { resource: a.resource, from: a.from, to: a.to, reason: a.reason });
+          break;
+        case 'ban': {
+          const group = 'group' in a ? a.group : a.resource;
+          this.log.log(a.banned ? 'warn' : 'info', a.banned ? 'group-banned' : 'group-unbanned', { group, reason: a.reason });
+          const g = this.config.resources.groups.find((x) => x.name === group);
+          if (g) for (const instance of placementInstances(g, (s) => this.vrrp.syncGroupMembers(s))) this.vrrp.setTracker(instance, groupTrackerName(group), !a.banned);
+          break;
+        }
+        case 'standby-request':
+          this.log.log('warn', 'standby-requested', { reason: a.reason });
+          this.setStandby(true);
+          break;
+      }
+    }
+    this.scheduler.set(this.key, this.manager.nextDeadline(), (t) => this.apply(this.manager.handle({ type: 'tick' }, t)));
+  }
+
+  private runOp(resource: string, op: 'start' | 'stop' | 'monitor', id: number, timeoutMs: number, probe: boolean): void {
+    const agent = this.agents.get(resource);
+    if (!agent) return;
+    this.inFlight++;
+    if (op !== 'monitor' || probe) this.log.log('info', 'resource-op', { resource, op: probe ? 'probe' : op, timeout_ms: timeoutMs });
+    void agent[op](timeoutMs).then((result) => {
+      this.inFlight--;
+      if (op !== 'monitor' || probe || result.rc !== 0) {
+        this.log.log(result.rc === 0 || (probe && result.rc === 7) ? 'info' : 'warn', 'resource-op-result', {
+          resource,
+          op: probe ? 'probe' : op,
+          rc: result.rc,
+          timed_out: result.timedOut,
+          ms: Math.round(result.elapsedMs),
+          detail: result.detail,
+        });
+      }
+      this.apply(this.manager.handle({ type: 'op-result', resource, op, id, result }, this.now()));
+      if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    });
+  }
+
+  command(command: 'start' | 'stop' | 'restart' | 'cleanup', resource: string): void {
+    if (!this.agents.has(resource)) throw new Error(`no resource is named "${resource}"`);
+    this.log.log('info', 'resource-command', { command, resource });
+    this.apply(this.manager.handle({ type: 'command', command, resource }, this.now()));
+  }
+
+  setStandby(on: boolean): void {
+    this.state.standby = on;
+    this.saveState();
+    this.log.log(on ? 'warn' : 'info', 'node-standby', { on });
+    this.apply(this.manager.handle({ type: 'standby', on }, this.now()));
+    this.vrrp.standbyChanged(on);
+  }
+
+  setMaintenance(on: boolean): void {
+    this.state.maintenance = on;
+    this.saveState();
+    this.log.log('warn', 'maintenance-mode', { on });
+    this.apply(this.manager.handle({ type: 'maintenance', on }, this.now()));
+  }
+
+  get standby(): boolean {
+    return this.state.standby;
+  }
+
+  get maintenance(): boolean {
+    return this.state.maintenance;
+  }
+
+  status(): ResourceServiceStatus {
+    return {
+      ...this.manager.status(this.now()),
+      healthChecks: this.checkers.map(({ config, checker }) => {
+        const s = checker.status();
+        return { name: config.name, state: s.state, lastResult: s.last ? { ok: s.last.ok, detail: s.last.detail } : null };
+      }),
+    };
+  }
+
+  /**
+   * Shutdown. In maintenance nothing is touched (the resources keep running for the next
+   * daemon to reattach); otherwise every resource is stopped, in group order, waiting at
+   * most the longest stop timeout per member.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await Promise.all(this.checkers.map(({ checker }) => checker.stop()));
+    if (!this.state.maintenance) {
+      this.apply(this.manager.handle({ type: 'standby', on: true }, this.now()));
+      const longest = Math.max(0, ...this.config.resources.resources.map((r) => r.stopTimeoutMs)) * Math.max(1, this.config.resources.resources.length);
+      const deadline = this.now() + longest + 1000;
+      while (this.running() && this.now() < deadline) await this.idle(deadline - this.now());
+    }
+    this.scheduler.set(this.key, undefined, () => undefined);
+  }
+
+  private running(): boolean {
+    return this.inFlight > 0 || this.manager.status(this.now()).resources.some((r) => r.state === 'started' || r.state === 'stopping' || r.state === 'starting');
+  }
+
+  private idle(maxMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, Math.max(1, Math.min(maxMs, 200)));
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private loadState(): NodeState {
+    try {
+      const raw = JSON.parse(readFileSync(this.stateFile, 'utf8')) as Partial<NodeState>;
+      return { standby: raw.standby === true, maintenance: raw.maintenance === true };
+    } catch {
+      return { standby: false, maintenance: false };
+    }
+  }
+
+  private saveState(): void {
+    try {
+      mkdirSync(path.dirname(this.stateFile), { recursive: true, mode: 0o700 });
+      const temp = `${this.stateFile}.${process.pid}.tmp`;
+      writeFileSync(temp, `${JSON.stringify(this.state)}\n`, { mode: 0o600 });
+      renameSync(temp, this.stateFile);
+    } catch (e) {
+      this.log.log('error', 'node-state-save-failed', { file: this.stateFile, detail: e instanceof Error ? e.message : String(e) });
+    }
+  }
+}
