@@ -9,7 +9,8 @@
  *   VIGIL_BENCH_RES_SECONDS   window of the resource measure (default 10)
  *   VIGIL_BENCH_RES_INTERVAL  advert interval of the resource measure in ms (default 100)
  *   VIGIL_BENCH_INTERVALS     failover intervals in ms (default 1000,100,10)
- *   VIGIL_BENCH_SECTIONS      any of core,failover,resources (default all)
+ *   VIGIL_BENCH_SECTIONS      any of core,failover,resources,quorum (default all)
+ *   VIGIL_BENCH_QUORUM_SECONDS  window of the heartbeat CPU measure (bench/quorum.ts)
  *   VIGIL_BENCH_KEEPALIVED=0  vigil only
  *   VIGIL_BENCH_GAP_RT=1      also a gap run of vigil with realtime_priority 10 (unsettled: see the report)
  */
@@ -36,7 +37,7 @@ function labSkipReason(): string | undefined {
 
 async function main(): Promise<void> {
   if (sections.has('core')) runCoreBench();
-  if (!sections.has('failover') && !sections.has('resources')) return;
+  if (!sections.has('failover') && !sections.has('resources') && !sections.has('quorum')) return;
   const skip = labSkipReason();
   if (skip) {
     console.log(`\nlab benchmarks skipped: ${skip}`);
