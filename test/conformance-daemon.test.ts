@@ -8,27 +8,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labAvailable, withLab, type Lab } from './lab/netns.js';
+import { withLab, type Lab } from './lab/netns.js';
 import { Capture, neighborAdverts, sleep, vrrpAdverts, type Frame } from './lab/capture.js';
 import { VigilProcess, configYaml, instanceYaml, waitHolders } from './lab/vigil.js';
 import { injectSource, injectVrrp, vrrpGroup } from './lab/inject.js';
-import { native } from '../src/native/index.js';
 import { addressFromBytes, ip } from '../src/net/address.js';
 import { formatMac } from '../src/net/mac.js';
 import { encodeAdvert } from '../src/vrrp/codec.js';
 import type { Centiseconds, Priority, Vrid } from '../src/vrrp/types.js';
+import { labSkipReason } from './support/skip.js';
 
-function skipReason(): string | false {
-  const lab = labAvailable();
-  if (!lab.ok) return lab.reason;
-  try {
-    native();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return false;
-}
-const skip = skipReason();
+const skip = labSkipReason();
 const TEST_TIMEOUT = 90_000;
 
 async function until(check: () => Promise<boolean> | boolean, what: () => string, timeoutMs = 10_000, everyMs = 50): Promise<void> {

@@ -11,23 +11,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { labAvailable, withLab } from './lab/netns.js';
+import { withLab } from './lab/netns.js';
 import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from './lab/vigil.js';
-import { native } from '../src/native/index.js';
+import { labSkipReason } from './support/skip.js';
 
 const execFileP = promisify(execFile);
 
-function skipReason(): string | false {
-  const lab = labAvailable();
-  if (!lab.ok) return lab.reason;
-  try {
-    native();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return false;
-}
-const skip = skipReason();
+const skip = labSkipReason();
 
 test('daemon: a VIP removed by hand while master is put back, and the removal is logged', { skip }, async () => {
   await withLab({ hosts: ['a'] }, async (lab) => {

@@ -5,22 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labAvailable, withLab } from './lab/netns.js';
+import { withLab } from './lab/netns.js';
 import { Capture, gratuitousArps, sleep, vrrpAdverts } from './lab/capture.js';
 import { VigilProcess, configYaml, holders, instanceYaml, waitHolders } from './lab/vigil.js';
-import { native } from '../src/native/index.js';
+import { labSkipReason } from './support/skip.js';
 
-function skipReason(): string | false {
-  const lab = labAvailable();
-  if (!lab.ok) return lab.reason;
-  try {
-    native();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return false;
-}
-const skip = skipReason();
+const skip = labSkipReason();
 
 const VIP = '10.213.0.100';
 

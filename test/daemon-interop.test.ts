@@ -12,30 +12,20 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { labAvailable, run, withLab, type Lab } from './lab/netns.js';
+import { run, withLab, type Lab } from './lab/netns.js';
 import { Capture, sleep, vrrpAdverts } from './lab/capture.js';
 import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from './lab/vigil.js';
 import { fixChecksum, injectSource, injectVrrp, vrrpGroup } from './lab/inject.js';
 import { Keepalived, keepalivedConf } from './lab/keepalived.js';
-import { native } from '../src/native/index.js';
 import { ip } from '../src/net/address.js';
 import { encodeAdvert, type Advert } from '../src/vrrp/codec.js';
 import { passwordAuthData } from '../src/vrrp/acceptance.js';
 import { REJECT_REASONS, type RejectReason } from '../src/vrrp/rejection.js';
 import type { DaemonStatus } from '../src/daemon/daemon.js';
 import { AUTH_DATA_LENGTH, AUTH_NONE, AUTH_SIMPLE_TEXT, type Centiseconds, type Priority, type Vrid } from '../src/vrrp/types.js';
+import { labSkipReason } from './support/skip.js';
 
-function skipReason(): string | false {
-  const lab = labAvailable();
-  if (!lab.ok) return lab.reason;
-  try {
-    native();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return false;
-}
-const skip = skipReason();
+const skip = labSkipReason();
 
 function have(cmd: string, args: readonly string[]): boolean {
   try {

@@ -12,27 +12,17 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { promisify } from 'node:util';
-import { labAvailable, withLab, type Lab } from './lab/netns.js';
+import { withLab, type Lab } from './lab/netns.js';
 import { Capture, gratuitousArps, neighborAdverts, sleep, vrrpAdverts, type Frame } from './lab/capture.js';
 import { addressFromBytes } from '../src/net/address.js';
 import { formatMac } from '../src/net/mac.js';
 import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders, type LogEvent } from './lab/vigil.js';
-import { native } from '../src/native/index.js';
 import type { DaemonStatus } from '../src/daemon/daemon.js';
+import { labSkipReason } from './support/skip.js';
 
 const execFileAsync = promisify(execFile);
 
-function skipReason(): string | false {
-  const lab = labAvailable();
-  if (!lab.ok) return lab.reason;
-  try {
-    native();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return false;
-}
-const skip = skipReason();
+const skip = labSkipReason();
 
 function toolMissing(tool: string): string | false {
   if (skip) return skip;

@@ -10,23 +10,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { labAvailable, withLab, type Lab } from './lab/netns.js';
-import { native } from '../src/native/index.js';
+import { withLab, type Lab } from './lab/netns.js';
 import { IFLA, RTM, attr, encodeIfInfoMsg, encodeMessage } from '../src/netlink/message.js';
+import { labSkipReason } from './support/skip.js';
 
 const DRIVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'netlink-driver.js');
 
-function skipReason(): string | false {
-  const lab = labAvailable();
-  if (!lab.ok) return lab.reason;
-  try {
-    native();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return false;
-}
-const skip = skipReason();
+const skip = labSkipReason();
 
 interface DriverError {
   name: string;
