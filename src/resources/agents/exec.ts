@@ -238,7 +238,12 @@ export class ExecAgent implements ResourceAgent {
         const from = Math.max(offset, size - 16 * 1024);
         const buffer = Buffer.alloc(Math.max(0, size - from));
         readSync(fd, buffer, 0, buffer.length, from);
-        const line = lastLine(buffer.toString('utf8'));
+        // Only what the process wrote since vigil's own "--- vigil ...: starting" marker:
+        // a process killed before it wrote anything has no last line of its own.
+        const lines = buffer.toString('utf8').split('\n');
+        let i = lines.length;
+        while (i > 0 && !(lines[i - 1] ?? '').startsWith('--- vigil ')) i--;
+        const line = lastLine(lines.slice(i).join('\n'));
         return line === undefined ? '' : `: ${line}`;
       } finally {
         closeSync(fd);
