@@ -62,6 +62,8 @@ export class QuorumService {
     running: false,
   };
   private closed = false;
+  /** The cluster name's 32-bit id, as heartbeats carry it (a SHA-256, so computed once). */
+  private readonly clusterId: number;
 
   private constructor(
     private readonly config: QuorumConfig,
@@ -76,7 +78,9 @@ export class QuorumService {
     private readonly log: Logger,
     private readonly onVerdict: (verdict: QuorumVerdict, why: string) => void,
     readonly warnings: readonly string[],
-  ) {}
+  ) {
+    this.clusterId = clusterId(config.clusterName);
+  }
 
   /** Validates, opens the heartbeat socket and starts sending. Throws with a message naming what failed. */
   static async open(
@@ -160,7 +164,7 @@ export class QuorumService {
 
   private receive(bytes: Buffer, from: string): void {
     if (this.closed) return;
-    const decoded = decodeHeartbeat(bytes, this.key, clusterId(this.config.clusterName));
+    const decoded = decodeHeartbeat(bytes, this.key, this.clusterId);
     const now = this.now();
     if (!decoded.ok) {
       this.membership.countRejection(decoded.reason);

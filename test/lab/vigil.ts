@@ -2,7 +2,7 @@
  * Runs the real `vigil run` (dist/src/cli/main.js) on a lab host: a config file and a
  * runtime directory of its own, JSON log lines collected as events, the control socket
  * reached directly (a Unix path socket is not bound to a network namespace), and the
- * process ended by its PID.
+ * process ended by its PID. VIGIL_PROF=DIR runs it with --cpu-prof into DIR (for profiling).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,7 +71,7 @@ export class VigilProcess {
     const configPath = path.join(dir, 'vigil.yaml');
     const runtimeDir = path.join(dir, 'run');
     writeFileSync(configPath, yaml);
-    const child = lab.spawn(host, process.execPath, [VIGIL_MAIN, 'run', '-c', configPath, '--runtime-dir', runtimeDir, '--log-format', 'json']);
+    const child = lab.spawn(host, process.execPath, [...(process.env['VIGIL_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['VIGIL_PROF']] : []), VIGIL_MAIN, 'run', '-c', configPath, '--runtime-dir', runtimeDir, '--log-format', 'json']);
     const p = new VigilProcess(lab, host, child, dir, configPath, runtimeDir);
     if (options.waitStarted !== false) await p.waitFor((e) => e.event === 'started', 'started', 10000);
     return p;
