@@ -145,7 +145,14 @@ test('conformance: an IPv6 VMAC gets no link-local address from the virtual MAC;
       // RFC 5798 §7.4: no EUI-64 identifier from the virtual MAC (fe80::200:5eff:fe00:25d).
       const addrs = JSON.parse((await lab.exec('a', 'ip', ['-j', '-6', 'addr', 'show', 'dev', vmac])).stdout) as { addr_info: { local: string }[] }[];
       const onVmac = (addrs[0]?.addr_info ?? []).map((x) => x.local).sort();
-      assert.deepEqual(onVmac, ['fd13::130', 'fe80::13:1:130'], `addresses on ${vmac}`);
+      // The VIPs, and the parent's link-local address: the adverts' source on the VMAC.
+      assert.deepEqual(onVmac, ['fd13::130', 'fe80::13:1:130', lab.host('a').ipv6LinkLocal].sort(), `addresses on ${vmac}`);
+      // RFC 5798 §7.2: the adverts leave from the virtual MAC, with the link-local source.
+      const cap = await Capture.start(lab, 'client', 'ip6 proto 112');
+      await sleep(350);
+      const adverts = vrrpAdverts(await cap.stop()).filter((x) => x.vrid === VRID);
+      assert.ok(adverts.length >= 2, `adverts captured: ${adverts.length}`);
+      assert.deepEqual([...new Set(adverts.map((x) => `${x.src.text} ${x.srcMac} ${x.ttl}`))], [`${lab.host('a').ipv6LinkLocal} ${vmacMac} 255`]);
       assert.ok(!onVmac.some((x) => x.includes('5eff:fe00')), 'no address derived from the virtual MAC');
       // RFC 5798 §6.4.2 (390), §6.4.3 (620): the kernel joined the solicited-node groups when the VIPs were added.
       const groups = (await lab.exec('a', 'ip', ['-6', 'maddr', 'show', 'dev', vmac])).stdout;
@@ -156,6 +163,37 @@ test('conformance: an IPv6 VMAC gets no link-local address from the virtual MAC;
       assert.equal(await neighbourMac(lab, 'client', VIP6), vmacMac);
     } finally {
       await a.stop();
+    }
+  });
+});
+
+test('conformance: two IPv6 VMAC routers hear each other through their VMACs; the backup follows the master and takes over on SIGTERM, sending from the virtual MAC', { skip, timeout: TEST_TIMEOUT }, async () => {
+  await withLab({ hosts: ['a', 'b', 'client'] }, async (lab) => {
+    const VRID = 94;
+    const vmacMac = `00:00:5e:00:02:${VRID.toString(16)}`;
+    const VIP6 = 'fd13::131';
+    const yaml = (priority: number): string =>
+      configYaml(instanceYaml({ name: 'gw6', vrid: VRID, priority, vips: ['fe80::13:1:131/64', `${VIP6}/64`], extra: '    vmac: true' }));
+    const a = await VigilProcess.start(lab, 'a', yaml(200));
+    const b = await VigilProcess.start(lab, 'b', yaml(100));
+    try {
+      await a.waitState('gw6', 'master');
+      await b.waitState('gw6', 'backup');
+      await waitHolders(lab, ['a', 'b'], VIP6, ['a']);
+      await until(async () => (await b.instance('gw6')).master?.address === lab.host('a').ipv6LinkLocal, () => 'b follows a', 3000);
+      assert.deepEqual(b.stateChanges('gw6').map((e) => e['to']), ['backup'], 'b never took over while a advertised');
+      const cap = await Capture.start(lab, 'client', 'ip6 proto 112');
+      a.signal('SIGTERM');
+      await b.waitState('gw6', 'master', 3000);
+      await sleep(250);
+      const adverts = vrrpAdverts(await cap.stop()).filter((x) => x.vrid === VRID);
+      const fromB = adverts.filter((x) => x.src.text === lab.host('b').ipv6LinkLocal);
+      assert.ok(adverts.some((x) => x.src.text === lab.host('a').ipv6LinkLocal && x.priority === 0), 'a sent priority 0');
+      assert.ok(fromB.length >= 1 && fromB.every((x) => x.srcMac === vmacMac), `b's adverts from ${vmacMac}: ${JSON.stringify(fromB.map((x) => x.srcMac))}`);
+      await waitHolders(lab, ['a', 'b'], VIP6, ['b']);
+    } finally {
+      await a.stop();
+      await b.stop();
     }
   });
 });

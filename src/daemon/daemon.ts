@@ -248,12 +248,12 @@ export class Daemon {
       vipIfname = vmac.name;
       vmacIndex = vmac.index;
     }
-    // An IPv4 VMAC instance sends and receives its adverts on the VMAC (keepalived does the
-    // same unless vmac_xmit_base): RFC 5798 §7.2 "The source MAC address of a VRRP
-    // advertisement MUST be the virtual router MAC address", and the kernel hands a frame
-    // from that MAC to the local macvlan of the same MAC, never to the parent. IPv6 adverts
-    // stay on the parent, whose link-local address is their source.
-    const advertIf = ic.vmac && ic.family === 'ipv4' ? { name: vipIfname, index: vipIfindex } : { name: link.name, index: link.index };
+    // A VMAC instance sends and receives its adverts on the VMAC (keepalived does the same
+    // unless vmac_xmit_base): RFC 5798 §7.2 "The source MAC address of a VRRP advertisement
+    // MUST be the virtual router MAC address", and the kernel hands a frame from that MAC to
+    // the local macvlan of the same MAC, never to the parent. An IPv6 VMAC carries the
+    // parent's link-local address, the adverts' source (ensureVmac).
+    const advertIf = ic.vmac ? { name: vipIfname, index: vipIfindex } : { name: link.name, index: link.index };
     const channelKey = `${advertIf.name}/${ic.family}/${ic.unicast ? 'unicast' : 'multicast'}`;
     let entry = this.channels.get(channelKey);
     if (!entry) {

@@ -7,7 +7,7 @@
  * Failures that come from the network (a send on a link that went down, a socket error)
  * are reported through the callbacks and counted, never thrown into the protocol core.
  */
-import type { AddressFamily, IpAddress } from '../net/address.js';
+import { isIPv6LinkLocal, type AddressFamily, type IpAddress } from '../net/address.js';
 import type { MacAddress } from '../net/mac.js';
 import { PacketSocket } from '../net/packet-socket.js';
 import {
@@ -142,6 +142,12 @@ export class SystemNetwork implements NetworkPorts {
     parentEntry.vmacs.add(link.index);
     this.vmacParent.set(link.index, parentIndex);
     await this.nl.setLinkUp(link.index, true);
+    if (family === 'ipv6') {
+      // The adverts of an IPv6 VMAC leave from the VMAC with the parent's link-local source
+      // (RFC 5798 §5.1.2.1), so the VMAC carries that address too, as keepalived gives it.
+      const parentLinkLocal = (await this.nl.listAddresses(parentIndex)).find((a) => a.family === 'ipv6' && isIPv6LinkLocal(a.address) && !a.tentative);
+      if (parentLinkLocal) await this.nl.addAddress({ ifindex: link.index, address: parentLinkLocal.address, prefixLength: parentLinkLocal.prefixLength, noDad: true });
+    }
     const up = await this.nl.getLinkByIndex(link.index);
     return linkState(up ?? link);
   }
