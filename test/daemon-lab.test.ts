@@ -102,6 +102,8 @@ test('lab: three nodes — cold start elects the highest priority; preempt takes
       await a.waitState('gw', 'master');
       await waitHolders(lab, nodes, VIP, ['a']);
       await until(async () => (await stateOf(b!)) === 'backup' && (await stateOf(c!)) === 'backup', () => 'b and c backup');
+      // b heard a's adverts (the next one is at most an interval away).
+      await until(async () => (await b!.instance('gw')).master?.address === lab.host('a').ipv4, () => 'b hears a', 2000);
       const bs = await b.instance('gw');
       assert.equal(bs.master?.address, lab.host('a').ipv4, 'b follows a');
       assert.equal(bs.master?.priority, 200);
