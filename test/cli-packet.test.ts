@@ -98,7 +98,7 @@ test('decode without --hex: exit 2, the message names --hex', () => {
 
 test('decode with a bad --src: exit 2, the message names --src', () => {
   assert.ok(k1);
-  const r = vigil(['packet', 'decode', '--hex', k1.payload_hex, '--src', '10.0.0.256', '--dst', k1.ip.dst]);
+  const r = vigil(['packet', 'decode', '--hex', k1.payload_hex, '--src', '10.213.0.256', '--dst', k1.ip.dst]);
   assert.equal(r.status, 2, explain(r));
   assert.match(r.stderr, /--src/);
 });
@@ -172,7 +172,7 @@ test('in-process: unknown options and subcommands are usage errors naming them',
   assert.equal(await runCli(['packet', 'frob'], unknownSub), 2);
   assert.match(unknownSub.err.join(''), /unknown subcommand 'frob'/);
   const badTtl = fakeIo();
-  assert.equal(await runCli(['packet', 'decode', '--hex', '00', '--src', '10.0.0.1', '--dst', '10.0.0.2', '--ttl', '256'], badTtl), 2);
+  assert.equal(await runCli(['packet', 'decode', '--hex', '00', '--src', '10.213.0.1', '--dst', '10.213.0.2', '--ttl', '256'], badTtl), 2);
   assert.match(badTtl.err.join(''), /--ttl/);
   const badMode = fakeIo('{}');
   assert.equal(await runCli(['packet', 'encode', '--checksum', 'either'], badMode), 2);
