@@ -13,7 +13,7 @@
  *   VIGIL_BENCH_WEB_CONFIGS   web: check-w0 (default), check-w-100, group-mt1 (bench/resources-failover.ts)
  *   VIGIL_BENCH_QUORUM_SECONDS  window of the heartbeat CPU measure (bench/quorum.ts)
  *   VIGIL_BENCH_KEEPALIVED=0  vigil only
- *   VIGIL_BENCH_GAP_RT=1      also a gap run of vigil with realtime_priority 10 (unsettled: see the report)
+ *   VIGIL_BENCH_GAP_RT=1      also a gap run of vigil with realtime_priority 10
  */
 import { runCoreBench } from './vrrp-core.js';
 import { runFailoverBench } from './failover.js';

@@ -390,12 +390,22 @@ export class Daemon {
     }
   }
 
-  private async addVips(instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
+  private addVips(instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
+    return this.changeVips('add', instance, ifindex, vips);
+  }
+
+  private removeVips(instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
+    return this.changeVips('remove', instance, ifindex, vips);
+  }
+
+  /** Adds or removes each VIP on its `dev` (or the instance's VIP interface); a failure is logged and the rest go on. */
+  private async changeVips(op: 'add' | 'remove', instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
     for (const vip of vips) {
       try {
-        await this.net.addAddress(vip.dev ? ((await this.net.link(vip.dev))?.index ?? ifindex) : ifindex, vip);
+        const on = vip.dev ? ((await this.net.link(vip.dev))?.index ?? ifindex) : ifindex;
+        await (op === 'add' ? this.net.addAddress(on, vip) : this.net.removeAddress(on, vip));
       } catch (e) {
-        this.log.log('error', 'vip-add-failed', { instance, address: `${vip.address.text}/${vip.prefixLength}`, detail: errorText(e) });
+        this.log.log('error', `vip-${op}-failed`, { instance, address: `${vip.address.text}/${vip.prefixLength}`, detail: errorText(e) });
       }
     }
   }
@@ -415,16 +425,6 @@ export class Daemon {
       return;
     }
     await this.acceptFilter.block(instance, vips.map((v) => v.address));
-  }
-
-  private async removeVips(instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
-    for (const vip of vips) {
-      try {
-        await this.net.removeAddress(vip.dev ? ((await this.net.link(vip.dev))?.index ?? ifindex) : ifindex, vip);
-      } catch (e) {
-        this.log.log('error', 'vip-remove-failed', { instance, address: `${vip.address.text}/${vip.prefixLength}`, detail: errorText(e) });
-      }
-    }
   }
 
   private announce(
