@@ -621,3 +621,37 @@ test('quorum lab (f): forged and replayed heartbeats from a third namespace chan
     }),
   );
 });
+
+test('quorum lab (freeze): no_quorum_policy freeze — an isolated backup takes nothing over, and the inquorate master keeps the VIP', { skip, timeout: TEST_TIMEOUT }, async () => {
+  await withKey(async (keyFile) => {
+    await withLab({ hosts: ['a', 'b', 'client'] }, async (lab) => {
+      const q: QuorumOptions = { keyFile, nodes: ['a', 'b'], extra: ['no_quorum_policy: freeze'] };
+      const [a, b] = await startAll(lab, [
+        ['a', nodeYaml(lab, 200, q)],
+        ['b', nodeYaml(lab, 100, q)],
+      ]);
+      assert.ok(a && b);
+      try {
+        await a.waitState('gw', 'master');
+        await settle(lab, [a, b], ['a'], 'both up');
+        const fromA = a.events.length;
+        const fromB = b.events.length;
+        await cut(lab, 'b');
+        // Both halves lose quorum (1 vote of 2): freeze keeps each as it is.
+        await until(async () => (await quorumOf(a)).verdict === 'keep' && (await quorumOf(b)).verdict === 'keep', () => 'both inquorate, verdict keep');
+        await sleep(1000); // several Master_Down_Intervals (361 ms) without adverts on b
+        await settle(lab, [a, b], ['a'], 'b cut off');
+        assert.equal(await stateOf(b), 'backup', 'b, which hears no adverts, did not take over');
+        assert.equal(await stateOf(a), 'master', 'a kept its VIP while inquorate');
+        assert.equal((await quorumStatusCli(b)).code, 2);
+        await heal(lab, 'b');
+        await until(async () => (await quorumOf(a)).quorate && (await quorumOf(b)).quorate, () => 'both quorate again');
+        await settle(lab, [a, b], ['a'], 'healed');
+        assert.deepEqual(eventsSince(b, fromB, 'state-change'), [], 'b never changed state after the cut');
+        assert.deepEqual(eventsSince(a, fromA, 'state-change'), [], 'a never changed state after the cut');
+      } finally {
+        await stopAll([a, b]);
+      }
+    });
+  });
+});

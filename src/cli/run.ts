@@ -98,7 +98,7 @@ function applyScheduling(config: VigilConfig, log: Logger): void {
 }
 
 /** The quorum service of `config.quorum`: the local node found, the key read, the socket open. */
-async function openQuorum(config: VigilConfig, scheduler: TimeoutScheduler, log: Logger, onVerdict: (verdict: 'hold' | 'keep' | 'release') => void): Promise<QuorumService | undefined> {
+async function openQuorum(config: VigilConfig, scheduler: TimeoutScheduler, log: Logger, onVerdict: (verdict: 'hold' | 'keep' | 'release', why: string) => void): Promise<QuorumService | undefined> {
   const q = config.quorum;
   if (!q) return undefined;
   const localId = findLocalNode(q);
@@ -137,7 +137,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   const resources = new ResourceService(config, daemon.vrrpView, scheduler, monotonicMs, log);
   daemon.attachResources(resources);
   try {
-    if (config.quorum) quorum = await openQuorum(config, scheduler, log, (verdict) => daemon.onQuorumVerdict(verdict));
+    if (config.quorum) quorum = await openQuorum(config, scheduler, log, (verdict, why) => daemon.onQuorumVerdict(verdict, why));
     if (quorum) daemon.attachQuorum(quorum);
     await daemon.start();
     resources.start();

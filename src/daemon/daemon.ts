@@ -104,8 +104,19 @@ export class Daemon {
   private resources: ResourceService | undefined;
   /** Held back from becoming master unless quorum says 'hold' (no_quorum_policy freeze, a tie-breaker deciding). */
   private readonly quorumGate: MasterGate = {
-    mayBecomeMaster: (_router, now) => (this.quorum === undefined || this.quorum.verdict === 'hold' ? true : now + QUORUM_GATE_RECHECK_MS),
+    mayBecomeMaster: (router, now) => {
+      if (this.quorum === undefined) return true;
+      if (this.quorum.verdict !== 'hold') return now + QUORUM_GATE_RECHECK_MS;
+      // Quorum came back with the peers: a backup held back meanwhile has not heard the
+      // master for a while only because it was cut off too, so it listens for one whole
+      // Master_Down_Interval before it may take over (else it would preempt a live master
+      // on the heartbeat that arrives before the next advert).
+      const listenUntil = this.quorumRegainedAt === undefined ? undefined : this.quorumRegainedAt + router.status(now).masterDownIntervalMs;
+      return listenUntil !== undefined && now < listenUntil ? listenUntil : true;
+    },
   };
+  /** When the verdict last became 'hold' because the membership came back (not by a tie-breaker win). */
+  private quorumRegainedAt: number | undefined;
 
   constructor(
     config: VigilConfig,
@@ -138,7 +149,8 @@ export class Daemon {
   }
 
   /** The quorum service's verdict changed: every instance hears it through its quorum tracker. */
-  onQuorumVerdict(verdict: QuorumVerdict): void {
+  onQuorumVerdict(verdict: QuorumVerdict, why: string = 'quorum'): void {
+    this.quorumRegainedAt = verdict === 'hold' && why === 'quorum' ? monotonicMs() : undefined;
     for (const rt of this.runtimes.values()) this.engine.dispatch(rt.instance, { type: 'tracker', name: QUORUM_TRACKER, up: verdict !== 'release' });
     this.resources?.placementChanged();
   }
