@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync } from 'node:fs';
 import { labAvailable, withLab, type Lab } from './lab/netns.js';
 import { ip, type IpAddress, type IPv4Address, type IPv6Address } from '../src/net/address.js';
 import { parseMac } from '../src/net/mac.js';
@@ -15,7 +14,6 @@ import { PacketSocket, type PacketFrameMeta } from '../src/net/packet-socket.js'
 import {
   AF_INET,
   AF_INET6,
-  CLONE_NEWNET,
   ETH_P_ARP,
   ETH_P_IP,
   ETH_P_IPV6,
@@ -39,6 +37,7 @@ import {
   unsolicitedNeighborAdvertFrame,
 } from '../src/vrrp/announce-frames.js';
 import type { Centiseconds, Priority, Vrid } from '../src/vrrp/types.js';
+import { inNetns } from './lab/inject.js';
 
 const available = labAvailable();
 const skip = available.ok ? false : available.reason;
@@ -46,24 +45,6 @@ const skip = available.ok ? false : available.reason;
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/** Runs `body` with the main thread in the namespace `ns`, then returns to this process's own. */
-function inNetns<T>(ns: string, body: () => T): T {
-  const n = native();
-  const own = openSync('/proc/thread-self/ns/net', 'r');
-  const target = openSync(`/run/netns/${ns}`, 'r');
-  try {
-    n.setns(target, CLONE_NEWNET);
-    try {
-      return body();
-    } finally {
-      n.setns(own, CLONE_NEWNET);
-    }
-  } finally {
-    closeSync(target);
-    closeSync(own);
-  }
-}
 
 /** Collects values and waits for the first that matches. */
 class Inbox<T> {
