@@ -32,14 +32,14 @@
  * Restore: `vigil resource cleanup haproxy` on a (through the control socket); a's
  * haproxy starts again, the check turns healthy, a preempts back and serves.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { withLab, type Lab } from '../test/lab/netns.js';
 import { gratuitousArps, sleep, vrrpAdverts, type Frame } from '../test/lab/capture.js';
 import { VigilProcess, configYaml, instanceYaml } from '../test/lab/vigil.js';
-import { errorWindow, startNginx, type HttpResult, type NginxBackend } from '../test/lab/web.js';
+import { errorWindow, startNginx, writeHaproxyConfig, type HttpResult, type NginxBackend } from '../test/lab/web.js';
 import { controlRequest } from '../src/daemon/control.js';
 import type { ResourceManagerStatus } from '../src/resources/manager.js';
 import { BenchCapture, fmtSummary, printTable, summarize, waitUntil, type Summary } from './lab-daemons.js';
@@ -71,31 +71,9 @@ function realtimeOffset(): number {
 // ---------------------------------------------------------------------------------------
 // haproxy config and the client loop
 
+/** haproxy on the VIP, marking its answers with the node it runs on. */
 function writeHaproxy(dir: string, node: Node, backends: readonly string[]): string {
-  const configPath = path.join(dir, 'haproxy.cfg');
-  writeFileSync(
-    configPath,
-    [
-      'global',
-      '  maxconn 1024',
-      'defaults',
-      '  mode http',
-      '  timeout connect 500ms',
-      '  timeout client 5s',
-      '  timeout server 5s',
-      '  retries 2',
-      '  option redispatch',
-      'frontend fe',
-      `  bind ${VIP}:80`,
-      `  http-response set-header X-Node ${node}`,
-      '  default_backend be',
-      'backend be',
-      '  balance roundrobin',
-      ...backends.map((b, i) => `  server s${i + 1} ${b} check inter 100ms fall 2 rise 2`),
-      '',
-    ].join('\n'),
-  );
-  return configPath;
+  return writeHaproxyConfig({ dir, vip: VIP, backends, frontendLines: [`http-response set-header X-Node ${node}`] });
 }
 
 /** One request: start and end in CLOCK_MONOTONIC ms, and which node's haproxy answered. */

@@ -141,6 +141,8 @@ export interface HaproxyOptions {
   readonly backends: readonly string[];
   /** Health-check interval of the servers (default "100ms"); fall 2, rise 2. */
   readonly checkInter?: string;
+  /** More lines for the frontend, e.g. `http-response set-header X-Node a`. */
+  readonly frontendLines?: readonly string[];
 }
 
 /** Writes a haproxy config (frontend on vip:port, round-robin backends with checks) and returns its path. */
@@ -161,6 +163,7 @@ export function writeHaproxyConfig(options: HaproxyOptions): string {
       '  option redispatch',
       'frontend fe',
       `  bind ${options.vip}:${options.port ?? 80}`,
+      ...(options.frontendLines ?? []).map((l) => `  ${l}`),
       '  default_backend be',
       'backend be',
       '  balance roundrobin',
