@@ -13,7 +13,6 @@ import { accessSync, constants as fsConstants, mkdtempSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { labAvailable, withLab, type Lab } from './lab/netns.js';
-import { sleep } from './lab/capture.js';
 import { VIGIL_MAIN, VigilProcess, configYaml, instanceYaml, waitHolders } from './lab/vigil.js';
 import { native } from '../src/native/index.js';
 import { ip } from '../src/net/address.js';
@@ -29,6 +28,7 @@ import {
   tableScript,
   type NftPort,
 } from '../src/daemon/accept-filter.js';
+import { until } from './support/until.js';
 
 // ---------------------------------------------------------------------------------------
 // The filter's logic, on a fake nft
@@ -150,15 +150,6 @@ const TEST_TIMEOUT = 90_000;
 const VIP = '10.213.0.110';
 const LL_VIP6 = 'fe80::13:1:110';
 const VIP6 = 'fd13::110';
-
-async function until(check: () => Promise<boolean> | boolean, what: () => string, timeoutMs = 10_000, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
-    await sleep(everyMs);
-  }
-}
 
 /** One ping (IPv4 or IPv6), waiting at most `waitS` seconds; true when answered. */
 async function pingOnce(lab: Lab, host: string, address: string, waitS = 1): Promise<boolean> {

@@ -17,18 +17,10 @@ import { formatMac } from '../src/net/mac.js';
 import { encodeAdvert } from '../src/vrrp/codec.js';
 import type { Centiseconds, Priority, Vrid } from '../src/vrrp/types.js';
 import { labSkipReason } from './support/skip.js';
+import { until } from './support/until.js';
 
 const skip = labSkipReason();
 const TEST_TIMEOUT = 90_000;
-
-async function until(check: () => Promise<boolean> | boolean, what: () => string, timeoutMs = 10_000, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
-    await sleep(everyMs);
-  }
-}
 
 async function neighbourMac(lab: Lab, host: string, address: string): Promise<string | undefined> {
   const r = await lab.exec(host, 'ip', ['-j', 'neigh', 'show', address], true);

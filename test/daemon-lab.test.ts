@@ -19,6 +19,7 @@ import { formatMac } from '../src/net/mac.js';
 import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders, type LogEvent } from './lab/vigil.js';
 import type { DaemonStatus } from '../src/daemon/daemon.js';
 import { labSkipReason } from './support/skip.js';
+import { until } from './support/until.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -56,16 +57,6 @@ async function stopAll(ps: readonly (VigilProcess | undefined)[]): Promise<void>
 /** State changes of `instance` logged after event index `from`. */
 function changesSince(p: VigilProcess, instance: string, from: number): LogEvent[] {
   return p.events.slice(from).filter((e) => e.event === 'state-change' && e['instance'] === instance);
-}
-
-/** Polls `check` until it returns true, or throws `what` after `timeoutMs`. */
-async function until(check: () => Promise<boolean> | boolean, what: () => string, timeoutMs = 10_000, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
-    await sleep(everyMs);
-  }
 }
 
 /** The client's neighbour entry for `address`: its MAC (lowercase) or undefined. */

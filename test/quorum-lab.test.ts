@@ -28,6 +28,7 @@ import { generateKey, writeKeyFile } from '../src/quorum/authkey.js';
 import { encodeHeartbeat, newBootEpoch } from '../src/quorum/heartbeat.js';
 import { toNodeId, toVotes } from '../src/quorum/types.js';
 import { native } from '../src/native/index.js';
+import { until } from './support/until.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -117,16 +118,6 @@ async function settle(lab: Lab, live: readonly VigilProcess[], expected: readonl
   await sleep(400);
   const h = await audit(lab, live, step);
   assert.deepEqual(h.sort(), [...expected].sort(), `${step}: the VIP moved again after settling`);
-}
-
-/** Polls `check` until true, or throws `what` after `timeoutMs`. */
-async function until(check: () => Promise<boolean> | boolean, what: () => string, timeoutMs = 10_000, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
-    await sleep(everyMs);
-  }
 }
 
 /** Runs `vigil ARGS` (the CLI, outside the namespaces: the control socket is a path). */

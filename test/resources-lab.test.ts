@@ -25,6 +25,7 @@ import { bodies, errorWindow, startHttpLoop, startNginx, writeHaproxyConfig, typ
 import { controlRequest } from '../src/daemon/control.js';
 import type { ResourceServiceStatus } from '../src/daemon/resource-service.js';
 import { native } from '../src/native/index.js';
+import { until } from './support/until.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -62,16 +63,6 @@ function needs(...files: string[]): string | false {
 const HAPROXY = '/usr/sbin/haproxy';
 const NGINX = '/usr/sbin/nginx';
 const IPADDR2 = `${OCF_ROOT}/resource.d/heartbeat/IPaddr2`;
-
-/** Polls `check` until true, or throws `what()` after `timeoutMs`. */
-async function until(check: () => Promise<boolean> | boolean, what: () => string, timeoutMs = 10_000, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
-    await sleep(everyMs);
-  }
-}
 
 /** One vigil node of a test: its host, state directory (kept across daemon restarts) and daemon. */
 interface Node {

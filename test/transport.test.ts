@@ -9,23 +9,13 @@ import assert from 'node:assert/strict';
 import { labAvailable, withLab, type Lab } from './lab/netns.js';
 import { ip, type IpAddress, type IPv4Address, type IPv6Address } from '../src/net/address.js';
 import { parseMac } from '../src/net/mac.js';
-import { sockaddrIn, sockaddrIn6 } from '../src/net/sockaddr.js';
 import { PacketSocket, type PacketFrameMeta } from '../src/net/packet-socket.js';
 import {
-  AF_INET,
-  AF_INET6,
   ETH_P_ARP,
   ETH_P_IP,
   ETH_P_IPV6,
-  IP_MULTICAST_IF,
-  IP_MULTICAST_TTL,
-  IPPROTO_IP,
-  IPPROTO_IPV6,
   IPPROTO_VRRP,
-  IPV6_MULTICAST_HOPS,
-  IPV6_MULTICAST_IF,
   PACKET_OUTGOING,
-  SOCK_RAW,
   native,
 } from '../src/native/index.js';
 import { VrrpSocket, VRRP_IPV4_GROUP, VRRP_IPV6_GROUP, type VrrpPacketMeta, type VrrpSocketOptions } from '../src/vrrp/transport.js';
@@ -37,7 +27,7 @@ import {
   unsolicitedNeighborAdvertFrame,
 } from '../src/vrrp/announce-frames.js';
 import type { Centiseconds, Priority, Vrid } from '../src/vrrp/types.js';
-import { inNetns } from './lab/inject.js';
+import { inNetns, injectVrrp } from './lab/inject.js';
 
 const available = labAvailable();
 const skip = available.ok ? false : available.reason;
@@ -132,31 +122,6 @@ function v6(text: string): IPv6Address {
   return ip(text) as IPv6Address;
 }
 
-/** A plain raw VRRP socket on `host`'s eth0 sending to the group with a multicast TTL / hop limit of `ttl`. */
-function sendWithTtl(lab: Lab, host: string, family: 'ipv4' | 'ipv6', ttl: number, payload: Buffer): void {
-  const n = native();
-  const h = lab.host(host);
-  inNetns(h.ns, () => {
-    const ifindex = n.ifNameToIndex('eth0');
-    const fd = n.socket(family === 'ipv4' ? AF_INET : AF_INET6, SOCK_RAW, IPPROTO_VRRP);
-    try {
-      if (family === 'ipv4') {
-        const mreqn = Buffer.alloc(12);
-        mreqn.writeInt32LE(ifindex, 8);
-        n.setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, mreqn);
-        n.setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, ttl);
-        n.sendto(fd, payload, sockaddrIn(VRRP_IPV4_GROUP));
-      } else {
-        n.bind(fd, sockaddrIn6(v6(h.ipv6LinkLocal), 0, ifindex));
-        n.setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex);
-        n.setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl);
-        n.sendto(fd, payload, sockaddrIn6(VRRP_IPV6_GROUP, 0, ifindex));
-      }
-    } finally {
-      n.close(fd);
-    }
-  });
-}
 
 interface Frame {
   readonly frame: Buffer;
@@ -276,7 +241,7 @@ test('transport: VRRP and Ethernet frames between namespaces', { skip }, async (
 
       await t.test('a packet sent by c with TTL / hop limit 64 arrives with ttl 64 and the codec rejects it', async () => {
         const p4 = encodeAdvert(advert('ipv4', 46), { src: v4(c.ipv4), dst: VRRP_IPV4_GROUP });
-        sendWithTtl(lab, 'c', 'ipv4', 64, p4);
+        injectVrrp(lab, 'c', 'ipv4', 64, [p4]);
         const got4 = await b4.inbox.next((r) => r.payload[1] === 46);
         assert.equal(got4.meta.ttl, 64);
         assert.equal(got4.meta.src.text, c.ipv4);
@@ -285,7 +250,7 @@ test('transport: VRRP and Ethernet frames between namespaces', { skip }, async (
         assert.equal(r4.ok ? '' : r4.reason, 'ttl');
 
         const p6 = encodeAdvert(advert('ipv6', 46), { src: v6(c.ipv6LinkLocal), dst: VRRP_IPV6_GROUP });
-        sendWithTtl(lab, 'c', 'ipv6', 64, p6);
+        injectVrrp(lab, 'c', 'ipv6', 64, [p6]);
         const got6 = await b6.inbox.next((r) => r.payload[1] === 46);
         assert.equal(got6.meta.ttl, 64);
         assert.equal(got6.meta.src.text, c.ipv6LinkLocal);
