@@ -10,6 +10,7 @@
  * The reference for the keys is docs/config.md; the defaults below and the `default`s in
  * the schema are kept equal by test/config.test.ts.
  */
+import { NO_NOTIFIERS } from './notifier-types.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -657,7 +658,7 @@ class Resolver {
     const complete = instances.filter((x): x is InstanceConfig => x !== undefined);
     if (this.errors.length > 0 || complete.length !== rawInstances.length || syncGroups === undefined) return undefined;
     if (isRecord(root['quorum']) && quorum === undefined) return undefined;
-    return { path: this.at.file, global, instances: complete, syncGroups, ...(quorum ? { quorum } : {}), resources };
+    return { path: this.at.file, global, instances: complete, syncGroups, ...(quorum ? { quorum } : {}), resources, notifiers: NO_NOTIFIERS };
   }
 
   private global(raw: Record<string, unknown>): GlobalConfig {

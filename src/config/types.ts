@@ -13,6 +13,7 @@ import type { AnnounceConfig } from '../vrrp/router.js';
 import type { Centiseconds, Priority, V3Ipv4ChecksumMode, Vrid, VrrpVersion } from '../vrrp/types.js';
 import type { NodeId, TieBreakerNode, Votes } from '../quorum/types.js';
 import type { GroupConfig, HealthCheckConfig, ResourceConfig } from '../resources/types.js';
+import type { NotifiersConfig } from './notifier-types.js';
 
 /** Where something was written: `file` is the path as given to the loader; line and column are 1-based. */
 export interface SourceLocation {
@@ -31,6 +32,8 @@ export interface VigilConfig {
   /** Absent: no quorum; every instance may become master (keepalived's behaviour). */
   readonly quorum?: QuorumConfig;
   readonly resources: ResourcesConfig;
+  /** Notify scripts, FIFO, D-Bus, SNMP, Prometheus, alert agents (notifier-types.ts); NO_NOTIFIERS when none. */
+  readonly notifiers: NotifiersConfig;
 }
 
 export interface ResourcesConfig {

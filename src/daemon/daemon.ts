@@ -22,6 +22,7 @@ import type { QuorumServiceStatus, QuorumVerdict } from './quorum-service.js';
 import { ResourceService, checkTrackerName, type ResourceServiceStatus, type VrrpView } from './resource-service.js';
 import type { MasterGate } from '../vrrp/router.js';
 import type { RouterConfig } from '../vrrp/router.js';
+import { EventStream } from '../events/stream.js';
 
 /**
  * The tracker through which quorum reaches every instance: weight 0, so an instance is in
@@ -90,6 +91,8 @@ export class DaemonError extends Error {
 }
 
 export class Daemon {
+  /** The daemon's one ordered event stream (src/events): the log, status and notifiers read it. */
+  readonly events: EventStream;
   private config: VigilConfig;
   private readonly engine: Engine;
   private readonly runtimes = new Map<string, Runtime>();
@@ -125,7 +128,9 @@ export class Daemon {
     private readonly scheduler: Scheduler,
     private readonly log: Logger,
     nft?: NftPort,
+    events: EventStream = new EventStream(),
   ) {
+    this.events = events;
     this.config = config;
     this.engine = new Engine(scheduler, monotonicMs);
     this.acceptFilter = nft ? new AcceptFilter(nft, log) : undefined;
@@ -208,6 +213,7 @@ export class Daemon {
     for (const ic of this.config.instances) await this.createInstance(ic);
     this.engine.setSyncGroups(this.config.syncGroups);
     for (const rt of this.runtimes.values()) this.startInstance(rt);
+    this.events.emit({ kind: 'daemon-started', pid: process.pid, config: this.config.path, instances: this.config.instances.map((i) => i.name) });
   }
 
   private async applyGlobalSysctls(config: VigilConfig): Promise<void> {
@@ -295,6 +301,7 @@ export class Daemon {
         announce: (vips, repeat, intervalMs) => this.announce(ic.name, frames, vipIfindex, ic, vips, repeat, intervalMs),
       },
       log: this.log,
+      events: this.events,
       stateChanged: () => this.resources?.placementChanged(),
     }, ip(VrrpInstance.multicastGroupText(ic.family)));
     entry.byVrid.set(ic.vrid, instance);
@@ -567,6 +574,7 @@ export class Daemon {
     this.reloads++;
     for (const c of changes) if (c.change !== 'unchanged') this.log.log('info', 'reload-instance', { instance: c.instance, change: c.change });
     this.log.log('info', 'reloaded', { config: next.path, instances: next.instances.length });
+    this.events.emit({ kind: 'reloaded', config: next.path, changes: changes.map((c) => ({ instance: c.instance, change: c.change })) });
     return { changes };
   }
 
@@ -601,6 +609,7 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.events.emit({ kind: 'daemon-stopping', reason: 'stop' });
     for (const rt of this.runtimes.values()) this.engine.dispatch(rt.instance, { type: 'shutdown' });
     // The VIP removals the shutdown actions started are in flight: wait for them.
     await this.settle();
@@ -621,6 +630,7 @@ export class Daemon {
     this.channels.clear();
     this.scheduler.close();
     this.net.close();
+    this.events.emit({ kind: 'daemon-stopped' });
   }
 
   private readonly inFlight = new Set<Promise<void>>();

@@ -11,6 +11,7 @@ import { VirtualRouter, type RouterAction, type RouterConfig, type RouterEvent, 
 import { AUTH_DATA_LENGTH, AUTH_NONE, AUTH_SIMPLE_TEXT, PRIORITY_OWNER, type Priority } from '../vrrp/types.js';
 import type { InstanceConfig, VirtualIp } from '../config/types.js';
 import type { Logger } from './logger.js';
+import type { EventStream } from '../events/stream.js';
 
 /** Sends encoded adverts; the transport adds the IP header (TTL 255). */
 export interface AdvertSender {
@@ -37,6 +38,8 @@ export interface InstancePorts {
   readonly vips: VipPort;
   readonly announcer: AnnouncePort;
   readonly log: Logger;
+  /** The daemon's event stream: state changes are emitted here. */
+  readonly events?: EventStream;
   /** Told after every state change (the resource manager follows mastership). */
   readonly stateChanged?: () => void;
 }
@@ -179,6 +182,20 @@ export class VrrpInstance {
             reason: action.reason,
             detail: action.detail,
             priority: this.router.effectivePriority,
+          });
+          this.ports.events?.emit({
+            kind: 'instance-state',
+            instance: this.name,
+            vrid: this.config.vrid,
+            family: this.config.family,
+            interface: this.config.interface,
+            from: action.from,
+            to: action.to,
+            reason: action.reason,
+            detail: action.detail,
+            priority: this.router.effectivePriority,
+            basePriority: this.config.priority,
+            master: this.router.status(now).master?.address ?? null,
           });
           break;
         case 'send-advert':
