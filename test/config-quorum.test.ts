@@ -132,3 +132,42 @@ test('config quorum: every problem names file, line, column and key', () => {
     'vigil.yaml:8:3: quorum.bogus: unknown key; expected one of: nodes, cluster_name, node_id, transport, multicast_group, interface, port, heartbeat_interval, heartbeat_timeout, key_file, expected_votes, two_node, wait_for_all, last_man_standing, last_man_standing_window, auto_tie_breaker, auto_tie_breaker_node, no_quorum_policy, tie_breaker',
   ]);
 });
+
+test('config quorum: check-config refuses what the quorum engine refuses at start, with its reason, at the key (issue 9, bug 3)', () => {
+  // Fixed: two_node with three nodes of votes 1, 1, 0 passed the loader (two votes) and
+  // then `vigil run` refused it; the loader now asks the engine's own validation.
+  assert.deepEqual(
+    errors(
+      [
+        '  two_node: true',
+        '  tie_breaker: { ping: 10.213.0.254 }',
+        '  nodes:',
+        '    - { id: 1, name: a, address: 10.213.0.1 }',
+        '    - { id: 2, name: b, address: 10.213.0.2 }',
+        '    - { id: 3, name: c, address: 10.213.0.3, votes: 0 }',
+        '',
+      ].join('\n'),
+    ),
+    ['vigil.yaml:7:13: quorum.two_node: two_node needs exactly two nodes in the cluster; the nodelist has 3 (a node of 0 votes counts)'],
+  );
+  // The engine's other refusals, each at its key.
+  assert.deepEqual(errors(`  expected_votes: 1\n${TWO_NODES}`), [
+    "vigil.yaml:7:19: quorum.expected_votes: expected_votes 1 is below the nodelist's total votes 2: two partitions could each reach quorum 1 before seeing each other",
+  ]);
+  assert.deepEqual(errors(`  last_man_standing: true\n  last_man_standing_window: 500ms\n${TWO_NODES}`), [
+    'vigil.yaml:8:29: quorum.last_man_standing_window: last_man_standing_window 500 ms is below 1000 ms: expected votes would drop before membership settles',
+  ]);
+  assert.deepEqual(
+    errors(`  auto_tie_breaker: true\n  last_man_standing: true\n${TWO_NODES}    - { id: 3, name: c, address: 10.213.0.3 }\n`),
+    ['vigil.yaml:7:21: quorum.auto_tie_breaker: auto_tie_breaker & last_man_standing not available in odd sized cluster without wait_for_all'],
+  );
+  assert.deepEqual(errors('  nodes:\n    - { id: 1, name: a, address: 10.213.0.1, votes: 0 }\n    - { id: 2, name: b, address: 10.213.0.2, votes: 0 }\n'), [
+    'vigil.yaml:8:5: quorum.nodes: the nodes of the nodelist have no votes between them: quorum is impossible',
+  ]);
+  // Its corrections are warnings at the key, and the config carries the corrected options.
+  const odd = quorumOf(`  auto_tie_breaker: true\n${TWO_NODES}    - { id: 3, name: c, address: 10.213.0.3 }\n`);
+  assert.equal(odd.config.autoTieBreaker, false);
+  assert.deepEqual(odd.warnings, [
+    'vigil.yaml:7:21: quorum.auto_tie_breaker: auto_tie_breaker is set and the cluster has an odd number of votes: wait_for_all is needed for this configuration but it is missing. auto_tie_breaker has been disabled',
+  ]);
+});

@@ -41,7 +41,8 @@ import type {
   VigilConfig,
   VirtualIp,
 } from './types.js';
-import { toNodeId, toVotes, type NodeId, type TieBreakerNode } from '../quorum/types.js';
+import { toNodeId, toVotes, type QuorumNode, type TieBreakerNode } from '../quorum/types.js';
+import { DEFAULT_LAST_MAN_STANDING_WINDOW_MS, validateQuorumOptions, type QuorumConfigIssue, type QuorumOption } from '../quorum/engine.js';
 import type { GroupConfig, HealthCheckConfig, HealthCheckSpec, OnFail, Placement, ResourceConfig, ResourceSpec, TargetRole } from '../resources/types.js';
 
 import { DEFAULT_CONFIG_PATH, type ConfigIssue, type ParseResult } from './issues.js';
@@ -94,6 +95,19 @@ export const QUORUM_DEFAULTS = {
   noQuorumPolicy: 'stop' as const,
   tieBreakerTimeout: '1s',
   tieBreakerInterval: '1s',
+};
+
+/** The quorum section's key for each option of the quorum engine (its issues name the option). */
+const QUORUM_OPTION_KEYS: Readonly<Record<QuorumOption, string>> = {
+  nodes: 'nodes',
+  localId: 'node_id',
+  expectedVotes: 'expected_votes',
+  twoNode: 'two_node',
+  waitForAll: 'wait_for_all',
+  lastManStanding: 'last_man_standing',
+  lastManStandingWindowMs: 'last_man_standing_window',
+  autoTieBreaker: 'auto_tie_breaker',
+  autoTieBreakerNode: 'auto_tie_breaker_node',
 };
 
 export const INSTANCE_DEFAULTS = {
@@ -1027,35 +1041,33 @@ class Resolver {
     const p: KeyPath = ['quorum'];
     const errorsBefore = this.errors.length;
     const nodes: QuorumNodeConfig[] = [];
-    const ids = new Map<string, number>();
-    const nodeNames = new Map<string, number>();
+    // Every node whose id and name the schema accepted, for the engine's rules (its
+    // address does not matter to them), and where each is in the file.
+    const engineNodes: QuorumNode[] = [];
+    const engineNodeAt: number[] = [];
     const addresses = new Map<string, number>();
     const rawNodes = Array.isArray(raw['nodes']) ? raw['nodes'] : [];
     rawNodes.forEach((item, i) => {
       const np: KeyPath = [...p, 'nodes', i];
       if (!isRecord(item) || typeof item['id'] !== 'number' || typeof item['name'] !== 'string' || typeof item['address'] !== 'string') return;
       const { id, name } = item as { id: number; name: string };
+      const votes = toVotes(typeof item['votes'] === 'number' ? item['votes'] : QUORUM_DEFAULTS.votes);
+      engineNodes.push({ id: toNodeId(id), name, votes });
+      engineNodeAt.push(i);
       const address = parseIp(item['address']);
       if (address instanceof AddressParseError) {
         this.error([...np, 'address'], `${JSON.stringify(item['address'])} is not an IP address`);
         return;
       }
-      const duplicate = (seen: Map<string, number>, key: string, what: string, at: KeyPath): boolean => {
-        const first = seen.get(key);
-        if (first === undefined) {
-          seen.set(key, i);
-          return false;
-        }
-        this.error(at, `${what} is already the one of node #${first} (line ${this.line([...p, 'nodes', first])})`);
-        return true;
-      };
-      if (duplicate(ids, String(id), `node id ${id}`, [...np, 'id'])) return;
-      if (duplicate(nodeNames, name, `node name "${name}"`, [...np, 'name'])) return;
-      if (duplicate(addresses, address.text, `address ${address.text}`, [...np, 'address'])) return;
-      nodes.push({ id: toNodeId(id), name, address, votes: toVotes(typeof item['votes'] === 'number' ? item['votes'] : QUORUM_DEFAULTS.votes) });
+      const first = addresses.get(address.text);
+      if (first !== undefined) {
+        this.error([...np, 'address'], `address ${address.text} is already the one of node #${first} (line ${this.line([...p, 'nodes', first])})`);
+        return;
+      }
+      addresses.set(address.text, i);
+      nodes.push({ id: toNodeId(id), name, address, votes });
     });
     const nodeId = typeof raw['node_id'] === 'number' ? raw['node_id'] : undefined;
-    if (nodeId !== undefined && !ids.has(String(nodeId))) this.error([...p, 'node_id'], `no node in quorum.nodes has id ${nodeId}`);
 
     const transport = raw['transport'] === 'multicast' ? 'multicast' : 'unicast';
     const groupText = typeof raw['multicast_group'] === 'string' ? raw['multicast_group'] : QUORUM_DEFAULTS.multicastGroup;
@@ -1079,32 +1091,47 @@ class Resolver {
     const lastManStandingWindowMs = ms('last_man_standing_window', QUORUM_DEFAULTS.lastManStandingWindow);
 
     const flag = (key: string, fallback: boolean): boolean => (typeof raw[key] === 'boolean' ? (raw[key] as boolean) : fallback);
-    let twoNode = flag('two_node', QUORUM_DEFAULTS.twoNode);
-    const autoTieBreaker = flag('auto_tie_breaker', QUORUM_DEFAULTS.autoTieBreaker);
-    const lastManStanding = flag('last_man_standing', QUORUM_DEFAULTS.lastManStanding);
-    const totalVotes = nodes.reduce((sum, n) => sum + n.votes, 0);
-    if (twoNode && rawNodes.length === nodes.length && totalVotes !== 2) {
-      // votequorum: "two_node is only valid with 2 nodes (expected_votes 2)".
-      this.error([...p, 'two_node'], `two_node needs exactly two votes in the cluster; the nodes have ${totalVotes}`);
-    }
-    if (twoNode && autoTieBreaker) {
-      // votequorum.c: auto_tie_breaker takes precedence and two_node is turned off.
-      this.warn([...p, 'two_node'], 'two_node is ignored with auto_tie_breaker (as corosync does): the tie-breaker node decides a 50/50 split');
-      twoNode = false;
-    }
-    const waitForAll = flag('wait_for_all', flag('two_node', QUORUM_DEFAULTS.twoNode));
     const rawAtbNode = raw['auto_tie_breaker_node'];
-    let autoTieBreakerNode: TieBreakerNode = rawAtbNode === 'highest' ? 'highest' : 'lowest';
-    if (Array.isArray(rawAtbNode)) {
-      const list: NodeId[] = [];
-      rawAtbNode.forEach((v, i) => {
-        if (typeof v !== 'number') return;
-        if (!ids.has(String(v))) this.error([...p, 'auto_tie_breaker_node', i], `no node in quorum.nodes has id ${v}`);
-        else list.push(toNodeId(v));
-      });
-      autoTieBreakerNode = list;
-    }
+    const autoTieBreakerNode: TieBreakerNode = Array.isArray(rawAtbNode)
+      ? rawAtbNode.filter((v): v is number => typeof v === 'number').map(toNodeId)
+      : rawAtbNode === 'highest'
+        ? 'highest'
+        : 'lowest';
     const expectedVotes = typeof raw['expected_votes'] === 'number' ? raw['expected_votes'] : undefined;
+    // wait_for_all follows two_node as written (before auto_tie_breaker turns two_node off).
+    const waitForAll = flag('wait_for_all', flag('two_node', QUORUM_DEFAULTS.twoNode));
+    // The engine's rules (votequorum's refusals and corrections), the one copy: check-config
+    // refuses what the daemon would. They need the whole node list, so a list the schema
+    // refused in part waits for its own errors to be mended.
+    let twoNode = flag('two_node', QUORUM_DEFAULTS.twoNode);
+    let autoTieBreaker = flag('auto_tie_breaker', QUORUM_DEFAULTS.autoTieBreaker);
+    let lastManStanding = flag('last_man_standing', QUORUM_DEFAULTS.lastManStanding);
+    if (engineNodes.length === rawNodes.length) {
+      const v = validateQuorumOptions({
+        nodes: engineNodes,
+        ...(nodeId !== undefined ? { localId: toNodeId(nodeId) } : {}),
+        ...(expectedVotes !== undefined ? { expectedVotes } : {}),
+        twoNode,
+        waitForAll,
+        lastManStanding,
+        // A window that is not a duration has its own error already.
+        lastManStandingWindowMs: lastManStandingWindowMs ?? DEFAULT_LAST_MAN_STANDING_WINDOW_MS,
+        autoTieBreaker,
+        autoTieBreakerNode,
+      });
+      const where = (issue: QuorumConfigIssue): KeyPath => {
+        const key = QUORUM_OPTION_KEYS[issue.option];
+        if (issue.entry === undefined) return [...p, key];
+        if (issue.option !== 'nodes') return [...p, key, issue.entry.index];
+        const at = engineNodeAt[issue.entry.index] ?? 0;
+        return issue.entry.field === undefined ? [...p, key, at] : [...p, key, at, issue.entry.field];
+      };
+      const firstLine = (issue: QuorumConfigIssue): string =>
+        issue.option === 'nodes' && issue.entry?.first !== undefined ? ` (line ${this.line([...p, 'nodes', engineNodeAt[issue.entry.first] ?? 0])})` : '';
+      for (const e of v.errors) this.error(where(e), `${e.message}${firstLine(e)}`);
+      for (const w of v.warnings) this.warn(where(w), w.message);
+      ({ twoNode, autoTieBreaker, lastManStanding } = v.corrected);
+    }
     const noQuorumPolicy = raw['no_quorum_policy'] === 'freeze' ? 'freeze' : raw['no_quorum_policy'] === 'ignore' ? 'ignore' : 'stop';
     if (noQuorumPolicy === 'ignore') {
       this.warn([...p, 'no_quorum_policy'], 'no_quorum_policy ignore: an inquorate node may become master; quorum protects nothing (wait_for_all included)');

@@ -23,6 +23,11 @@ export type QuorumOption = keyof QuorumEngineConfig;
 export interface QuorumConfigIssue {
   /** The field of QuorumEngineConfig at fault (corosync's name is in the message). */
   readonly option: QuorumOption;
+  /**
+   * For a rule about one entry of a list option (`nodes`, `autoTieBreakerNode`): its index
+   * in that list; for `nodes`, the field at fault and the index of the entry it repeats.
+   */
+  readonly entry?: { readonly index: number; readonly field?: 'id' | 'name'; readonly first?: number };
   readonly message: string;
 }
 
@@ -39,16 +44,35 @@ export type QuorumConfigValidation =
   | { readonly ok: true; readonly config: ValidatedQuorumConfig; readonly warnings: readonly QuorumConfigIssue[] }
   | { readonly ok: false; readonly errors: readonly QuorumConfigIssue[]; readonly warnings: readonly QuorumConfigIssue[] };
 
+/** The options as a config file gives them: the local node may not be known yet (it is found at start). */
+export type QuorumOptions = Omit<QuorumEngineConfig, 'localId'> & { readonly localId?: NodeId };
+
+/** What `validateQuorumOptions` makes of the options: corosync's corrections applied, E resolved. */
+export interface QuorumOptionsValidation {
+  readonly errors: readonly QuorumConfigIssue[];
+  readonly warnings: readonly QuorumConfigIssue[];
+  /** The options after corosync's corrections (two_node, auto_tie_breaker, last_man_standing may be turned off). */
+  readonly corrected: Pick<QuorumEngineConfig, 'twoNode' | 'autoTieBreaker' | 'lastManStanding'>;
+  /** The configured expected votes, or the node list's total. */
+  readonly resolvedExpectedVotes: number;
+}
+
 /**
  * Refuses impossible or conflicting options, with corosync's reasons where it has one, and
  * applies corosync's own corrections as warnings (two_node with auto_tie_breaker: two_node
  * off; auto_tie_breaker in an odd cluster without wait_for_all: auto_tie_breaker off;
  * last_man_standing with a node of more than one vote: last_man_standing off).
+ *
+ * The one copy of these rules: the daemon calls it through `validateQuorumConfig` before it
+ * starts the engine, and the config loader (src/config/quorum.ts) calls it so that
+ * `vigil check-config` refuses what `vigil run` would, at the key at fault. Without
+ * `localId` (the config names no node_id), the local node is not checked.
  */
-export function validateQuorumConfig(input: QuorumEngineConfig): QuorumConfigValidation {
+export function validateQuorumOptions(input: QuorumOptions): QuorumOptionsValidation {
   const errors: QuorumConfigIssue[] = [];
   const warnings: QuorumConfigIssue[] = [];
-  const err = (option: QuorumOption, message: string): void => void errors.push({ option, message });
+  const err = (option: QuorumOption, message: string, entry?: QuorumConfigIssue['entry']): void =>
+    void errors.push({ option, message, ...(entry !== undefined ? { entry } : {}) });
   const warn = (option: QuorumOption, message: string): void => void warnings.push({ option, message });
 
   let twoNode = input.twoNode;
@@ -57,16 +81,18 @@ export function validateQuorumConfig(input: QuorumEngineConfig): QuorumConfigVal
 
   // nodelist
   if (input.nodes.length === 0) err('nodes', 'nodelist is empty: votequorum needs the cluster\'s nodes');
-  const ids = new Set<number>();
-  const names = new Set<string>();
-  for (const n of input.nodes) {
-    if (ids.has(n.id)) err('nodes', `node id ${n.id} appears twice in the nodelist`);
-    ids.add(n.id);
-    if (names.has(n.name)) err('nodes', `node name "${n.name}" appears twice in the nodelist`);
-    names.add(n.name);
-  }
-  if (!ids.has(input.localId)) {
-    err('localId', `our node (id ${input.localId}) is not in the nodelist`);
+  const ids = new Map<number, number>();
+  const names = new Map<string, number>();
+  input.nodes.forEach((n, index) => {
+    const firstId = ids.get(n.id);
+    if (firstId !== undefined) err('nodes', `node id ${n.id} is already the one of node #${firstId}`, { index, field: 'id', first: firstId });
+    else ids.set(n.id, index);
+    const firstName = names.get(n.name);
+    if (firstName !== undefined) err('nodes', `node name "${n.name}" is already the one of node #${firstName}`, { index, field: 'name', first: firstName });
+    else names.set(n.name, index);
+  });
+  if (input.localId !== undefined && !ids.has(input.localId)) {
+    err('localId', `no node in quorum.nodes has id ${input.localId}`);
   }
   const nodelistVotes = input.nodes.reduce((sum, n) => sum + n.votes, 0);
   if (input.nodes.length > 0 && nodelistVotes === 0) err('nodes', 'the nodes of the nodelist have no votes between them: quorum is impossible');
@@ -96,34 +122,37 @@ export function validateQuorumConfig(input: QuorumEngineConfig): QuorumConfigVal
     }
   }
 
-  // two_node (R5)
-  if (twoNode && (input.nodes.length !== 2 || expected !== 2)) {
-    err(
-      'twoNode',
-      `two_node needs exactly two nodes and 2 expected votes (here ${input.nodes.length} nodes, ${expected} votes)`,
-    );
+  // two_node (R5): "two_node and at most 2 nodes: Q = 1" — exactly two nodes, and E = 2.
+  if (twoNode && expected !== 2) {
+    const votes = input.expectedVotes !== undefined ? `expected_votes is ${expected}` : `the nodes have ${expected}`;
+    err('twoNode', `two_node needs exactly two votes in the cluster; ${votes}`);
+  } else if (twoNode && input.nodes.length !== 2) {
+    err('twoNode', `two_node needs exactly two nodes in the cluster; the nodelist has ${input.nodes.length} (a node of 0 votes counts)`);
   }
 
-  // auto_tie_breaker (R9)
+  // auto_tie_breaker (R9). A list naming a node not in the nodelist is wrong whether or not it is used.
+  const atb: TieBreakerNode = input.autoTieBreakerNode;
+  if (typeof atb !== 'string') {
+    atb.forEach((id, index) => {
+      if (!ids.has(id)) err('autoTieBreakerNode', `no node in quorum.nodes has id ${id}`, { index });
+    });
+  }
   if (autoTieBreaker) {
-    const atb: TieBreakerNode = input.autoTieBreakerNode;
-    if (typeof atb !== 'string') {
-      if (atb.length === 0) {
-        warn(
-          'autoTieBreakerNode',
-          "auto_tie_breaker_node is not valid. It must be 'lowest', 'highest' or a list of node IDs. auto_tie_breaker is disabled",
-        );
-        autoTieBreaker = false;
-      }
-      for (const id of atb) {
-        if (!ids.has(id)) err('autoTieBreakerNode', `auto_tie_breaker_node lists node id ${id}, which is not in the nodelist`);
-      }
+    if (typeof atb !== 'string' && atb.length === 0) {
+      warn(
+        'autoTieBreakerNode',
+        "auto_tie_breaker_node is not valid. It must be 'lowest', 'highest' or a list of node IDs. auto_tie_breaker is disabled",
+      );
+      autoTieBreaker = false;
     }
   } else if (input.autoTieBreakerNode !== 'lowest') {
     warn('autoTieBreakerNode', 'auto_tie_breaker_node: is meaningless if auto_tie_breaker is set to 0');
   }
   if (twoNode && autoTieBreaker) {
-    warn('twoNode', 'two_node and auto_tie_breaker are both specified but are not compatible. two_node has been disabled');
+    warn(
+      'twoNode',
+      'two_node is ignored with auto_tie_breaker, as corosync does ("two_node and auto_tie_breaker are both specified but are not compatible. two_node has been disabled"): the tie-breaker node decides a 50/50 split',
+    );
     twoNode = false;
   }
   if (autoTieBreaker && nodelistVotes % 2 === 1 && !input.waitForAll) {
@@ -157,14 +186,14 @@ export function validateQuorumConfig(input: QuorumEngineConfig): QuorumConfigVal
     warn('lastManStanding', 'last_man_standing without wait_for_all: a node rebooting alone could regain quorum on a lowered E elsewhere');
   }
 
+  return { errors, warnings, corrected: { twoNode, autoTieBreaker, lastManStanding }, resolvedExpectedVotes: expected };
+}
+
+/** `validateQuorumOptions` for the engine: the local node must be in the nodelist. */
+export function validateQuorumConfig(input: QuorumEngineConfig): QuorumConfigValidation {
+  const { errors, warnings, corrected, resolvedExpectedVotes } = validateQuorumOptions(input);
   if (errors.length > 0) return { ok: false, errors, warnings };
-  const config = {
-    ...input,
-    twoNode,
-    autoTieBreaker,
-    lastManStanding,
-    resolvedExpectedVotes: expected,
-  } as ValidatedQuorumConfig;
+  const config = { ...input, ...corrected, resolvedExpectedVotes } as ValidatedQuorumConfig;
   return { ok: true, config, warnings };
 }
 
