@@ -4,7 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { validateQuorumConfig } from '../src/quorum/engine.js';
+import { toNodeId, toVotes } from '../src/quorum/types.js';
 import { QUORUM_DEFAULTS, SCHEMA_FILE, formatIssue, parseConfig } from '../src/config/load.js';
 import type { QuorumConfig } from '../src/config/types.js';
 
@@ -133,23 +140,49 @@ test('config quorum: every problem names file, line, column and key', () => {
   ]);
 });
 
-test('config quorum: check-config refuses what the quorum engine refuses at start, with its reason, at the key (issue 9, bug 3)', () => {
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+
+test('config quorum: check-config refuses what the quorum engine refuses at start, with its reason, at the key (issue 9, bug 3)', async () => {
   // Fixed: two_node with three nodes of votes 1, 1, 0 passed the loader (two votes) and
   // then `vigil run` refused it; the loader now asks the engine's own validation.
-  assert.deepEqual(
-    errors(
-      [
-        '  two_node: true',
-        '  tie_breaker: { ping: 10.213.0.254 }',
-        '  nodes:',
-        '    - { id: 1, name: a, address: 10.213.0.1 }',
-        '    - { id: 2, name: b, address: 10.213.0.2 }',
-        '    - { id: 3, name: c, address: 10.213.0.3, votes: 0 }',
-        '',
-      ].join('\n'),
-    ),
-    ['vigil.yaml:7:13: quorum.two_node: two_node needs exactly two nodes in the cluster; the nodelist has 3 (a node of 0 votes counts)'],
-  );
+  const bug3 = [
+    '  two_node: true',
+    '  tie_breaker: { ping: 10.213.0.254 }',
+    '  nodes:',
+    '    - { id: 1, name: a, address: 10.213.0.1 }',
+    '    - { id: 2, name: b, address: 10.213.0.2 }',
+    '    - { id: 3, name: c, address: 10.213.0.3, votes: 0 }',
+    '',
+  ].join('\n');
+  const reason = 'two_node needs exactly two nodes in the cluster; the nodelist has 3 (a node of 0 votes counts)';
+  assert.deepEqual(errors(bug3), [`vigil.yaml:7:13: quorum.two_node: ${reason}`]);
+  // The reason is the one the daemon's quorum service gets from the engine before it starts.
+  const atStart = validateQuorumConfig({
+    nodes: [1, 2, 3].map((id) => ({ id: toNodeId(id), name: 'abc'[id - 1] ?? '', votes: toVotes(id === 3 ? 0 : 1) })),
+    localId: toNodeId(1),
+    twoNode: true,
+    waitForAll: true,
+    lastManStanding: false,
+    lastManStandingWindowMs: 10_000,
+    autoTieBreaker: false,
+    autoTieBreakerNode: 'lowest',
+  });
+  assert.ok(!atStart.ok);
+  assert.deepEqual(atStart.errors.map((e) => e.message), [reason]);
+  // And `vigil check-config` exits 1 with it at FILE:LINE:COLUMN.
+  const dir = mkdtempSync(path.join(tmpdir(), 'vigil-config-quorum-'));
+  try {
+    const file = path.join(dir, 'vigil.yaml');
+    writeFileSync(file, `${INSTANCE}quorum:\n${bug3}`);
+    const r = await promisify(execFile)(process.execPath, [MAIN, 'check-config', '-c', file], { encoding: 'utf8' }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code?: number; stderr?: string }) => ({ code: e.code ?? -1, stderr: e.stderr ?? '' }),
+    );
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `${file}:7:13: quorum.two_node: ${reason}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   // The engine's other refusals, each at its key.
   assert.deepEqual(errors(`  expected_votes: 1\n${TWO_NODES}`), [
     "vigil.yaml:7:19: quorum.expected_votes: expected_votes 1 is below the nodelist's total votes 2: two partitions could each reach quorum 1 before seeing each other",

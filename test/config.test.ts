@@ -23,6 +23,8 @@ import {
   type ParseResult,
 } from '../src/config/load.js';
 import type { VigilConfig } from '../src/config/types.js';
+import { DOCUMENT_KEYS } from '../src/config/document.js';
+import { loadConfigIsolated } from '../src/config/load-isolated.js';
 import { DEFAULT_ANNOUNCE } from '../src/vrrp/router.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -214,6 +216,47 @@ test('config: the tables in docs/config.md show the schema defaults', () => {
     }
   }
   assert.ok(checked >= 20, `${checked} defaults checked`);
+});
+
+test("config: the document's types (document.ts) have the schema's keys, so the resolvers see every key", () => {
+  const keys = (p: { [key: string]: Json }): string[] => Object.keys(p).sort();
+  const quorumProps = props(topProps['quorum']);
+  const itemProps = (key: string, section: { [key: string]: Json } = topProps): { [key: string]: Json } => props(sub(section, key)['items']);
+  const cases: [readonly string[], { [key: string]: Json }, string][] = [
+    [DOCUMENT_KEYS.root, topProps, 'root'],
+    [DOCUMENT_KEYS.global, globalProps, 'global'],
+    [DOCUMENT_KEYS.instance, instanceProps, 'instances[]'],
+    [DOCUMENT_KEYS.vip, vipMappingProps, 'virtual_ips[] mapping'],
+    [DOCUMENT_KEYS.garp, garpProps, 'garp'],
+    [DOCUMENT_KEYS.syncGroup, itemProps('sync_groups'), 'sync_groups[]'],
+    [DOCUMENT_KEYS.quorum, quorumProps, 'quorum'],
+    [DOCUMENT_KEYS.quorumNode, itemProps('nodes', quorumProps), 'quorum.nodes[]'],
+    [DOCUMENT_KEYS.tieBreaker, props(quorumProps['tie_breaker']), 'quorum.tie_breaker'],
+    [DOCUMENT_KEYS.resource, itemProps('resources'), 'resources[]'],
+    [DOCUMENT_KEYS.group, itemProps('groups'), 'groups[]'],
+    [DOCUMENT_KEYS.healthCheck, itemProps('health_checks'), 'health_checks[]'],
+  ];
+  for (const [typed, schemaProps, where] of cases) assert.deepEqual([...typed].sort(), keys(schemaProps), where);
+});
+
+test('config: a value the schema refused is reported once: no default stands in for it', () => {
+  // version 4 is refused; with the default (3) standing in, authentication would be refused too.
+  assert.deepEqual(errors(one('    version: 4\n    authentication: { type: pass, password: x }\n')), ['vigil.yaml:6:14: instances[0].version: expected 2 or 3, got 4']);
+  // A refused VRID leaves nothing to compare: no duplicate-VRID error against the next instance.
+  assert.deepEqual(
+    errors('instances:\n  - { name: a, interface: eth0, vrid: 51, virtual_ips: [10.213.0.100/24] }\n  - { name: b, interface: eth0, vrid: "51", virtual_ips: [10.213.0.101/24] }\n'),
+    ['vigil.yaml:3:39: instances[1].vrid: expected an integer, got "51"'],
+  );
+});
+
+test('config: the daemon\'s worker-thread loader gives what the loader gives', async () => {
+  const direct = await loadConfig(ETC);
+  const isolated = await loadConfigIsolated(ETC);
+  assert.ok(direct.ok && isolated.ok, isolated.ok ? '' : isolated.errors.map(formatIssue).join('\n'));
+  assert.deepEqual(meaning(isolated.config), meaning(direct.config));
+  const bad = await loadConfigIsolated('/nonexistent/vigil-test/vigil.yaml');
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.errors.map(formatIssue), ['/nonexistent/vigil-test/vigil.yaml: cannot read the config file: ENOENT: no such file or directory']);
 });
 
 // ---------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ const HELP = `Usage: ${USAGE}
 
 Checks a vigil configuration file: YAML syntax, the schema (unknown keys are errors)
 and the rules between keys (address families, VRRP version limits, duplicate VRIDs,
-sync groups). Prints a summary and any warnings and exits 0 if it is valid; otherwise
+sync groups, resources, and the quorum engine's own rules, as \`vigil run\` applies
+them). Prints a summary and any warnings and exits 0 if it is valid; otherwise
 prints every problem as FILE:LINE:COLUMN: KEY: MESSAGE and exits 1.
 
   -c, --config PATH   the file to check (default ${DEFAULT_CONFIG_PATH})
