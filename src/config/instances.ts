@@ -7,7 +7,7 @@
 import { AddressParseError, parseIp, type AddressFamily, type IpAddress } from '../net/address.js';
 import { passwordAuthData, type V2Authentication } from '../vrrp/acceptance.js';
 import { DEFAULT_ANNOUNCE, type AnnounceConfig } from '../vrrp/router.js';
-import { toConfiguredPriority, toV2Interval, toV3Interval, toVrid, type Centiseconds, type VrrpVersion } from '../vrrp/types.js';
+import { ValueRangeError, toConfiguredPriority, toV2Interval, toV3Interval, toVrid, type Centiseconds, type VrrpVersion } from '../vrrp/types.js';
 import type { ResolveContext } from './context.js';
 import { INSTANCE_DEFAULTS, defaultVmacName } from './defaults.js';
 import { entries, given, orDefault, type DurationText, type InstanceDocument, type VigilDocument, type VipEntry } from './document.js';
@@ -78,7 +78,11 @@ export function resolveInstances(doc: VigilDocument, ctx: ResolveContext): Resol
   return { instances, names };
 }
 
-/** The advertisement interval: RFC 3768 counts whole seconds (1..255), RFC 5798 §5.2.7 centiseconds (1..4095). */
+/**
+ * The advertisement interval. Its ranges are the router's (src/vrrp/types.ts: RFC 5798
+ * §5.2.7, 1..4095 centiseconds; RFC 3768 §5.3.7, 1..255 seconds): their constructors decide,
+ * and a refusal is put here in the file's terms.
+ */
 function interval(value: DurationText | undefined, version: VrrpVersion | undefined, p: KeyPath, ctx: ResolveContext): Centiseconds | undefined {
   const d = parseDurationMicros(value);
   if (d === undefined || version === undefined) return undefined;
@@ -87,28 +91,27 @@ function interval(value: DurationText | undefined, version: VrrpVersion | undefi
     return undefined;
   }
   const shown = describe(value);
+  const inRange = (make: () => Centiseconds, range: string): Centiseconds | undefined => {
+    try {
+      return make();
+    } catch (e) {
+      if (!(e instanceof ValueRangeError)) throw e;
+      ctx.error(p, `${shown} is out of range for ${range}`);
+      return undefined;
+    }
+  };
   if (version === 3) {
     if (d.us % 10_000 !== 0) {
       ctx.error(p, `${shown} is not a whole number of centiseconds (VRRPv3 counts the interval in units of 10ms)`);
       return undefined;
     }
-    const cs = d.us / 10_000;
-    if (cs < 1 || cs > 4095) {
-      ctx.error(p, `${shown} is out of range for VRRPv3: 10ms to 40.95s`);
-      return undefined;
-    }
-    return toV3Interval(cs);
+    return inRange(() => toV3Interval(d.us / 10_000), 'VRRPv3: 10ms to 40.95s');
   }
   if (d.us % 1_000_000 !== 0) {
     ctx.error(p, `${shown} is not a whole number of seconds (VRRPv2 advertises whole seconds, 1s to 255s)`);
     return undefined;
   }
-  const seconds = d.us / 1_000_000;
-  if (seconds < 1 || seconds > 255) {
-    ctx.error(p, `${shown} is out of range for VRRPv2: 1s to 255s`);
-    return undefined;
-  }
-  return toV2Interval(seconds);
+  return inRange(() => toV2Interval(d.us / 1_000_000), 'VRRPv2: 1s to 255s');
 }
 
 /** A virtual address, written as a string or as a mapping. */
