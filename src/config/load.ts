@@ -51,7 +51,9 @@ export { formatKeyPath } from './locate.js';
 
 /**
  * The sections in order: each after those it refers to. undefined when something is
- * missing or wrong (the errors are in ctx).
+ * missing or wrong (the errors are in ctx). A new section's resolver is called here (the
+ * `notifiers:` section and the per-instance / per-sync-group `notify:` maps: after the sync
+ * groups, given `names` and the groups, its result in place of NO_NOTIFIERS).
  */
 function resolveDocument(doc: VigilDocument, ctx: ResolveContext): VigilConfig | undefined {
   const global = resolveGlobal(doc.global);

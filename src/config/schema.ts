@@ -18,7 +18,7 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 function findSchemaFile(): string {
-  // dist/src/config/load.js (compiled) or src/config/load.ts: walk up to the package root.
+  // dist/src/config/schema.js (compiled) or src/config/schema.ts: walk up to the package root.
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     const candidate = path.join(dir, 'schema', 'vigil.schema.json');
