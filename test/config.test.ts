@@ -166,9 +166,9 @@ test("config: load.ts's defaults equal the schema's defaults", () => {
 
 test("config: a file with every schema default written out means what the minimal file means", () => {
   const required = new Set((isObject(instanceSchema) && Array.isArray(instanceSchema['required']) ? instanceSchema['required'] : []).map(String));
-  // Only `unicast` has no default: its absence means multicast.
+  // Only `unicast` and `notify` have no default: their absence means multicast and no scripts.
   const withoutDefault = Object.keys(instanceProps).filter((k) => !required.has(k) && sub(instanceProps, k)['default'] === undefined);
-  assert.deepEqual(withoutDefault, ['unicast']);
+  assert.deepEqual(withoutDefault, ['unicast', 'notify']);
   const fill = (p: { [key: string]: Json }): { [key: string]: Json } =>
     Object.fromEntries(Object.keys(p).flatMap((k) => (sub(p, k)['default'] === undefined ? [] : [[k, sub(p, k)['default'] as Json]])));
   const instance = { name: 'gw', interface: 'eth0', vrid: 51, virtual_ips: [{ address: '10.213.0.100/24', ...fill(vipMappingProps) }], ...fill(instanceProps), garp: fill(garpProps) };
@@ -275,7 +275,7 @@ test('config: a file that cannot be read is one issue naming it', async () => {
 // Unknown keys and YAML syntax
 
 test('config: unknown keys are errors everywhere, with hints', () => {
-  assert.deepEqual(errors(one('', '[10.213.0.100/24]', 'foo: 1\n')), ['vigil.yaml:1:1: foo: unknown key; expected one of: global, instances, sync_groups, quorum, resources, groups, health_checks']);
+  assert.deepEqual(errors(one('', '[10.213.0.100/24]', 'foo: 1\n')), ['vigil.yaml:1:1: foo: unknown key; expected one of: global, instances, sync_groups, quorum, resources, groups, health_checks, notifiers']);
   assert.deepEqual(errors(one('', '[10.213.0.100/24]', 'global:\n  log_fromat: json\n')), ['vigil.yaml:2:3: global.log_fromat: unknown key; did you mean "log_format"?']);
   assert.deepEqual(errors(one('    virtual_router_id: 51\n')), ["vigil.yaml:6:5: instances[0].virtual_router_id: unknown key; keepalived's virtual_router_id is vrid here"]);
   assert.deepEqual(errors(one('    state: MASTER\n')), [
@@ -286,7 +286,7 @@ test('config: unknown keys are errors everywhere, with hints', () => {
     'vigil.yaml:5:47: instances[0].virtual_ips[0].lable: unknown key; expected one of: address, dev, label, scope',
   ]);
   assert.deepEqual(errors(one() + 'sync_groups: [{ name: g, instances: [gw], members: [] }]\n'), [
-    'vigil.yaml:6:43: sync_groups[0].members: unknown key; expected one of: name, instances',
+    'vigil.yaml:6:43: sync_groups[0].members: unknown key; expected one of: name, instances, notify',
   ]);
 });
 

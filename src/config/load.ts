@@ -10,7 +10,7 @@
  * The reference for the keys is docs/config.md; the defaults below and the `default`s in
  * the schema are kept equal by test/config.test.ts.
  */
-import { NO_NOTIFIERS } from './notifier-types.js';
+import { resolveNotifiers } from './notifiers.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -655,10 +655,11 @@ class Resolver {
     const syncGroups = this.syncGroups(Array.isArray(root['sync_groups']) ? root['sync_groups'] : [], names);
     const quorum = isRecord(root['quorum']) ? this.quorum(root['quorum']) : undefined;
     const resources = this.resources(root, new Set(names.keys()), new Set((syncGroups ?? []).map((g) => g.name)));
+    const notifiers = resolveNotifiers(root, { error: (p, m) => this.error(p, m), durationMs: (v, p) => this.durationMs(v, p) });
     const complete = instances.filter((x): x is InstanceConfig => x !== undefined);
     if (this.errors.length > 0 || complete.length !== rawInstances.length || syncGroups === undefined) return undefined;
     if (isRecord(root['quorum']) && quorum === undefined) return undefined;
-    return { path: this.at.file, global, instances: complete, syncGroups, ...(quorum ? { quorum } : {}), resources, notifiers: NO_NOTIFIERS };
+    return { path: this.at.file, global, instances: complete, syncGroups, ...(quorum ? { quorum } : {}), resources, notifiers };
   }
 
   private global(raw: Record<string, unknown>): GlobalConfig {
