@@ -201,7 +201,7 @@ test('notify FIFO: json lines carry whole events; write_states_on_reload writes 
   }
 });
 
-test("alert agents: Pacemaker's alert_file.sh.sample gets resource, node and attribute alerts in order", { skip: existsSync(ALERT_FILE_SAMPLE) ? false : `${ALERT_FILE_SAMPLE} missing (apt-get install pacemaker)` }, async () => {
+test("alert agents: Pacemaker's alert_file.sh.sample gets resource, node and attribute alerts in order", { skip: existsSync(ALERT_FILE_SAMPLE) ? false : `${ALERT_FILE_SAMPLE} missing (apt-get install pacemaker-common)` }, async () => {
   const dir = tempDir();
   const recipient = path.join(dir, 'alerts.log');
   const c = config(
