@@ -82,6 +82,9 @@ test('lab: a two-node failover runs master/backup/fault/stop scripts in order wi
         const changes = ev.stdout.split('\n').filter((l) => l.includes(' instance-state gw: '));
         t.diagnostic(`vigil events on b:\n${changes.join('\n')}`);
         assert.deepEqual(changes.map((l) => /gw: (\S+ -> \S+)/.exec(l)?.[1]), ['INITIALIZE -> BACKUP', 'BACKUP -> MASTER', 'MASTER -> BACKUP']);
+        // vigil status on b reports the notifiers.
+        const st = await execFileAsync(process.execPath, [VIGIL_MAIN, 'status', '--runtime-dir', b.runtimeDir]);
+        assert.match(st.stdout, /notifiers:\n  scripts: 0 running, 0 waiting \(most \d+\), 6 started, 0 failed, 0 timed out, 0 refused\n  fifo .*b\.fifo: 3 lines written, 0 waiting for the reader \(most \d+\), 0 lost/);
         await Promise.all([a.stop(), b.stop()]);
       } finally {
         await Promise.all([a.stop(), b.stop()]);

@@ -18,6 +18,12 @@ import type { VigilEvent } from '../src/events/types.js';
 import { Notifiers } from '../src/notify/notifiers.js';
 import type { RouterState } from '../src/vrrp/types.js';
 import { until } from './support/until.js';
+import { NotificationTranslator } from '../src/notify/translate.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 
 function tempDir(): string {
   return mkdtempSync(path.join(tmpdir(), 'vigil-notify-'));
@@ -298,6 +304,64 @@ test('notify scripts: script_user runs them as that user', async () => {
     assert.equal(readFileSync(`${out}/uid`, 'utf8').trim(), '65534');
   } finally {
     await n.stop(1000);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('notify: a reload that removes an instance gives DELETED, one that recreates it nothing; MASTER_RX_LOWER_PRI runs only its own script', async () => {
+  const tr = new NotificationTranslator();
+  const events = new EventStream();
+  const seen: string[] = [];
+  events.subscribe((e) => {
+    for (const n of tr.translate(e)) seen.push(`${n.type} ${n.name} ${n.state} ${n.priority} (was ${n.previous})`);
+  });
+  events.emit(state('A', 'initialize', 'master', 100, 'startup'));
+  events.emit(state('B', 'initialize', 'backup', 90, 'startup'));
+  events.emit(state('A', 'master', 'initialize', 100, 'shutdown'));
+  events.emit(state('B', 'backup', 'initialize', 90, 'shutdown'));
+  events.emit(state('B', 'initialize', 'backup', 90, 'startup'));
+  events.emit({ kind: 'reloaded', config: 'c', changes: [{ instance: 'A', change: 'removed' }, { instance: 'B', change: 'recreate' }] });
+  events.emit({ kind: 'master-rx-lower-priority', instance: 'B', from: '10.213.0.9', priority: 10, ownPriority: 90 });
+  assert.deepEqual(seen, [
+    'INSTANCE A MASTER 100 (was INIT)',
+    'INSTANCE B BACKUP 90 (was INIT)',
+    'INSTANCE B BACKUP 90 (was BACKUP)',
+    'INSTANCE A DELETED 100 (was MASTER)',
+    'INSTANCE B MASTER_RX_LOWER_PRI 90 (was BACKUP)',
+  ]);
+
+  const dir = tempDir();
+  const log = path.join(dir, 'log');
+  const lower = script(dir, 'lower.sh', `echo "lower $*" >> ${log}`);
+  const any = script(dir, 'any.sh', `echo "any $*" >> ${log}`);
+  const del = script(dir, 'del.sh', `echo "deleted $VIGIL_STATE" >> ${log}`);
+  const n = Notifiers.start(config(instanceYaml(`master_rx_lower_pri: "${lower} x"\nany: ${any}\ndeleted: ${del}`)), events, memoryLogger());
+  try {
+    events.emit(state('VI_1', 'initialize', 'master', 100, 'startup'));
+    events.emit({ kind: 'master-rx-lower-priority', instance: 'VI_1', from: '10.213.0.9', priority: 10, ownPriority: 100 });
+    events.emit(state('VI_1', 'master', 'initialize', 100, 'shutdown'));
+    events.emit({ kind: 'reloaded', config: 'c', changes: [{ instance: 'VI_1', change: 'removed' }] });
+    await n.stop(10_000);
+    assert.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['any INSTANCE VI_1 MASTER 100', 'lower x', 'deleted DELETED', 'any INSTANCE VI_1 DELETED 100']);
+  } finally {
+    await n.stop(1000);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('vigil check-config refuses an unsafe notify script with file:line:column and exit status 1', async () => {
+  const dir = tempDir();
+  try {
+    const s = script(dir, 'up.sh', 'exit 0', 0o775);
+    const file = path.join(dir, 'vigil.yaml');
+    writeFileSync(file, instanceYaml(`master: ${s}`));
+    const r = await promisify(execFile)(process.execPath, [MAIN, 'check-config', '-c', file]).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`${file}:8:15: instances\\[0\\]\\.notify\\.master: unsafe script: ${s} is writable by its group \\(mode 775\\)`));
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
