@@ -51,6 +51,13 @@ test('events on the control socket: history, since, then following new events in
     for (let i = 0; i < 100; i++) events.emit({ kind: 'maintenance', on: i % 2 === 0 });
     await until(() => seqs.length === 102, () => `got ${seqs.length}`);
     assert.deepEqual(seqs, Array.from({ length: 102 }, (_, i) => i + 7));
+    // The daemon stopping ends a follower with a last line, and does not wait for it.
+    const last: StreamLine[] = [];
+    const g = controlStream(dir, { command: 'events', args: { follow: true, since: 108 } }, (l) => last.push(l));
+    await until(() => last.length === 1, () => 'header');
+    await server.close();
+    await g.done;
+    assert.deepEqual(last.at(-1), { end: 'stopped' });
     f.close();
     await f.done;
   } finally {

@@ -143,6 +143,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     notifiers = Notifiers.start(config, daemon.events, log);
   } catch (e) {
     io.stderr(`vigil run: ${errorText(e)}\n`);
+    await daemon.stop().catch(() => undefined);
     return EXIT_FAILED;
   }
   try {

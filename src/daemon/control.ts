@@ -49,6 +49,7 @@ export class ControlServer {
   private constructor(
     private readonly server: Server,
     readonly socketPath: string,
+    private readonly streams: Set<Socket>,
   ) {}
 
   static async listen(runtimeDir: string, handler: ControlHandler, options: { readonly streamQueueLines?: number } = {}): Promise<ControlServer> {
@@ -64,7 +65,8 @@ export class ControlServer {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    const server = createServer((socket) => serve(socket, handler, options.streamQueueLines ?? STREAM_QUEUE_LINES));
+    const streams = new Set<Socket>();
+    const server = createServer((socket) => serve(socket, handler, options.streamQueueLines ?? STREAM_QUEUE_LINES, streams));
     const oldUmask = process.umask(0o177);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -78,16 +80,22 @@ export class ControlServer {
       process.umask(oldUmask);
     }
     chmodSync(socketPath, 0o600);
-    return new ControlServer(server, socketPath);
+    return new ControlServer(server, socketPath, streams);
   }
 
+  /** Stops listening; open streams get a last line `{"end":"stopped"}` and are closed. */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.streams) {
+      socket.emit('vigil-stop');
+      setTimeout(() => socket.destroy(), 1000).unref();
+    }
+    await closed;
     rmSync(this.socketPath, { force: true });
   }
 }
 
-function serve(socket: Socket, handler: ControlHandler, streamQueueLines: number): void {
+function serve(socket: Socket, handler: ControlHandler, streamQueueLines: number, streams: Set<Socket>): void {
   let buffered = '';
   socket.setEncoding('utf8');
   socket.on('error', () => socket.destroy());
@@ -103,7 +111,11 @@ function serve(socket: Socket, handler: ControlHandler, streamQueueLines: number
     buffered = '';
     socket.removeAllListeners('data');
     void answer(line, handler).then((response) => {
-      if ('stream' in response) stream(socket, response, streamQueueLines);
+      if ('stream' in response) {
+        streams.add(socket);
+        socket.once('close', () => streams.delete(socket));
+        stream(socket, response, streamQueueLines);
+      }
       else socket.end(`${JSON.stringify(response)}\n`);
     });
   });
@@ -138,6 +150,12 @@ function stream(socket: Socket, s: ControlStream, maxQueued: number): void {
   socket.on('drain', pump);
   socket.on('close', finish);
   socket.on('error', finish);
+  socket.once('vigil-stop', () => {
+    if (ended) return;
+    finish();
+    queue.length = 0;
+    socket.end(`${JSON.stringify({ end: 'stopped' })}\n`);
+  });
   socket.write(`${JSON.stringify({ ok: true, result: { stream: true, ...(s.header ?? {}) } })}\n`);
   for (const item of s.initial) push(item);
   if (s.follow && !ended) unsubscribe = s.follow(push);
