@@ -128,6 +128,57 @@ test('lab: a two-node failover runs master/backup/fault/stop scripts in order wi
   }
 });
 
+test('lab: SIGHUP — a removed instance runs its deleted script, the FIFO writes every state after the reload, new scripts take over; vigil events --follow watches it and ends with the daemon', { skip, timeout: TEST_TIMEOUT }, async () => {
+  const dir = scriptsDir();
+  try {
+    await withLab({ hosts: ['a'] }, async (lab) => {
+      const log = path.join(dir, 'log');
+      const body = (what: string): string => `echo "${what} $*" >> ${log}`;
+      const old = script(dir, 'old.sh', body('old'));
+      const fresh = script(dir, 'new.sh', body('new'));
+      const del = script(dir, 'deleted.sh', body('deleted'));
+      const fifo = path.join(dir, 'a.fifo');
+      const notifiers = `notifiers:\n  fifo: { path: ${fifo}, write_states_on_reload: true }\n`;
+      const gw2 = instanceYaml({ name: 'gw2', vrid: 75, priority: 150, vips: ['10.213.0.101/24'], extra: `    notify: { deleted: ${del}, any: ${old} }` });
+      const a = await VigilProcess.start(lab, 'a', configYaml(instanceYaml({ vrid: 74, priority: 200, vips: [`${VIP}/24`], extra: `    notify: { any: ${old} }` }), gw2) + notifiers);
+      const fifoOut = path.join(dir, 'fifo.out');
+      const reader = spawn('sh', ['-c', `exec cat ${fifo} > ${fifoOut}`], { stdio: 'ignore' });
+      let follow = '';
+      const follower = spawn(process.execPath, [VIGIL_MAIN, 'events', '--follow', '--runtime-dir', a.runtimeDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      follower.stdout.setEncoding('utf8');
+      follower.stdout.on('data', (d: string) => (follow += d));
+      const followerExit = new Promise<number | null>((resolve) => follower.once('exit', (code) => resolve(code)));
+      try {
+        await a.waitState('gw', 'master');
+        await a.waitState('gw2', 'master');
+        await until(() => lines(log).length === 4, () => `scripts: ${lines(log).join(' / ')}`);
+        a.writeConfig(configYaml(instanceYaml({ vrid: 74, priority: 200, vips: [`${VIP}/24`], extra: `    notify: { any: ${fresh} }` })) + notifiers);
+        const mark = a.events.length;
+        a.signal('SIGHUP');
+        await a.waitFor((e) => e.event === 'reloaded', 'reloaded', 10_000, mark);
+        await until(() => lines(log).length === 6, () => `scripts: ${lines(log).join(' / ')}; events: ${follow}`);
+        await until(() => follow.includes(' reloaded '), () => `vigil events --follow printed: ${follow}`);
+        assert.match(follow, /instance-state gw2: MASTER -> INITIALIZE \(shutdown\)/);
+        await a.stop();
+        assert.equal(await followerExit, 0, 'vigil events --follow ends when the daemon stops');
+      } finally {
+        await a.stop();
+        reader.kill('SIGKILL');
+        follower.kill('SIGKILL');
+      }
+      const got = lines(log);
+      // The first two (gw and gw2 becoming BACKUP/MASTER) in either instance's order; then the removal, then the stop with the new script.
+      assert.deepEqual(got.slice(4), ['deleted ', 'old INSTANCE gw2 DELETED 150', 'new INSTANCE gw STOP 200']);
+      assert.deepEqual(lines(log).slice(0, 4).sort(), ['old INSTANCE gw BACKUP 200', 'old INSTANCE gw MASTER 200', 'old INSTANCE gw2 BACKUP 150', 'old INSTANCE gw2 MASTER 150'].sort());
+      const fifoLines = lines(fifoOut);
+      const after = fifoLines.slice(fifoLines.indexOf('INSTANCE "gw2" DELETED 150'));
+      assert.deepEqual(after, ['INSTANCE "gw2" DELETED 150', 'INSTANCE "gw" MASTER 200', 'INSTANCE "gw" STOP 200']);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('lab: a notify script that sleeps 10 s does not delay 10 ms adverts', { skip, timeout: TEST_TIMEOUT }, async (t) => {
   const dir = scriptsDir();
   try {

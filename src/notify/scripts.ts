@@ -76,7 +76,8 @@ const BACKLOG_REPORT_FIRST = 10;
 const SAFE_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 export class ScriptRunner {
-  private readonly queues = new Map<string, Notification[]>();
+  /** Per instance/group: notifications waiting, each with the scripts it had when queued (for one a reload removed). */
+  private readonly queues = new Map<string, { readonly n: Notification; readonly scripts: NotifyScripts }[]>();
   private readonly busy = new Set<string>();
   private backlog = 0;
   private maxBacklog = 0;
@@ -105,11 +106,12 @@ export class ScriptRunner {
   /** Queues a notification; returns at once. */
   push(n: Notification): void {
     if (this.closed || n.state === 'MASTER_PRIORITY' || n.state === 'BACKUP_PRIORITY') return;
-    if (this.scriptsFor(n) === undefined) return;
+    const scripts = this.scriptsFor(n);
+    if (scripts === undefined) return;
     const key = `${n.type}\u0000${n.name}`;
     let q = this.queues.get(key);
     if (!q) this.queues.set(key, (q = []));
-    q.push(n);
+    q.push({ n, scripts });
     this.backlog++;
     if (this.backlog > this.maxBacklog) this.maxBacklog = this.backlog;
     if (this.backlog >= this.nextReport) {
@@ -148,8 +150,10 @@ export class ScriptRunner {
   private async drain(key: string): Promise<void> {
     const q = this.queues.get(key);
     while (q && q.length > 0 && !this.closed) {
-      const n = q[0] as Notification;
-      await this.runAll(n);
+      const entry = q[0] as { readonly n: Notification; readonly scripts: NotifyScripts };
+      // The scripts of the current config (a reload changes what is still queued); those it
+      // had when queued for an instance or group the reload removed (its deleted/stop scripts).
+      await this.runAll(entry.n, this.scriptsFor(entry.n) ?? entry.scripts);
       q.shift();
       this.backlog--;
       if (this.backlog < this.nextReport / 10 && this.nextReport > BACKLOG_REPORT_FIRST) {
@@ -167,9 +171,7 @@ export class ScriptRunner {
   }
 
   /** The specific script, then the generic one. */
-  private async runAll(n: Notification): Promise<void> {
-    const scripts = this.scriptsFor(n);
-    if (!scripts) return;
+  private async runAll(n: Notification, scripts: NotifyScripts): Promise<void> {
     const specificKey = SPECIFIC[n.state];
     const specific = specificKey === undefined ? undefined : scripts[specificKey];
     if (specific !== undefined) await this.runOne(n, scriptWords(specific));
