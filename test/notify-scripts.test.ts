@@ -18,6 +18,7 @@ import type { VigilEvent } from '../src/events/types.js';
 import { Notifiers } from '../src/notify/notifiers.js';
 import type { RouterState } from '../src/vrrp/types.js';
 import { until } from './support/until.js';
+import { sleep } from './lab/capture.js';
 import { NotificationTranslator } from '../src/notify/translate.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -196,7 +197,7 @@ test('notify scripts: a group gets GROUP NAME STATE 0, and instances do not wait
     events.emit(state('B', 'initialize', 'backup', 90, 'startup'));
     events.emit({ kind: 'group-state', group: 'G1', from: 'initialize', to: 'backup', instances: ['A', 'B'] });
     // B and G1 run while A's script still sleeps.
-    await until(() => existsSync(log) && readFileSync(log, 'utf8').includes('GROUP G1'), () => 'the group script ran');
+    await until(() => existsSync(log) && /GROUP G1 BACKUP 0 G1 A B\n/.test(readFileSync(log, 'utf8')) && /INSTANCE B BACKUP 90 G1 \n/.test(readFileSync(log, 'utf8')), () => 'the group and B scripts ran');
     const early = readFileSync(log, 'utf8').trim().split('\n');
     assert.ok(early.includes('fast INSTANCE B BACKUP 90 G1 '), early.join('\n'));
     assert.ok(early.includes('fast GROUP G1 BACKUP 0 G1 A B'), early.join('\n'));
@@ -225,7 +226,7 @@ test('notify scripts: a hung script is killed with its process group at the time
   try {
     const t0 = performance.now();
     events.emit(state('VI_1', 'backup', 'master'));
-    await until(() => existsSync(log), () => 'the generic script ran after the hung one', 10_000);
+    await until(() => existsSync(log) && readFileSync(log, 'utf8').endsWith('\n'), () => 'the generic script ran after the hung one', 10_000);
     const elapsed = performance.now() - t0;
     assert.ok(elapsed >= 450, `the hung script was given its 500 ms (${elapsed.toFixed(0)} ms)`);
     assert.equal(readFileSync(log, 'utf8'), 'after INSTANCE VI_1 MASTER 100\n');
@@ -361,6 +362,29 @@ test('vigil check-config refuses an unsafe notify script with file:line:column a
     );
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`${file}:8:15: instances\\[0\\]\\.notify\\.master: unsafe script: ${s} is writable by its group \\(mode 775\\)`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('notify scripts: at the stop deadline what has not started is counted as abandoned and logged; the running one is not', async () => {
+  const dir = tempDir();
+  const s = script(dir, 'slow.sh', 'sleep 2');
+  const events = new EventStream();
+  const logger = memoryLogger();
+  const n = Notifiers.start(config(instanceYaml(`any: ${s}`)), events, logger);
+  try {
+    for (let i = 0; i < 3; i++) events.emit(state('VI_1', 'backup', 'master'));
+    await until(() => n.status().scripts.started === 1, () => 'the first started');
+    await n.stop(300);
+    const st = n.status().scripts;
+    assert.equal(st.abandoned, 2);
+    assert.equal(st.backlog, 0);
+    assert.equal(logger.lines.find((l) => l.event === 'notify-abandoned')?.fields['waiting'], 2);
+    // The running one ends by itself (or at its timeout); nothing goes negative.
+    await sleep(2500);
+    assert.equal(n.status().scripts.backlog, 0);
+    assert.equal(n.status().scripts.started, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -138,9 +138,11 @@ export class ScriptRunner {
       new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs))),
     ]);
     if (timer) clearTimeout(timer);
-    if (this.backlog > 0) {
-      this.counts.abandoned += this.backlog;
-      this.log.log('error', 'notify-abandoned', { waiting: this.backlog, detail: `${this.backlog} notifications had not run ${deadlineMs} ms after the stop` });
+    // The backlog counts the notifications whose scripts are running too; those are not abandoned.
+    const notStarted = this.backlog - this.busy.size;
+    if (notStarted > 0) {
+      this.counts.abandoned += notStarted;
+      this.log.log('error', 'notify-abandoned', { waiting: notStarted, detail: `${notStarted} notifications had not started ${deadlineMs} ms after the stop` });
     }
     this.closed = true;
     this.queues.clear();
@@ -154,6 +156,7 @@ export class ScriptRunner {
       // The scripts of the current config (a reload changes what is still queued); those it
       // had when queued for an instance or group the reload removed (its deleted/stop scripts).
       await this.runAll(entry.n, this.scriptsFor(entry.n) ?? entry.scripts);
+      if (this.closed) break; // abandoned at the stop deadline: already counted
       q.shift();
       this.backlog--;
       if (this.backlog < this.nextReport / 10 && this.nextReport > BACKLOG_REPORT_FIRST) {
