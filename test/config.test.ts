@@ -168,9 +168,9 @@ test("config: load.ts's defaults equal the schema's defaults", () => {
 
 test("config: a file with every schema default written out means what the minimal file means", () => {
   const required = new Set((isObject(instanceSchema) && Array.isArray(instanceSchema['required']) ? instanceSchema['required'] : []).map(String));
-  // Only `unicast` has no default: its absence means multicast.
+  // Only `unicast` and `notify` have no default: their absence means multicast and no scripts.
   const withoutDefault = Object.keys(instanceProps).filter((k) => !required.has(k) && sub(instanceProps, k)['default'] === undefined);
-  assert.deepEqual(withoutDefault, ['unicast']);
+  assert.deepEqual(withoutDefault, ['unicast', 'notify']);
   const fill = (p: { [key: string]: Json }): { [key: string]: Json } =>
     Object.fromEntries(Object.keys(p).flatMap((k) => (sub(p, k)['default'] === undefined ? [] : [[k, sub(p, k)['default'] as Json]])));
   const instance = { name: 'gw', interface: 'eth0', vrid: 51, virtual_ips: [{ address: '10.213.0.100/24', ...fill(vipMappingProps) }], ...fill(instanceProps), garp: fill(garpProps) };
@@ -221,6 +221,7 @@ test('config: the tables in docs/config.md show the schema defaults', () => {
 test("config: the document's types (document.ts) have the schema's keys, so the resolvers see every key", () => {
   const keys = (p: { [key: string]: Json }): string[] => Object.keys(p).sort();
   const quorumProps = props(topProps['quorum']);
+  const notifiersProps = props(topProps['notifiers']);
   const itemProps = (key: string, section: { [key: string]: Json } = topProps): { [key: string]: Json } => props(sub(section, key)['items']);
   const cases: [readonly string[], { [key: string]: Json }, string][] = [
     [DOCUMENT_KEYS.root, topProps, 'root'],
@@ -235,6 +236,13 @@ test("config: the document's types (document.ts) have the schema's keys, so the 
     [DOCUMENT_KEYS.resource, itemProps('resources'), 'resources[]'],
     [DOCUMENT_KEYS.group, itemProps('groups'), 'groups[]'],
     [DOCUMENT_KEYS.healthCheck, itemProps('health_checks'), 'health_checks[]'],
+    [DOCUMENT_KEYS.notify, props(instanceProps['notify']), 'instances[].notify'],
+    [DOCUMENT_KEYS.notifiers, notifiersProps, 'notifiers'],
+    [DOCUMENT_KEYS.fifo, props(notifiersProps['fifo']), 'notifiers.fifo'],
+    [DOCUMENT_KEYS.dbus, props(notifiersProps['dbus']), 'notifiers.dbus'],
+    [DOCUMENT_KEYS.snmp, props(notifiersProps['snmp']), 'notifiers.snmp'],
+    [DOCUMENT_KEYS.prometheus, props(notifiersProps['prometheus']), 'notifiers.prometheus'],
+    [DOCUMENT_KEYS.alert, itemProps('alerts', notifiersProps), 'notifiers.alerts[]'],
   ];
   for (const [typed, schemaProps, where] of cases) assert.deepEqual([...typed].sort(), keys(schemaProps), where);
 });
@@ -318,7 +326,7 @@ test('config: a file that cannot be read is one issue naming it', async () => {
 // Unknown keys and YAML syntax
 
 test('config: unknown keys are errors everywhere, with hints', () => {
-  assert.deepEqual(errors(one('', '[10.213.0.100/24]', 'foo: 1\n')), ['vigil.yaml:1:1: foo: unknown key; expected one of: global, instances, sync_groups, quorum, resources, groups, health_checks']);
+  assert.deepEqual(errors(one('', '[10.213.0.100/24]', 'foo: 1\n')), ['vigil.yaml:1:1: foo: unknown key; expected one of: global, instances, sync_groups, quorum, resources, groups, health_checks, notifiers']);
   assert.deepEqual(errors(one('', '[10.213.0.100/24]', 'global:\n  log_fromat: json\n')), ['vigil.yaml:2:3: global.log_fromat: unknown key; did you mean "log_format"?']);
   assert.deepEqual(errors(one('    virtual_router_id: 51\n')), ["vigil.yaml:6:5: instances[0].virtual_router_id: unknown key; keepalived's virtual_router_id is vrid here"]);
   assert.deepEqual(errors(one('    state: MASTER\n')), [
@@ -329,7 +337,7 @@ test('config: unknown keys are errors everywhere, with hints', () => {
     'vigil.yaml:5:47: instances[0].virtual_ips[0].lable: unknown key; expected one of: address, dev, label, scope',
   ]);
   assert.deepEqual(errors(one() + 'sync_groups: [{ name: g, instances: [gw], members: [] }]\n'), [
-    'vigil.yaml:6:43: sync_groups[0].members: unknown key; expected one of: name, instances',
+    'vigil.yaml:6:43: sync_groups[0].members: unknown key; expected one of: name, instances, notify',
   ]);
 });
 

@@ -74,8 +74,13 @@ export function summarizeConfig(config: VigilConfig): string {
     }
     if (i.vmac !== undefined) lines.push(`  vmac: ${i.vmac.name}`);
     if (i.authentication.type === 'pass') lines.push('  authentication: password');
+    const scripts = config.notifiers.instanceScripts[i.name];
+    if (scripts !== undefined) lines.push(`  notify: ${Object.keys(scripts).join(', ')}`);
   }
-  for (const g of config.syncGroups) lines.push(`sync group ${g.name}: ${g.instances.join(', ')}`);
+  for (const g of config.syncGroups) {
+    const scripts = config.notifiers.groupScripts[g.name];
+    lines.push(`sync group ${g.name}: ${g.instances.join(', ')}${scripts !== undefined ? `; notify: ${Object.keys(scripts).join(', ')}` : ''}`);
+  }
   const r = config.resources;
   const where = (g: (typeof r.groups)[number]): string =>
     g.placement.kind === 'master' ? `where ${g.placement.instance} is master` : g.placement.kind === 'master-of-sync-group' ? `where sync group ${g.placement.group} is master` : 'on every node';
@@ -117,6 +122,13 @@ export function summarizeConfig(config: VigilConfig): string {
       const checks = [tb.ping ? `ping ${tb.ping.text}` : undefined, tb.tcp ? `tcp ${tb.tcp.address.text}:${tb.tcp.port}` : undefined, tb.fence ? `fence ${tb.fence}` : undefined];
       lines.push(`  tie-breaker: ${checks.filter((x): x is string => x !== undefined).join(', ')} (timeout ${formatMs(tb.timeoutMs)})`);
     }
+  }
+  const n = config.notifiers;
+  const fifo = n.fifo;
+  if (fifo !== undefined) lines.push(`notify FIFO ${fifo.path}: ${fifo.format} lines${fifo.script !== undefined ? `, read by ${fifo.script}` : ''}`);
+  for (const a of n.alerts) lines.push(`alert agent ${a.path}: ${a.kinds.join(', ')} to "${a.recipient}"`);
+  if (Object.keys(n.instanceScripts).length + Object.keys(n.groupScripts).length + n.alerts.length > 0 || fifo !== undefined) {
+    lines.push(`scripts run as ${n.scriptUser ?? 'root'}, at most ${formatMs(n.scriptTimeoutMs)} each`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -55,6 +55,7 @@ export const COMMANDS: readonly CliCommand[] = [
     return (await import('./run.js')).daemonRunCommand;
   }),
   lazy('status', "Show the running daemon's instances and counters", async () => (await import('./status.js')).statusCommand),
+  lazy('events', "Print the running daemon's events; --follow to watch them happen", async () => (await import('./events.js')).eventsCommand),
   lazy('quorum', "Show the running daemon's quorum; unblock wait_for_all; set expected votes", async () => (await import('./quorum.js')).quorumCommand),
   lazy('resource', 'Show resources as crm_mon does; start, stop, restart or clean up one', async () => (await import('./resource.js')).resourceCommand),
   lazy('node', 'Put this node in standby (everything moves off) or back online', async () => (await import('./resource.js')).nodeCommand),

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, formatIssue } from '../config/issues.js';
 import { loadConfigIsolated as loadConfig } from '../config/load-isolated.js';
 import type { VigilConfig } from '../config/types.js';
-import { ControlServer, type ControlRequest, type ControlResponse } from '../daemon/control.js';
+import { ControlServer, type ControlRequest, type ControlResponse, type ControlStream } from '../daemon/control.js';
 import { Daemon, errorText } from '../daemon/daemon.js';
 import { createLogger, type Logger } from '../daemon/logger.js';
 import { TimeoutScheduler } from '../daemon/scheduler.js';
@@ -27,6 +27,7 @@ import { QuorumService, findLocalNode } from '../daemon/quorum-service.js';
 import { ResourceService } from '../daemon/resource-service.js';
 import { canonical } from '../daemon/reload.js';
 import { monotonicMs } from '../daemon/clock.js';
+import { Notifiers } from '../notify/notifiers.js';
 import type { CliCommand, CliIo } from './main.js';
 
 const EXIT_OK = 0;
@@ -136,6 +137,15 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   let quorum: QuorumService | undefined;
   const resources = new ResourceService(config, daemon.vrrpView, scheduler, monotonicMs, log);
   daemon.attachResources(resources);
+  // Notify scripts, FIFO and alert agents: subscribed before the start, so they see it.
+  let notifiers: Notifiers;
+  try {
+    notifiers = Notifiers.start(config, daemon.events, log);
+  } catch (e) {
+    io.stderr(`vigil run: ${errorText(e)}\n`);
+    await daemon.stop().catch(() => undefined);
+    return EXIT_FAILED;
+  }
   try {
     if (config.quorum) quorum = await openQuorum(config, scheduler, log, (verdict, why) => daemon.onQuorumVerdict(verdict, why));
     if (quorum) daemon.attachQuorum(quorum);
@@ -146,6 +156,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     await daemon.stop().catch(() => undefined);
     await resources.stop().catch(() => undefined);
     await quorum?.close();
+    await notifiers.stop().catch(() => undefined);
     return EXIT_FAILED;
   }
 
@@ -167,6 +178,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
         log.log('warn', 'reload-quorum-unchanged', { detail: 'changes to the quorum section take effect on restart; the running membership is kept' });
       }
       await daemon.reload(candidate);
+      await notifiers.reload(candidate).catch((e: unknown) => log.log('error', 'reload-notifiers-failed', { detail: errorText(e) }));
       config = candidate;
       return { ok: true, errors: [] };
     } catch (e) {
@@ -182,10 +194,20 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     return run;
   };
 
-  const handler = async (request: ControlRequest): Promise<ControlResponse> => {
+  const handler = async (request: ControlRequest): Promise<ControlResponse | ControlStream> => {
     switch (request.command) {
       case 'status':
-        return { ok: true, result: daemon.status() };
+        return { ok: true, result: { ...daemon.status(), notifiers: notifiers.status() } };
+      case 'events': {
+        const since = request.args?.['since'];
+        const initial = daemon.events.since(typeof since === 'number' ? since : 0);
+        return {
+          stream: true,
+          header: { lastSeq: daemon.events.lastSeq },
+          initial,
+          ...(request.args?.['follow'] === true ? { follow: (push: (item: unknown) => void) => daemon.events.subscribe(push) } : {}),
+        };
+      }
       case 'resource-status':
         return { ok: true, result: resources.status() };
       case 'resource-command': {
@@ -237,6 +259,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   } catch (e) {
     io.stderr(`vigil run: control socket in ${config.global.runtimeDir}: ${errorText(e)}\n`);
     await daemon.stop();
+    await notifiers.stop();
     return EXIT_FAILED;
   }
   log.log('info', 'started', { pid: process.pid, config: options.configPath, control: control.socketPath, instances: config.instances.length });
@@ -261,6 +284,8 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
           await daemon.stop();
           await resources.stop();
           await quorum?.close();
+          // The STOP scripts and FIFO lines of the shutdown run before the process ends.
+          await notifiers.stop();
         } catch (e) {
           log.log('error', 'stop-failed', { detail: errorText(e) });
         }

@@ -9,6 +9,7 @@ import type { DaemonStatus } from '../daemon/daemon.js';
 import type { InstanceStatus } from '../daemon/instance.js';
 import { REJECT_COUNTER, type RejectReason } from '../vrrp/rejection.js';
 import { formatResourceStatus } from './resource.js';
+import type { NotifiersStatus } from '../notify/notifiers.js';
 import type { CliCommand, CliIo } from './main.js';
 
 export const DEFAULT_RUNTIME_DIR = '/run/vigil';
@@ -76,7 +77,22 @@ export function formatStatus(status: DaemonStatus): string {
     ([key, c]) => `  socket ${key}: received ${c.received}, sent ${c.sent}, malformed ${c.malformed}, receive errors ${c.receiveErrors}`,
   );
   if (sockets.length > 0) lines.push(`sockets:\n${sockets.join('\n')}`);
+  const n = (status as DaemonStatus & { readonly notifiers?: NotifiersStatus }).notifiers;
+  if (n !== undefined) lines.push(formatNotifiers(n));
   return `${lines.join('\n')}\n`;
+}
+
+/** The notifiers' backlog, losses and timeouts (none of them is ever silent). */
+export function formatNotifiers(n: NotifiersStatus): string {
+  const s = n.scripts;
+  const out = [
+    `notifiers:`,
+    `  scripts: ${s.running} running, ${s.backlog} waiting (most ${s.maxBacklog}), ${s.started} started, ${s.failed} failed, ${s.timedOut} timed out, ${s.refused} refused${s.abandoned > 0 ? `, ${s.abandoned} abandoned` : ''}`,
+  ];
+  if (n.fifo) out.push(`  fifo ${n.fifo.path}: ${n.fifo.written} lines written, ${n.fifo.backlog} waiting for the reader (most ${n.fifo.maxBacklog}), ${n.fifo.lost} lost`);
+  const a = n.alerts;
+  if (a.started + a.backlog + a.refused > 0) out.push(`  alert agents: ${a.backlog} waiting, ${a.started} started, ${a.failed} failed, ${a.timedOut} timed out, ${a.refused} refused`);
+  return out.join('\n');
 }
 
 export const statusCommand: CliCommand = {

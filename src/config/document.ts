@@ -48,6 +48,7 @@ export interface VigilDocument {
   readonly resources?: Checked<readonly Checked<ResourceDocument>[]>;
   readonly groups?: Checked<readonly Checked<GroupDocument>[]>;
   readonly health_checks?: Checked<readonly Checked<HealthCheckDocument>[]>;
+  readonly notifiers?: Checked<NotifiersDocument>;
 }
 
 export interface GlobalDocument {
@@ -98,11 +99,67 @@ export interface InstanceDocument {
   readonly higher_prio_send_advert?: Checked<boolean>;
   readonly lower_prio_no_advert?: Checked<boolean>;
   readonly address_list_check?: Checked<'log' | 'drop'>;
+  readonly notify?: Checked<NotifyDocument>;
 }
 
 export interface SyncGroupDocument {
   readonly name?: Checked<string>;
   readonly instances?: Checked<readonly Checked<string>[]>;
+  readonly notify?: Checked<NotifyDocument>;
+}
+
+/** An instance's or a sync group's notify scripts (a group has no master_rx_lower_pri). */
+export interface NotifyDocument {
+  readonly master?: Checked<string>;
+  readonly backup?: Checked<string>;
+  readonly fault?: Checked<string>;
+  readonly stop?: Checked<string>;
+  readonly deleted?: Checked<string>;
+  readonly master_rx_lower_pri?: Checked<string>;
+  readonly any?: Checked<string>;
+}
+
+export interface FifoDocument {
+  readonly path?: Checked<string>;
+  readonly script?: Checked<string>;
+  readonly format?: Checked<'keepalived' | 'json'>;
+  readonly priority_changes?: Checked<boolean>;
+  readonly write_states_on_reload?: Checked<boolean>;
+  readonly buffer_lines?: Checked<number>;
+}
+
+export interface DbusDocument {
+  readonly bus?: Checked<string>;
+  readonly name?: Checked<string>;
+}
+
+export interface SnmpDocument {
+  readonly agentx?: Checked<string>;
+  readonly traps?: Checked<boolean>;
+  readonly keepalived_mib?: Checked<boolean>;
+}
+
+export interface PrometheusDocument {
+  readonly listen?: Checked<string>;
+  readonly textfile?: Checked<string>;
+  readonly textfile_interval?: Checked<DurationText>;
+}
+
+export interface AlertDocument {
+  readonly path?: Checked<string>;
+  readonly recipient?: Checked<string>;
+  readonly timeout?: Checked<DurationText>;
+  readonly kinds?: Checked<readonly Checked<'node' | 'resource' | 'attribute' | 'fencing'>[]>;
+}
+
+export interface NotifiersDocument {
+  readonly script_user?: Checked<string>;
+  readonly script_timeout?: Checked<DurationText>;
+  readonly fifo?: Checked<FifoDocument>;
+  readonly dbus?: Checked<DbusDocument>;
+  readonly snmp?: Checked<SnmpDocument>;
+  readonly prometheus?: Checked<PrometheusDocument>;
+  readonly alerts?: Checked<readonly Checked<AlertDocument>[]>;
 }
 
 export interface QuorumNodeDocument {
@@ -203,16 +260,23 @@ export interface HealthCheckDocument {
  * (a key added to the schema but not here would be invisible to the resolvers).
  */
 export const DOCUMENT_KEYS = {
-  root: ['global', 'instances', 'sync_groups', 'quorum', 'resources', 'groups', 'health_checks'],
+  root: ['global', 'instances', 'sync_groups', 'quorum', 'resources', 'groups', 'health_checks', 'notifiers'],
   global: ['runtime_dir', 'log_format', 'nonlocal_bind', 'realtime_priority', 'state_dir'],
   instance: [
     'name', 'interface', 'vrid', 'version', 'priority', 'advert_interval', 'preempt', 'preempt_delay', 'accept', 'virtual_ips',
     'excluded_ips', 'unicast', 'authentication', 'vmac', 'garp', 'track_interfaces', 'checksum', 'higher_prio_send_advert',
-    'lower_prio_no_advert', 'address_list_check',
+    'lower_prio_no_advert', 'address_list_check', 'notify',
   ],
   vip: ['address', 'dev', 'label', 'scope'],
   garp: ['master_delay', 'master_repeat', 'master_refresh', 'master_refresh_repeat', 'lower_prio_repeat', 'interval'],
-  syncGroup: ['name', 'instances'],
+  syncGroup: ['name', 'instances', 'notify'],
+  notify: ['master', 'backup', 'fault', 'stop', 'deleted', 'master_rx_lower_pri', 'any'],
+  notifiers: ['script_user', 'script_timeout', 'fifo', 'dbus', 'snmp', 'prometheus', 'alerts'],
+  fifo: ['path', 'script', 'format', 'priority_changes', 'write_states_on_reload', 'buffer_lines'],
+  dbus: ['bus', 'name'],
+  snmp: ['agentx', 'traps', 'keepalived_mib'],
+  prometheus: ['listen', 'textfile', 'textfile_interval'],
+  alert: ['path', 'recipient', 'timeout', 'kinds'],
   quorum: [
     'nodes', 'cluster_name', 'node_id', 'transport', 'multicast_group', 'interface', 'port', 'heartbeat_interval', 'heartbeat_timeout',
     'key_file', 'expected_votes', 'two_node', 'wait_for_all', 'last_man_standing', 'last_man_standing_window', 'auto_tie_breaker',
@@ -241,11 +305,18 @@ const keysMatchTypes: [
   Same<(typeof DOCUMENT_KEYS.vip)[number], Keys<VipDocument>>,
   Same<(typeof DOCUMENT_KEYS.garp)[number], Keys<GarpDocument>>,
   Same<(typeof DOCUMENT_KEYS.syncGroup)[number], Keys<SyncGroupDocument>>,
+  Same<(typeof DOCUMENT_KEYS.notify)[number], Keys<NotifyDocument>>,
+  Same<(typeof DOCUMENT_KEYS.notifiers)[number], Keys<NotifiersDocument>>,
+  Same<(typeof DOCUMENT_KEYS.fifo)[number], Keys<FifoDocument>>,
+  Same<(typeof DOCUMENT_KEYS.dbus)[number], Keys<DbusDocument>>,
+  Same<(typeof DOCUMENT_KEYS.snmp)[number], Keys<SnmpDocument>>,
+  Same<(typeof DOCUMENT_KEYS.prometheus)[number], Keys<PrometheusDocument>>,
+  Same<(typeof DOCUMENT_KEYS.alert)[number], Keys<AlertDocument>>,
   Same<(typeof DOCUMENT_KEYS.quorum)[number], Keys<QuorumDocument>>,
   Same<(typeof DOCUMENT_KEYS.quorumNode)[number], Keys<QuorumNodeDocument>>,
   Same<(typeof DOCUMENT_KEYS.tieBreaker)[number], Keys<TieBreakerDocument>>,
   Same<(typeof DOCUMENT_KEYS.resource)[number], Keys<ResourceDocument>>,
   Same<(typeof DOCUMENT_KEYS.group)[number], Keys<GroupDocument>>,
   Same<(typeof DOCUMENT_KEYS.healthCheck)[number], Keys<HealthCheckDocument>>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 void keysMatchTypes;

@@ -16,7 +16,7 @@
  *   hints.ts       did-you-mean and keepalived's names for unknown keys
  *   defaults.ts    every default (equal to the schema's `default`s)
  *   context.ts     what a section resolver reports to (errors, warnings, durations)
- *   global.ts, instances.ts, sync-groups.ts, quorum.ts, resources.ts: one resolver per section
+ *   global.ts, instances.ts, sync-groups.ts, quorum.ts, resources.ts, notifiers.ts: one resolver per section
  *
  * Adding a section (the seam): add its keys to schema/vigil.schema.json and its shape to
  * document.ts (VigilDocument, DOCUMENT_KEYS); write src/config/SECTION.ts exporting
@@ -35,7 +35,7 @@ import { resolveGlobal } from './global.js';
 import { resolveInstances } from './instances.js';
 import { DEFAULT_CONFIG_PATH, type ConfigIssue, type ParseResult } from './issues.js';
 import { Locator } from './locate.js';
-import { NO_NOTIFIERS } from './notifier-types.js';
+import { resolveNotifiers } from './notifiers.js';
 import { resolveQuorum } from './quorum.js';
 import { resolveResources } from './resources.js';
 import { checkedDocument, isRecord, schemaProblems, validator } from './schema.js';
@@ -51,9 +51,8 @@ export { formatKeyPath } from './locate.js';
 
 /**
  * The sections in order: each after those it refers to. undefined when something is
- * missing or wrong (the errors are in ctx). A new section's resolver is called here (the
- * `notifiers:` section and the per-instance / per-sync-group `notify:` maps: after the sync
- * groups, given `names` and the groups, its result in place of NO_NOTIFIERS).
+ * missing or wrong (the errors are in ctx). A new section's resolver is called here, as the
+ * `notifiers:` section and the per-instance / per-sync-group `notify:` maps are (notifiers.ts).
  */
 function resolveDocument(doc: VigilDocument, ctx: ResolveContext): VigilConfig | undefined {
   const global = resolveGlobal(doc.global);
@@ -62,10 +61,11 @@ function resolveDocument(doc: VigilDocument, ctx: ResolveContext): VigilConfig |
   const rawQuorum = given(doc.quorum);
   const quorum = rawQuorum === undefined ? undefined : resolveQuorum(rawQuorum, ctx);
   const resources = resolveResources(doc, ctx, { instances: new Set(names.keys()), syncGroups: new Set((syncGroups ?? []).map((g) => g.name)) });
+  const notifiers = resolveNotifiers(doc, ctx);
   const complete = instances.filter((x): x is InstanceConfig => x !== undefined);
   if (ctx.errors.length > 0 || complete.length !== instances.length || syncGroups === undefined) return undefined;
   if (doc.quorum !== undefined && quorum === undefined) return undefined;
-  return { path: ctx.file, global, instances: complete, syncGroups, ...(quorum ? { quorum } : {}), resources, notifiers: NO_NOTIFIERS };
+  return { path: ctx.file, global, instances: complete, syncGroups, ...(quorum ? { quorum } : {}), resources, notifiers };
 }
 
 function byPosition(a: ConfigIssue, b: ConfigIssue): number {

@@ -2,6 +2,12 @@
  * The control socket: a Unix stream socket in the runtime directory, root-only
  * (directory 0700, socket 0600), one JSON request line in, one JSON response line out.
  * Several daemons (one per network namespace, say) use different runtime directories.
+ *
+ * A streaming command (`vigil events --follow`) answers with a header line
+ * `{"ok":true,"result":{"stream":true,...}}`, then one `{"item":...}` line per item as it
+ * comes, until the client closes. A slow reader does not grow the daemon's memory: at
+ * most STREAM_QUEUE_LINES lines wait for it (beyond the socket's own buffer); past that
+ * the connection ends with `{"end":"overflow","lost":N}` saying how many items it lost.
  */
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
@@ -20,7 +26,22 @@ export interface ControlRequest {
 
 export type ControlResponse = { readonly ok: true; readonly result: unknown } | { readonly ok: false; readonly error: string };
 
-export type ControlHandler = (request: ControlRequest) => Promise<ControlResponse> | ControlResponse;
+/** A streaming answer: `initial` items at once, then (with `follow`) every new one until the client goes. */
+export interface ControlStream {
+  readonly stream: true;
+  /** Extra fields of the header line's result. */
+  readonly header?: Readonly<Record<string, unknown>>;
+  readonly initial: readonly unknown[];
+  /** Subscribes `push`; returns the unsubscribe. Absent: the stream ends after `initial`. */
+  readonly follow?: (push: (item: unknown) => void) => () => void;
+}
+
+export type ControlHandler = (request: ControlRequest) => Promise<ControlResponse | ControlStream> | ControlResponse | ControlStream;
+
+/** Lines a streaming connection may have waiting for its reader before it is dropped. */
+export const STREAM_QUEUE_LINES = 10_000;
+/** How long a dropped stream's final line may wait for a reader that does not read. */
+const STREAM_END_GRACE_MS = 5000;
 
 const MAX_REQUEST_BYTES = 64 * 1024;
 
@@ -28,9 +49,10 @@ export class ControlServer {
   private constructor(
     private readonly server: Server,
     readonly socketPath: string,
+    private readonly streams: Set<Socket>,
   ) {}
 
-  static async listen(runtimeDir: string, handler: ControlHandler): Promise<ControlServer> {
+  static async listen(runtimeDir: string, handler: ControlHandler, options: { readonly streamQueueLines?: number } = {}): Promise<ControlServer> {
     mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
     chmodSync(runtimeDir, 0o700);
     const socketPath = controlSocketPath(runtimeDir);
@@ -43,7 +65,8 @@ export class ControlServer {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    const server = createServer((socket) => serve(socket, handler));
+    const streams = new Set<Socket>();
+    const server = createServer((socket) => serve(socket, handler, options.streamQueueLines ?? STREAM_QUEUE_LINES, streams));
     const oldUmask = process.umask(0o177);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -57,16 +80,22 @@ export class ControlServer {
       process.umask(oldUmask);
     }
     chmodSync(socketPath, 0o600);
-    return new ControlServer(server, socketPath);
+    return new ControlServer(server, socketPath, streams);
   }
 
+  /** Stops listening; open streams get a last line `{"end":"stopped"}` and are closed. */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.streams) {
+      socket.emit('vigil-stop');
+      setTimeout(() => socket.destroy(), 1000).unref();
+    }
+    await closed;
     rmSync(this.socketPath, { force: true });
   }
 }
 
-function serve(socket: Socket, handler: ControlHandler): void {
+function serve(socket: Socket, handler: ControlHandler, streamQueueLines: number, streams: Set<Socket>): void {
   let buffered = '';
   socket.setEncoding('utf8');
   socket.on('error', () => socket.destroy());
@@ -80,11 +109,75 @@ function serve(socket: Socket, handler: ControlHandler): void {
     if (newline === -1) return;
     const line = buffered.slice(0, newline);
     buffered = '';
-    void answer(line, handler).then((response) => socket.end(`${JSON.stringify(response)}\n`));
+    socket.removeAllListeners('data');
+    void answer(line, handler).then((response) => {
+      if ('stream' in response) {
+        streams.add(socket);
+        socket.once('close', () => streams.delete(socket));
+        stream(socket, response, streamQueueLines);
+      }
+      else socket.end(`${JSON.stringify(response)}\n`);
+    });
   });
 }
 
-async function answer(line: string, handler: ControlHandler): Promise<ControlResponse> {
+/** Writes a stream to `socket` with a bounded queue (see the header comment). */
+function stream(socket: Socket, s: ControlStream, maxQueued: number): void {
+  const queue: string[] = [];
+  let ended = false;
+  let unsubscribe: (() => void) | undefined;
+  const finish = (): void => {
+    ended = true;
+    unsubscribe?.();
+    unsubscribe = undefined;
+  };
+  const pump = (): void => {
+    while (queue.length > 0 && !socket.writableNeedDrain && !ended) socket.write(queue.shift() as string);
+  };
+  const push = (item: unknown): void => {
+    if (ended) return;
+    if (queue.length >= maxQueued) {
+      const lost = queue.length + 1;
+      queue.length = 0;
+      finish();
+      socket.end(`${JSON.stringify({ end: 'overflow', lost, detail: `the reader fell ${maxQueued} lines behind; ${lost} items were dropped with this connection` })}\n`);
+      setTimeout(() => socket.destroy(), STREAM_END_GRACE_MS).unref();
+      return;
+    }
+    queue.push(`${JSON.stringify({ item })}\n`);
+    pump();
+  };
+  socket.on('drain', pump);
+  socket.on('close', finish);
+  socket.on('error', finish);
+  socket.once('vigil-stop', () => {
+    if (ended) return;
+    finish();
+    queue.length = 0;
+    socket.end(`${JSON.stringify({ end: 'stopped' })}\n`);
+  });
+  socket.write(`${JSON.stringify({ ok: true, result: { stream: true, ...(s.header ?? {}) } })}\n`);
+  for (const item of s.initial) push(item);
+  if (s.follow && !ended) unsubscribe = s.follow(push);
+  else if (!ended) {
+    const end = (): void => {
+      if (queue.length > 0) return;
+      socket.off('drain', end);
+      finish();
+      socket.end(`${JSON.stringify({ end: 'done' })}\n`);
+    };
+    socket.on('drain', end);
+    end();
+  }
+  // The client closing its side ends the stream.
+  socket.on('end', () => {
+    finish();
+    socket.end();
+  });
+  socket.resume();
+}
+
+async function answer(line: string, handler: ControlHandler): Promise<ControlResponse | ControlStream> {
   let request: unknown;
   try {
     request = JSON.parse(line);
@@ -138,4 +231,39 @@ export function controlRequest(runtimeDir: string, request: ControlRequest, time
       }
     });
   });
+}
+
+/** One line of a stream: an item, the end, or the header/refusal (ok). */
+export type StreamLine = { readonly item: unknown } | { readonly end: string; readonly lost?: number; readonly detail?: string } | ControlResponse;
+
+/**
+ * Sends a streaming request and calls `onLine` for each line until the daemon ends the
+ * stream or the returned `close` is called. Resolves when the connection is closed.
+ */
+export function controlStream(runtimeDir: string, request: ControlRequest, onLine: (line: StreamLine) => void): { readonly done: Promise<void>; close(): void } {
+  const socketPath = controlSocketPath(runtimeDir);
+  const s = createConnection(socketPath);
+  let buffered = '';
+  const done = new Promise<void>((resolve, reject) => {
+    s.setEncoding('utf8');
+    s.on('connect', () => s.write(`${JSON.stringify(request)}\n`));
+    s.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          onLine(JSON.parse(line) as StreamLine);
+        } catch (e) {
+          s.destroy();
+          reject(e instanceof SyntaxError ? new Error(`malformed line from ${socketPath}`) : e);
+          return;
+        }
+      }
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => reject(new Error(`cannot reach vigil at ${socketPath}: ${e.code ?? e.message}`)));
+    s.on('close', () => resolve());
+  });
+  return { done, close: () => s.destroy() };
 }

@@ -82,6 +82,9 @@ export interface RunOptions {
   readonly cwd?: string;
   /** Output kept per stream (the end of it); 64 KiB. */
   readonly maxOutput?: number;
+  /** Run as this user and group (spawn's setuid/setgid); absent: the daemon's own. */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 export interface RunResult {
@@ -127,7 +130,11 @@ export function runProgram(file: string, args: readonly string[], options: RunOp
     };
     let child;
     try {
-      child = spawn(file, [...args], { env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
+      child = spawn(file, [...args], { env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+        ...(options.uid === undefined ? {} : { uid: options.uid }),
+        ...(options.gid === undefined ? {} : { gid: options.gid }),
+      });
     } catch (e) {
       resolve({ code: null, signal: null, stdout, stderr, timedOut, spawnError: e as NodeJS.ErrnoException, elapsedMs: since(start) });
       return;
