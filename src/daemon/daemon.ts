@@ -4,9 +4,8 @@
  */
 import { ip, sameAddress, type IpAddress } from '../net/address.js';
 import { vrrpVirtualMac } from '../net/mac.js';
-import { gratuitousArpFrame, unsolicitedNeighborAdvertFrame } from '../vrrp/announce-frames.js';
 import { instanceToRouterConfig, interfaceTrackerName } from '../config/router-config.js';
-import type { InstanceConfig, VigilConfig, VirtualIp } from '../config/types.js';
+import type { InstanceConfig, VigilConfig } from '../config/types.js';
 import { emptyRejectCounts, type RejectCounts, type RejectReason } from '../vrrp/rejection.js';
 import { PRIORITY_OWNER } from '../vrrp/types.js';
 import { decodeAdvert, type PacketMeta } from '../vrrp/codec.js';
@@ -17,6 +16,8 @@ import type { Logger } from './logger.js';
 import type { FrameSender, LinkState, NetworkPorts, SocketPorts, VrrpChannel } from './ports.js';
 import { AcceptFilter, AcceptFilterError, type AcceptFilterStatus, type NftPort } from './accept-filter.js';
 import type { Scheduler } from './scheduler.js';
+import { EffectPipeline } from './effect-pipeline.js';
+import { errorText } from './errors.js';
 import { instanceChange, type InstanceChange } from './reload.js';
 import type { QuorumServiceStatus, QuorumVerdict } from './quorum-service.js';
 import { ResourceService, checkTrackerName, type ResourceServiceStatus, type VrrpView } from './resource-service.js';
@@ -59,6 +60,8 @@ interface Runtime {
   readonly channelKey: string;
   readonly frames: FrameSender;
   readonly vmacIndex: number | undefined;
+  /** The one owner of this instance's VIPs, Accept_Mode filter and announcements. */
+  readonly pipeline: EffectPipeline;
 }
 
 export interface DaemonStatus {
@@ -100,7 +103,7 @@ export class Daemon {
   private readonly links = new Map<number, LinkState>();
   private stopWatching: (() => void) | undefined;
   private readonly startedAt = new Date();
-  private readonly startedMono = monotonicMs();
+  private readonly startedMono: number;
   private reloads = 0;
   private stopping = false;
   private quorum: QuorumProvider | undefined;
@@ -129,10 +132,13 @@ export class Daemon {
     private readonly log: Logger,
     nft?: NftPort,
     events: EventStream = new EventStream(),
+    /** The monotonic clock (ms) of the protocol timers; a test passes a virtual one. */
+    private readonly clock: () => number = monotonicMs,
   ) {
     this.events = events;
     this.config = config;
-    this.engine = new Engine(scheduler, monotonicMs);
+    this.startedMono = clock();
+    this.engine = new Engine(scheduler, clock);
     this.acceptFilter = nft ? new AcceptFilter(nft, log) : undefined;
   }
 
@@ -155,7 +161,7 @@ export class Daemon {
 
   /** The quorum service's verdict changed: every instance hears it through its quorum tracker. */
   onQuorumVerdict(verdict: QuorumVerdict, why: string = 'quorum'): void {
-    this.quorumRegainedAt = verdict === 'hold' && why === 'quorum' ? monotonicMs() : undefined;
+    this.quorumRegainedAt = verdict === 'hold' && why === 'quorum' ? this.clock() : undefined;
     for (const rt of this.runtimes.values()) this.engine.dispatch(rt.instance, { type: 'tracker', name: QUORUM_TRACKER, up: verdict !== 'release' });
     this.resources?.placementChanged();
   }
@@ -291,25 +297,35 @@ export class Daemon {
     // With VMAC the announcements leave from the virtual MAC (keepalived does the same).
     const frames = this.sockets.openFrames(vipIfname);
     const sender = entry.channel;
+    const vmacMac = ic.vmac ? vrrpVirtualMac(ic.family, ic.vrid) : undefined;
+    const pipeline = new EffectPipeline(
+      { instance: ic.name, ifindex: vipIfindex, ifname: vipIfname },
+      {
+        net: this.net,
+        filter: this.acceptFilter,
+        frames,
+        scheduler: this.scheduler,
+        clock: this.clock,
+        events: this.events,
+        log: this.log,
+        mac: () => vmacMac ?? this.links.get(vipIfindex)?.mac,
+      },
+      [...ic.virtualIps, ...ic.excludedIps],
+      ic.garpIntervalMs,
+    );
     const instance = new VrrpInstance(ic, primary, this.routerConfig(ic, primary), {
       sender,
-      vips: {
-        add: (vips, accept) => this.track(this.filterVips(ic.name, vips, accept).then(() => this.addVips(ic.name, vipIfindex, vips))),
-        remove: (vips) => this.track(this.removeVips(ic.name, vipIfindex, vips).then(() => this.acceptFilter?.unblock(ic.name))),
-      },
-      announcer: {
-        announce: (vips, repeat, intervalMs) => this.announce(ic.name, frames, vipIfindex, ic, vips, repeat, intervalMs),
-      },
+      effects: pipeline,
       log: this.log,
       events: this.events,
       stateChanged: () => this.resources?.placementChanged(),
     }, ip(VrrpInstance.multicastGroupText(ic.family)));
     entry.byVrid.set(ic.vrid, instance);
     instance.warmUp();
-    const rt: Runtime = { instance, ifindex: link.index, vipIfindex, vipIfname, channelKey, frames, vmacIndex };
+    const rt: Runtime = { instance, ifindex: link.index, vipIfindex, vipIfname, channelKey, frames, vmacIndex, pipeline };
     this.runtimes.set(ic.name, rt);
     this.engine.add(instance);
-    await this.removeStaleVips(ic, vipIfindex);
+    await pipeline.removeStale(ic.priority === PRIORITY_OWNER);
     this.log.log('info', 'instance-created', {
       instance: ic.name,
       interface: ic.interface,
@@ -321,28 +337,6 @@ export class Daemon {
       vmac: ic.vmac?.name,
     });
     return rt;
-  }
-
-  /**
-   * Every instance starts as backup (or initialize), which must not hold the VIPs; a
-   * previous run that died without cleaning up (kill -9, a crash, OOM) may have left them
-   * on the interface, and a backup holding them answers ARP for them beside the master.
-   * Remove them, as keepalived does at start. An address owner (priority 255) is left
-   * alone: the addresses are its own and it becomes master at once.
-   */
-  private async removeStaleVips(ic: InstanceConfig, vipIfindex: number): Promise<void> {
-    if (ic.priority === PRIORITY_OWNER) return;
-    for (const vip of [...ic.virtualIps, ...ic.excludedIps]) {
-      try {
-        const ifindex = vip.dev ? ((await this.net.link(vip.dev))?.index ?? vipIfindex) : vipIfindex;
-        const present = await this.net.addresses(ifindex, vip.address.family);
-        if (!present.some((a) => sameAddress(a.address, vip.address))) continue;
-        this.log.log('warn', 'stale-vip-removed', { instance: ic.name, address: `${vip.address.text}/${vip.prefixLength}`, detail: 'left over from an earlier run' });
-        await this.net.removeAddress(ifindex, vip);
-      } catch (e) {
-        this.log.log('error', 'vip-remove-failed', { instance: ic.name, address: `${vip.address.text}/${vip.prefixLength}`, detail: errorText(e) });
-      }
-    }
   }
 
   private startInstance(rt: Runtime): void {
@@ -397,104 +391,28 @@ export class Daemon {
     }
   }
 
-  /** An address was removed: if it is a VIP of a master, put it back (and say so). */
+  /** An address was removed: if it is a VIP of a master, its pipeline puts it back (and says so). */
   private onAddressRemoved(ifindex: number, address: IpAddress): void {
     if (this.stopping) return;
-    for (const rt of this.runtimes.values()) {
-      if (rt.vipIfindex !== ifindex || rt.instance.router.state !== 'master' || !rt.instance.vipsInstalled) continue;
-      const vip = rt.instance.allVips().find((v) => sameAddress(v.address, address));
-      if (!vip) continue;
-      this.log.log('warn', 'vip-removed-externally', { instance: rt.instance.name, address: address.text, interface: rt.vipIfname, action: 'restoring' });
-      void this.addVips(rt.instance.name, ifindex, [vip]);
-    }
-  }
-
-  private addVips(instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
-    return this.changeVips('add', instance, ifindex, vips);
-  }
-
-  private removeVips(instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
-    return this.changeVips('remove', instance, ifindex, vips);
-  }
-
-  /** Adds or removes each VIP on its `dev` (or the instance's VIP interface); a failure is logged and the rest go on. */
-  private async changeVips(op: 'add' | 'remove', instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
-    for (const vip of vips) {
-      try {
-        const on = vip.dev ? ((await this.net.link(vip.dev))?.index ?? ifindex) : ifindex;
-        await (op === 'add' ? this.net.addAddress(on, vip) : this.net.removeAddress(on, vip));
-      } catch (e) {
-        this.log.log('error', `vip-${op}-failed`, { instance, address: `${vip.address.text}/${vip.prefixLength}`, detail: errorText(e) });
-      }
-    }
+    for (const rt of this.runtimes.values()) rt.pipeline.addressRemoved(ifindex, address);
   }
 
   /**
-   * RFC 5798 §6.4.3 (650): before a master that is neither the owner nor in Accept_Mode
-   * installs its VIPs, packets addressed to them are dropped (accept-filter.ts); with
-   * accept, whatever it blocked before is let through again. Never throws.
+   * Re-announces a master's VIPs (gratuitous ARP / unsolicited NA, `garp.master_repeat`
+   * copies) through its pipeline; D-Bus SendGarp. Throws DaemonError for an unknown
+   * instance or one that is not master (it holds no VIP to announce).
    */
-  private async filterVips(instance: string, vips: readonly VirtualIp[], accept: boolean): Promise<void> {
-    if (accept) {
-      await this.acceptFilter?.unblock(instance);
-      return;
+  sendGarp(instanceName: string): void {
+    const rt = this.runtimes.get(instanceName);
+    if (!rt) throw new DaemonError(`sendGarp: no instance ${instanceName}`);
+    const state = rt.instance.router.state;
+    if (state !== 'master' || !rt.pipeline.announce(rt.instance.config.announce.masterRepeat, 'requested')) {
+      throw new DaemonError(`sendGarp: instance ${instanceName} is ${state}, not master: it holds no virtual address to announce`);
     }
-    if (!this.acceptFilter) {
-      this.log.log('error', 'accept-filter-failed', { instance, detail: 'accept: false needs nftables; packets to the VIPs are accepted' });
-      return;
-    }
-    await this.acceptFilter.block(instance, vips.map((v) => v.address));
-  }
-
-  private announce(
-    instance: string,
-    frames: FrameSender,
-    ifindex: number,
-    ic: InstanceConfig,
-    vips: readonly VirtualIp[],
-    repeat: number,
-    intervalMs: number,
-  ): void {
-    const link = this.links.get(ifindex);
-    const mac = ic.vmac ? vrrpVirtualMac(ic.family, ic.vrid) : link?.mac;
-    if (!mac) {
-      this.log.log('warn', 'announce-skipped', { instance, detail: `no MAC address known for ifindex ${ifindex}` });
-      return;
-    }
-    const packets: Uint8Array[] = [];
-    for (const vip of vips) {
-      if (vip.address.family === 'ipv4') packets.push(gratuitousArpFrame(vip.address, mac));
-      else packets.push(unsolicitedNeighborAdvertFrame(vip.address, mac, { router: false }));
-    }
-    const sendBurst = (): void => {
-      for (const p of packets) {
-        try {
-          frames.send(p);
-        } catch (e) {
-          this.log.log('warn', 'announce-failed', { instance, detail: errorText(e) });
-          return;
-        }
-      }
-    };
-    if (intervalMs <= 0) {
-      for (let i = 0; i < repeat; i++) sendBurst();
-      return;
-    }
-    sendBurst();
-    let sent = 1;
-    const timer = setInterval(() => {
-      if (sent >= repeat || this.stopping) {
-        clearInterval(timer);
-        return;
-      }
-      sendBurst();
-      sent++;
-    }, intervalMs);
-    timer.unref();
   }
 
   status(): DaemonStatus {
-    const now = monotonicMs();
+    const now = this.clock();
     const socketRejects: Record<string, Partial<Record<RejectReason, number>>> = {};
     for (const entry of this.channels.values()) {
       const counts: Partial<Record<RejectReason, number>> = {};
@@ -550,16 +468,11 @@ export class Daemon {
         await this.destroyInstance(name, old);
         continue;
       }
-      // In place: the state machine keeps its state; the instance diffs its VIPs.
-      const before = rt.instance.allVips();
-      const actions = rt.instance.reconfigure(ic, this.routerConfig(ic, rt.instance.primaryAddress), monotonicMs());
-      // Accept_Mode or the VIPs changed while master: the filter follows (old and new VIPs
-      // blocked while they change, then the new ones only).
-      const accept = ic.acceptMode || ic.priority === PRIORITY_OWNER;
-      if (rt.instance.vipsInstalled) await this.filterVips(name, [...before, ...rt.instance.allVips()], accept);
-      if (actions.added.length > 0) await this.addVips(name, rt.vipIfindex, actions.added);
-      if (actions.removed.length > 0) await this.removeVips(name, rt.vipIfindex, actions.removed);
-      if (rt.instance.vipsInstalled && !accept) await this.filterVips(name, rt.instance.allVips(), accept);
+      // In place: the state machine keeps its state; a master's pipeline moves its VIPs and
+      // the Accept_Mode filter to the new config (old and new VIPs blocked while they change).
+      rt.instance.reconfigure(ic, this.routerConfig(ic, rt.instance.primaryAddress));
+      rt.pipeline.reconfigure(rt.instance.allVips(), ic.acceptMode || ic.priority === PRIORITY_OWNER, ic.garpIntervalMs);
+      await rt.pipeline.settled();
       this.engine.dispatch(rt.instance, { type: 'set-priority', priority: ic.priority });
     }
     this.config = next;
@@ -583,7 +496,8 @@ export class Daemon {
     if (!rt) return;
     this.engine.dispatch(rt.instance, { type: 'shutdown' });
     // Let the remove-vips of a master finish before the interface may go away.
-    await this.settle();
+    await rt.pipeline.settled();
+    rt.pipeline.close();
     await this.acceptFilter?.unblock(name);
     this.engine.remove(rt.instance);
     this.runtimes.delete(name);
@@ -612,7 +526,8 @@ export class Daemon {
     this.events.emit({ kind: 'daemon-stopping', reason: 'stop' });
     for (const rt of this.runtimes.values()) this.engine.dispatch(rt.instance, { type: 'shutdown' });
     // The VIP removals the shutdown actions started are in flight: wait for them.
-    await this.settle();
+    for (const rt of this.runtimes.values()) await rt.pipeline.settled();
+    for (const rt of this.runtimes.values()) rt.pipeline.close();
     // No VIP is held any more: vigil's nftables table goes.
     await this.acceptFilter?.stop();
     this.stopWatching?.();
@@ -632,22 +547,7 @@ export class Daemon {
     this.net.close();
     this.events.emit({ kind: 'daemon-stopped' });
   }
-
-  private readonly inFlight = new Set<Promise<void>>();
-
-  /** Remembers an address change in flight, so that stop() can wait for it. */
-  private track(p: Promise<void>): Promise<void> {
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
-    return p;
-  }
-
-  private async settle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
-  }
 }
 
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
+export { errorText } from './errors.js';
 

@@ -19,24 +19,16 @@ export interface AdvertSender {
 }
 
 /**
- * Adds and removes the VIPs (netlink); errors are reported, never thrown. `accept` is the
- * router's decision (address owner or Accept_Mode): false means packets addressed to the
- * VIPs must be dropped while they are held (RFC 5798 §6.4.3 (650), accept-filter.ts).
+ * Carries out every action but send-advert (sent by the instance itself, first): the VIPs,
+ * the Accept_Mode filter and the announcements, in order (effect-pipeline.ts).
  */
-export interface VipPort {
-  add(vips: readonly VirtualIp[], accept: boolean): Promise<void>;
-  remove(vips: readonly VirtualIp[]): Promise<void>;
-}
-
-/** Sends gratuitous ARP (IPv4) / unsolicited NA (IPv6) for the VIPs. */
-export interface AnnouncePort {
-  announce(vips: readonly VirtualIp[], repeat: number, intervalMs: number): void;
+export interface EffectSink {
+  apply(actions: readonly RouterAction[]): void;
 }
 
 export interface InstancePorts {
   readonly sender: AdvertSender;
-  readonly vips: VipPort;
-  readonly announcer: AnnouncePort;
+  readonly effects: EffectSink;
   readonly log: Logger;
   /** The daemon's event stream: state changes are emitted here. */
   readonly events?: EventStream;
@@ -54,7 +46,7 @@ export class VrrpInstance {
   private readonly sendBuffer = new Uint8Array(1500);
   private destinations: readonly IpAddress[];
   private currentConfig: InstanceConfig;
-  /** Where this instance's VIPs are, as far as this process knows (set by add/remove). */
+  /** Whether the router's actions say the VIPs are held (add-vips without remove-vips since). */
   vipsInstalled = false;
   lastStateChangeAt: number | undefined;
 
@@ -78,23 +70,14 @@ export class VrrpInstance {
 
   /**
    * Takes a reloaded config whose wire identity is unchanged (reload.ts decides). The
-   * state machine keeps its state; returns the VIPs to add and remove now, which are
-   * non-empty only while this instance holds its VIPs.
+   * state machine keeps its state; the VIPs follow through the effect pipeline.
    */
-  reconfigure(next: InstanceConfig, routerConfig: RouterConfig, _now: number): { added: VirtualIp[]; removed: VirtualIp[] } {
-    const key = (v: VirtualIp): string => `${v.address.text}/${v.prefixLength}/${v.dev ?? ''}/${v.label ?? ''}/${v.scope}`;
-    const before = new Map(this.allVips().map((v) => [key(v), v]));
+  reconfigure(next: InstanceConfig, routerConfig: RouterConfig): void {
     this.currentConfig = next;
     this.router.reconfigure(routerConfig);
     this.policy = VrrpInstance.policyFor(next);
     this.advertTemplate = VrrpInstance.templateFor(next);
     this.destinations = next.unicast ? next.unicast.peers : [this.multicastGroup];
-    const after = new Map(this.allVips().map((v) => [key(v), v]));
-    if (!this.vipsInstalled) return { added: [], removed: [] };
-    return {
-      added: [...after].filter(([k]) => !before.has(k)).map(([, v]) => v),
-      removed: [...before].filter(([k]) => !after.has(k)).map(([, v]) => v),
-    };
   }
 
   private static policyFor(config: InstanceConfig): AcceptancePolicy {
@@ -202,17 +185,16 @@ export class VrrpInstance {
           break;
         case 'add-vips':
           this.vipsInstalled = true;
-          void this.ports.vips.add(this.allVips(), action.accept);
           break;
         case 'remove-vips':
           this.vipsInstalled = false;
-          void this.ports.vips.remove(this.allVips());
           break;
         case 'announce':
-          this.ports.announcer.announce(this.allVips(), action.repeat, this.config.garpIntervalMs);
           break;
       }
     }
+    // The effects, in order, by the instance's pipeline (the next batch waits for this one).
+    this.ports.effects.apply(actions);
     if (this.ports.stateChanged && actions.some((a) => a.type === 'state-change')) this.ports.stateChanged();
   }
 
