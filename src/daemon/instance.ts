@@ -11,11 +11,6 @@ import type { InstanceConfig, VirtualIp } from '../config/types.js';
 import type { Logger } from './logger.js';
 import type { EventStream } from '../events/stream.js';
 
-/** Sends encoded adverts; the transport adds the IP header (TTL 255). */
-export interface AdvertSender {
-  send(payload: Uint8Array, dst: IpAddress): void;
-}
-
 /**
  * Carries out every action but send-advert (sent by the node, first): the VIPs, the
  * Accept_Mode filter and the announcements, in order (effect-pipeline.ts).
