@@ -28,7 +28,9 @@ type Step =
   | { readonly op: 'advert'; readonly priority: number }
   | { readonly op: 'link'; readonly up: boolean }
   | { readonly op: 'external-remove'; readonly vip: number }
-  | { readonly op: 'send-garp' };
+  | { readonly op: 'send-garp' }
+  /** SIGHUP with another VIP set and Accept_Mode (an in-place change: the pipeline moves the VIPs). */
+  | { readonly op: 'reload'; readonly vips: number; readonly accept: boolean };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constant('complete' as const), pick: fc.nat(7) }) },
@@ -38,6 +40,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('link' as const), up: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('external-remove' as const), vip: fc.nat(1) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('send-garp' as const) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('reload' as const), vips: fc.integer({ min: 1, max: 3 }), accept: fc.boolean() }) },
 );
 
 interface Scenario {
@@ -54,25 +57,28 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   steps: fc.array(stepArb, { minLength: 5, maxLength: 40, size: 'max' }),
 });
 
-const VIPS = ['10.213.0.100', '10.213.0.101'];
+const VIPS = ['10.213.0.100', '10.213.0.101', '10.213.0.102'];
 
-export const counts = { runs: 0, steps: 0, completions: 0, frames: 0, masterRuns: 0 };
+export const counts = { runs: 0, steps: 0, completions: 0, frames: 0, masterRuns: 0, reloads: 0 };
+
+function configYaml(vips: readonly string[], accept: boolean, garpIntervalMs: number): string {
+  return [
+    'instances:',
+    '  - name: gw',
+    '    interface: eth0',
+    '    vrid: 51',
+    '    priority: 100',
+    `    accept: ${accept}`,
+    `    virtual_ips: [${vips.map((v) => `${v}/24`).join(', ')}]`,
+    `    garp: { interval: ${garpIntervalMs}ms, master_delay: 100ms, lower_prio_repeat: 2 }`,
+    '',
+  ].join('\n');
+}
 
 async function runScenario(s: Scenario): Promise<void> {
-  const vips = VIPS.slice(0, s.vips);
-  const config = configFrom(
-    [
-      'instances:',
-      '  - name: gw',
-      '    interface: eth0',
-      '    vrid: 51',
-      '    priority: 100',
-      `    accept: ${s.accept}`,
-      `    virtual_ips: [${vips.map((v) => `${v}/24`).join(', ')}]`,
-      `    garp: { interval: ${s.garpIntervalMs}ms, master_delay: 100ms, lower_prio_repeat: 2 }`,
-      '',
-    ].join('\n'),
-  );
+  let vips = VIPS.slice(0, s.vips);
+  let accept = s.accept;
+  const config = configFrom(configYaml(vips, accept, s.garpIntervalMs));
   const host = new FakeHost(config);
   const state = (): string | undefined => host.daemon.status().instances[0]?.state;
   const violations: string[] = [];
@@ -85,6 +91,7 @@ async function runScenario(s: Scenario): Promise<void> {
   await host.drain();
   host.ops.auto = false;
   let wasMaster = false;
+  let reloading: Promise<unknown> | undefined;
   for (const step of s.steps) {
     counts.steps++;
     switch (step.op) {
@@ -117,25 +124,39 @@ async function runScenario(s: Scenario): Promise<void> {
           assert.notEqual(state(), 'master', `sendGarp refused by a master: ${String(e)}`);
         }
         break;
+      case 'reload':
+        // One reload at a time (the daemon serializes SIGHUPs); it waits for the pipeline, whose calls complete in later steps.
+        if (reloading) break;
+        vips = VIPS.slice(0, step.vips);
+        accept = step.accept;
+        counts.reloads++;
+        reloading = host.daemon.reload(configFrom(configYaml(vips, accept, s.garpIntervalMs))).finally(() => {
+          reloading = undefined;
+        });
+        break;
     }
     if (state() === 'master') wasMaster = true;
     await flush();
   }
   if (wasMaster) counts.masterRuns++;
-  // Drain: every port call in flight completes (no timer fires meanwhile).
-  while (host.ops.pending.length > 0) {
-    host.ops.completeAt(0);
-    counts.completions++;
+  // Drain: every port call in flight completes (no timer fires meanwhile), and the reload ends.
+  for (let rounds = 0; ; rounds++) {
+    assert.ok(rounds < 100, 'the reload never ended although every port call completed');
+    while (host.ops.pending.length > 0) {
+      host.ops.completeAt(0);
+      counts.completions++;
+      await flush();
+    }
     await flush();
+    if (!reloading && host.ops.pending.length === 0) break;
   }
-  await flush();
   const master = state() === 'master';
   const installed = VIPS.filter((v) => host.net.has(2, ip(v)));
   const should = master ? vips : [];
   assert.deepEqual(violations, [], 'announcements for VIPs not held');
   assert.deepEqual(installed, should, `installed VIPs after drain (state ${state()}; netlink journal: ${host.net.journal.join(', ')})`);
   const blocked = [...host.nft.blocked].sort();
-  assert.deepEqual(blocked, master && !s.accept ? vips : [], `nftables set after drain (state ${state()})`);
+  assert.deepEqual(blocked, master && !accept ? vips : [], `nftables set after drain (state ${state()})`);
   // The rest of a burst, after the drain, still only for what is held.
   host.scheduler.advance(200);
   await flush();
@@ -150,5 +171,8 @@ test(`daemon shell: installed == should after drain, and no GARP for a VIP not h
   // The runs exercised what they claim to: masters, completions out of order, frames.
   assert.ok(counts.masterRuns > RUNS / 4, `runs that reached master: ${counts.masterRuns}`);
   assert.ok(counts.frames > 0, 'no announcement was ever sent');
-  console.log(`# daemon-shell property: ${counts.runs} runs (+ shrinking), ${counts.steps} steps, ${counts.completions} completions, ${counts.frames} frames, ${counts.masterRuns} runs reached master`);
+  assert.ok(counts.reloads > 0, 'no reload was ever tried');
+  console.log(
+    `# daemon-shell property: ${counts.runs} runs (+ shrinking), ${counts.steps} steps, ${counts.completions} completions, ${counts.frames} frames, ${counts.reloads} reloads, ${counts.masterRuns} runs reached master`,
+  );
 });

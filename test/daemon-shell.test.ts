@@ -221,3 +221,24 @@ test('the resource service emits on the daemon stream: standby moves the instanc
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a VIP removed from outside while the pipeline is releasing it is neither announced nor missing when the instance is master again', async () => {
+  const host = new FakeHost(configFrom(instanceYaml('').replace(`[${VIP}/24]`, `[${VIP}/24, 10.213.0.101/24]`)));
+  await host.daemon.start();
+  await host.drain();
+  assert.ok(host.scheduler.fireNext());
+  await host.drain();
+  host.ops.auto = false;
+  host.net.setLink(2, false);
+  await flush();
+  assert.equal(stateOf(host), 'fault');
+  host.net.removeExternally(2, ip('10.213.0.101'));
+  host.net.setLink(2, true);
+  while (stateOf(host) !== 'master') assert.ok(host.scheduler.fireNext());
+  const mark = host.sockets.frames.length;
+  host.sockets.onFrame = (f) => assert.ok(host.net.has(2, ip(f.address)), `announced ${f.address}, which is not installed`);
+  await host.drain();
+  assert.deepEqual([VIP, '10.213.0.101'].filter((a) => host.net.has(2, ip(a))), [VIP, '10.213.0.101'], host.net.journal.join(', '));
+  assert.deepEqual([...new Set(host.sockets.frames.slice(mark).map((f) => f.address))].sort(), [VIP, '10.213.0.101']);
+  await host.stop();
+});

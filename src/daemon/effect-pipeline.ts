@@ -171,11 +171,12 @@ export class EffectPipeline {
    * master holds, it is put back. Returns true when it will be.
    */
   addressRemoved(ifindex: number, address: IpAddress): boolean {
-    if (!this.held || this.closed) return false;
+    if (this.closed) return false;
     for (const [key, entry] of this.installed) {
       if (entry.ifindex !== ifindex || !sameAddress(entry.vip.address, address)) continue;
-      if (!this.vips.some((v) => vipKey(v) === key)) return false;
+      // Gone from the kernel whatever we do next: never announced again, never removed by us.
       this.installed.delete(key);
+      if (!this.held || !this.vips.some((v) => vipKey(v) === key)) return false;
       this.ports.log.log('warn', 'vip-removed-externally', { instance: this.target.instance, address: address.text, interface: this.target.ifname, action: 'restoring' });
       this.kick();
       return true;
