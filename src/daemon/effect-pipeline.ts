@@ -14,11 +14,11 @@
  * Order, RFC 5798 §6.4.3 (650): a master that is neither the address owner nor in
  * Accept_Mode "MUST NOT accept packets addressed to the IPvX address(es) associated with
  * the virtual router": the filter blocks a VIP before it is added, and lets it go only
- * after it is removed. Announcements (§6.4.1 (115)/(125) "broadcast a gratuitous ARP
- * request containing the virtual router MAC address for each IP address associated with
- * the virtual router") go out only for VIPs really installed, only while they are held:
- * a burst stops when the instance leaves master. Its spacing goes through the daemon's
- * Scheduler.
+ * after it is removed. Announcements (§6.4.2 (380) "Broadcast a gratuitous ARP request
+ * on that interface containing the virtual router MAC address for each IPv4 address
+ * associated with the virtual router", (395) an unsolicited NA for each IPv6 address) go
+ * out only for VIPs really installed, only while they are held: a burst stops when the
+ * instance leaves master. Its spacing goes through the daemon's Scheduler.
  */
 import { sameAddress, type IpAddress } from '../net/address.js';
 import type { MacAddress } from '../net/mac.js';

@@ -39,9 +39,10 @@ export function vipAddressSpec(ifindex: number, vip: VirtualAddress, ifname?: st
 }
 
 /**
- * The frame that announces `address` from `mac`: RFC 5798 §6.4.1 (115) a gratuitous ARP
- * for an IPv4 address, (125) an unsolicited Neighbor Advertisement (Router flag clear:
- * the VIP is not necessarily a router's address, RFC 4861 §7.2.6) for an IPv6 one.
+ * The frame that announces `address` from `mac`: RFC 5798 §6.4.2 (380) "Broadcast a
+ * gratuitous ARP request on that interface containing the virtual router MAC address" for
+ * an IPv4 address, (395) an unsolicited Neighbor Advertisement for an IPv6 one (built by
+ * announce-frames.ts; sent with the Router flag clear, as the daemon always has).
  */
 export function announcementFrame(address: IpAddress, mac: MacAddress): Uint8Array {
   return address.family === 'ipv4' ? gratuitousArpFrame(address, mac) : unsolicitedNeighborAdvertFrame(address, mac, { router: false });
