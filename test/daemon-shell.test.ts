@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ip } from '../src/net/address.js';
 import { ResourceService } from '../src/daemon/resource-service.js';
+import { formatStatus } from '../src/cli/status.js';
 import { FakeHost, configFrom, flush } from './support/fake-daemon.js';
 
 const VIP = '10.213.0.100';
@@ -240,5 +241,21 @@ test('a VIP removed from outside while the pipeline is releasing it is neither a
   await host.drain();
   assert.deepEqual([VIP, '10.213.0.101'].filter((a) => host.net.has(2, ip(a))), [VIP, '10.213.0.101'], host.net.journal.join(', '));
   assert.deepEqual([...new Set(host.sockets.frames.slice(mark).map((f) => f.address))].sort(), [VIP, '10.213.0.101']);
+  await host.stop();
+});
+
+test('vigil status takes the last state change of each instance from the event stream', async () => {
+  const host = await started('');
+  assert.ok(host.scheduler.fireNext());
+  await host.drain();
+  const status = host.daemon.status();
+  const change = host.events.since().filter((e) => e.kind === 'instance-state').at(-1);
+  assert.ok(change);
+  assert.deepEqual(
+    status.instances[0]?.lastChange && { seq: status.instances[0].lastChange.seq, from: status.instances[0].lastChange.from, to: status.instances[0].lastChange.to, reason: status.instances[0].lastChange.reason },
+    { seq: change.seq, from: 'backup', to: 'master', reason: 'master-down-timer' },
+  );
+  assert.equal(status.lastEventSeq, host.events.lastSeq);
+  assert.match(formatStatus(status), new RegExp(`gw: backup -> master \\(master-down-timer: .*\\) at .*, event #${change.seq}`));
   await host.stop();
 });
