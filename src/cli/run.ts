@@ -28,6 +28,7 @@ import { ResourceService } from '../daemon/resource-service.js';
 import { canonical } from '../daemon/reload.js';
 import { monotonicMs } from '../daemon/clock.js';
 import { Notifiers } from '../notify/notifiers.js';
+import type { EventStream } from '../events/stream.js';
 import type { CliCommand, CliIo } from './main.js';
 
 const EXIT_OK = 0;
@@ -99,7 +100,13 @@ function applyScheduling(config: VigilConfig, log: Logger): void {
 }
 
 /** The quorum service of `config.quorum`: the local node found, the key read, the socket open. */
-async function openQuorum(config: VigilConfig, scheduler: TimeoutScheduler, log: Logger, onVerdict: (verdict: 'hold' | 'keep' | 'release', why: string) => void): Promise<QuorumService | undefined> {
+async function openQuorum(
+  config: VigilConfig,
+  scheduler: TimeoutScheduler,
+  log: Logger,
+  onVerdict: (verdict: 'hold' | 'keep' | 'release', why: string) => void,
+  events: EventStream,
+): Promise<QuorumService | undefined> {
   const q = config.quorum;
   if (!q) return undefined;
   const localId = findLocalNode(q);
@@ -109,7 +116,7 @@ async function openQuorum(config: VigilConfig, scheduler: TimeoutScheduler, log:
     );
   }
   const key = await readKeyFile(q.keyFile);
-  return QuorumService.open(q, localId, key, scheduler, monotonicMs, log, onVerdict);
+  return QuorumService.open(q, localId, key, scheduler, monotonicMs, log, onVerdict, events);
 }
 
 export async function runDaemon(options: RunOptions, io: CliIo): Promise<number> {
@@ -135,7 +142,8 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   // nftables only for accept: false (RFC 5798 Accept_Mode), through the nft program.
   const daemon = new Daemon(config, network, new SystemSockets(), scheduler, log, new NftProgram());
   let quorum: QuorumService | undefined;
-  const resources = new ResourceService(config, daemon.vrrpView, scheduler, monotonicMs, log);
+  // One event stream: the daemon's; the services emit on it and its log subscriber logs them.
+  const resources = new ResourceService(config, daemon.vrrpView, scheduler, monotonicMs, log, daemon.events);
   daemon.attachResources(resources);
   // Notify scripts, FIFO and alert agents: subscribed before the start, so they see it.
   let notifiers: Notifiers;
@@ -147,7 +155,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     return EXIT_FAILED;
   }
   try {
-    if (config.quorum) quorum = await openQuorum(config, scheduler, log, (verdict, why) => daemon.onQuorumVerdict(verdict, why));
+    if (config.quorum) quorum = await openQuorum(config, scheduler, log, (verdict, why) => daemon.onQuorumVerdict(verdict, why), daemon.events);
     if (quorum) daemon.attachQuorum(quorum);
     await daemon.start();
     resources.start();

@@ -58,6 +58,10 @@ export function formatStatus(status: DaemonStatus): string {
     ]);
   }
   lines.push(table(rows));
+  const changes = status.instances.flatMap((i) =>
+    i.lastChange ? [`  ${i.name}: ${i.lastChange.from} -> ${i.lastChange.to} (${i.lastChange.reason}: ${i.lastChange.detail}) at ${i.lastChange.at}, event #${i.lastChange.seq}`] : [],
+  );
+  if (changes.length > 0) lines.push(`last state change:\n${changes.join('\n')}`);
   const drops: string[] = [];
   const describe = (where: string, counts: Partial<Record<RejectReason, number>>): void => {
     for (const [reason, n] of Object.entries(counts) as [RejectReason, number][]) {

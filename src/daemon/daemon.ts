@@ -1,28 +1,31 @@
 /**
- * The running daemon: instances from the config, their sockets, VIPs, VMACs, link
- * tracking, the control socket, reload and shutdown.
+ * The running daemon: wires the instances (instances.ts: lifecycle and reload, with the
+ * VRRP node, the socket pool, link tracking and one effect pipeline per instance) to the
+ * quorum and resource services, the control socket's requests, reload and shutdown, and
+ * reports status. Everything it does is told on its event stream (src/events), from
+ * which the log lines of those events come (event-log.ts).
  */
-import { ip, sameAddress, type IpAddress } from '../net/address.js';
-import { vrrpVirtualMac } from '../net/mac.js';
-import { gratuitousArpFrame, unsolicitedNeighborAdvertFrame } from '../vrrp/announce-frames.js';
-import { instanceToRouterConfig, interfaceTrackerName } from '../config/router-config.js';
-import type { InstanceConfig, VigilConfig, VirtualIp } from '../config/types.js';
-import { emptyRejectCounts, type RejectCounts, type RejectReason } from '../vrrp/rejection.js';
+import type { IpAddress } from '../net/address.js';
+import { instanceToRouterConfig } from '../config/router-config.js';
+import type { InstanceConfig, VigilConfig } from '../config/types.js';
+import type { RejectReason } from '../vrrp/rejection.js';
 import { PRIORITY_OWNER } from '../vrrp/types.js';
-import { decodeAdvert, type PacketMeta } from '../vrrp/codec.js';
+import type { MasterGate, RouterConfig } from '../vrrp/router.js';
 import { monotonicMs } from './clock.js';
-import { Engine } from './engine.js';
-import { VrrpInstance, type InstanceStatus } from './instance.js';
+import type { InstanceLastChange, InstanceStatus } from './instance.js';
 import type { Logger } from './logger.js';
-import type { FrameSender, LinkState, NetworkPorts, SocketPorts, VrrpChannel } from './ports.js';
+import type { NetworkPorts, SocketPorts } from './ports.js';
 import { AcceptFilter, AcceptFilterError, type AcceptFilterStatus, type NftPort } from './accept-filter.js';
 import type { Scheduler } from './scheduler.js';
-import { instanceChange, type InstanceChange } from './reload.js';
+import { DaemonError } from './errors.js';
+import { Instances } from './instances.js';
+import { logEvents } from './event-log.js';
+import type { InstanceChange } from './reload.js';
 import type { QuorumServiceStatus, QuorumVerdict } from './quorum-service.js';
 import { ResourceService, checkTrackerName, type ResourceServiceStatus, type VrrpView } from './resource-service.js';
-import type { MasterGate } from '../vrrp/router.js';
-import type { RouterConfig } from '../vrrp/router.js';
 import { EventStream } from '../events/stream.js';
+
+export { DaemonError, errorText } from './errors.js';
 
 /**
  * The tracker through which quorum reaches every instance: weight 0, so an instance is in
@@ -43,24 +46,6 @@ export interface QuorumProvider {
 /** How often a backup held back by quorum looks again (the gate has no wake-up of its own). */
 const QUORUM_GATE_RECHECK_MS = 20;
 
-interface ChannelEntry {
-  readonly key: string;
-  readonly channel: VrrpChannel;
-  readonly byVrid: Map<number, VrrpInstance>;
-  readonly rejects: RejectCounts;
-}
-
-interface Runtime {
-  instance: VrrpInstance;
-  readonly ifindex: number;
-  /** Where the VIPs go: the VMAC interface, or the instance's interface. */
-  readonly vipIfindex: number;
-  readonly vipIfname: string;
-  readonly channelKey: string;
-  readonly frames: FrameSender;
-  readonly vmacIndex: number | undefined;
-}
-
 export interface DaemonStatus {
   readonly pid: number;
   readonly configPath: string;
@@ -79,28 +64,21 @@ export interface DaemonStatus {
    * dropped itself (malformed IP header, truncated, missing IPv6 metadata) and receive errors.
    */
   readonly sockets: Readonly<Record<string, { readonly received: number; readonly sent: number; readonly malformed: number; readonly receiveErrors: number }>>;
+  /** The sequence number of the last event on the daemon's stream (`vigil events` continues from here). */
+  readonly lastEventSeq: number;
   /** The Accept_Mode false packet filter (accept-filter.ts), once it was used or failed. */
   readonly acceptFilter?: AcceptFilterStatus;
-}
-
-export class DaemonError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DaemonError';
-  }
 }
 
 export class Daemon {
   /** The daemon's one ordered event stream (src/events): the log, status and notifiers read it. */
   readonly events: EventStream;
   private config: VigilConfig;
-  private readonly engine: Engine;
-  private readonly runtimes = new Map<string, Runtime>();
-  private readonly channels = new Map<string, ChannelEntry>();
-  private readonly links = new Map<number, LinkState>();
+  private readonly instances: Instances;
+  private readonly lastChange = new Map<string, InstanceLastChange>();
   private stopWatching: (() => void) | undefined;
   private readonly startedAt = new Date();
-  private readonly startedMono = monotonicMs();
+  private readonly startedMono: number;
   private reloads = 0;
   private stopping = false;
   private quorum: QuorumProvider | undefined;
@@ -124,17 +102,51 @@ export class Daemon {
   constructor(
     config: VigilConfig,
     private readonly net: NetworkPorts,
-    private readonly sockets: SocketPorts,
+    sockets: SocketPorts,
     private readonly scheduler: Scheduler,
     private readonly log: Logger,
     nft?: NftPort,
     events: EventStream = new EventStream(),
+    /** The monotonic clock (ms) of the protocol timers; a test passes a virtual one. */
+    private readonly clock: () => number = monotonicMs,
   ) {
     this.events = events;
     this.config = config;
-    this.engine = new Engine(scheduler, monotonicMs);
+    this.startedMono = clock();
     this.acceptFilter = nft ? new AcceptFilter(nft, log) : undefined;
+    // The one log subscriber: the log lines of the events come from it (it stays for the
+    // stream's life: the services around the daemon still emit while they stop).
+    logEvents(events, log);
+    // Status takes the last state change of each instance from the stream.
+    events.subscribe((e) => {
+      if (e.kind === 'instance-state') {
+        this.lastChange.set(e.instance, { seq: e.seq, at: new Date(e.time).toISOString(), from: e.from, to: e.to, reason: e.reason, detail: e.detail });
+      }
+    });
+    this.instances = new Instances({
+      net,
+      sockets,
+      scheduler,
+      log,
+      events,
+      clock,
+      acceptFilter: this.acceptFilter,
+      routerConfig: (ic, primary) => this.routerConfig(ic, primary),
+      beforeStartup: (instance, dispatch) => {
+        if (this.resources?.standby) dispatch({ type: 'tracker', name: STANDBY_TRACKER, up: false });
+        // A health check counts as unhealthy until its first `rise` successes (keepalived's init_fail).
+        for (const c of this.config.resources.healthChecks) {
+          if (c.instances.includes(instance.name)) dispatch({ type: 'tracker', name: checkTrackerName(c.name), up: false });
+        }
+        if (this.quorum) {
+          instance.router.addGate(this.quorumGate);
+          dispatch({ type: 'tracker', name: QUORUM_TRACKER, up: this.quorum.verdict !== 'release' });
+        }
+      },
+      stateChanged: () => this.resources?.placementChanged(),
+    });
   }
+
 
   /** Drops packets to the VIPs of masters whose accept is false; absent without an nft port. */
   private readonly acceptFilter: AcceptFilter | undefined;
@@ -155,14 +167,14 @@ export class Daemon {
 
   /** The quorum service's verdict changed: every instance hears it through its quorum tracker. */
   onQuorumVerdict(verdict: QuorumVerdict, why: string = 'quorum'): void {
-    this.quorumRegainedAt = verdict === 'hold' && why === 'quorum' ? monotonicMs() : undefined;
-    for (const rt of this.runtimes.values()) this.engine.dispatch(rt.instance, { type: 'tracker', name: QUORUM_TRACKER, up: verdict !== 'release' });
+    this.quorumRegainedAt = verdict === 'hold' && why === 'quorum' ? this.clock() : undefined;
+    this.instances.dispatchAll({ type: 'tracker', name: QUORUM_TRACKER, up: verdict !== 'release' });
     this.resources?.placementChanged();
   }
 
   /** Node standby went on or off: the instances follow (FAULT while in standby). */
   standbyChanged(on: boolean): void {
-    for (const rt of this.runtimes.values()) this.engine.dispatch(rt.instance, { type: 'tracker', name: STANDBY_TRACKER, up: !on });
+    this.instances.dispatchAll({ type: 'tracker', name: STANDBY_TRACKER, up: !on });
   }
 
   /** Puts the resources under this daemon's VRRP mastership; call before start(). */
@@ -172,11 +184,10 @@ export class Daemon {
 
   /** The VRRP side as the resource manager sees it. */
   readonly vrrpView: VrrpView = {
-    isMaster: (instance) => this.runtimes.get(instance)?.instance.router.state === 'master',
+    isMaster: (instance) => this.instances.get(instance)?.instance.router.state === 'master',
     syncGroupMembers: (group) => this.config.syncGroups.find((g) => g.name === group)?.instances ?? [],
     setTracker: (instance, tracker, up) => {
-      const rt = this.runtimes.get(instance);
-      if (rt) this.engine.dispatch(rt.instance, { type: 'tracker', name: tracker, up });
+      this.instances.dispatch(instance, { type: 'tracker', name: tracker, up });
     },
     mayRunResources: () => this.quorum === undefined || this.quorum.verdict !== 'release',
     standbyChanged: (on) => this.standbyChanged(on),
@@ -204,15 +215,15 @@ export class Daemon {
       throw e instanceof AcceptFilterError ? new DaemonError(e.message) : e;
     }
     this.stopWatching = await this.net.watch(
-      (link) => this.onLink(link),
+      (link) => this.instances.onLink(link),
       (event) => {
-        if (event.type === 'removed') this.onAddressRemoved(event.ifindex, event.address);
+        if (event.type === 'removed' && !this.stopping) this.instances.onAddressRemoved(event.ifindex, event.address);
       },
       (message) => this.log.log('warn', 'netlink-trouble', { detail: message }),
     );
-    for (const ic of this.config.instances) await this.createInstance(ic);
-    this.engine.setSyncGroups(this.config.syncGroups);
-    for (const rt of this.runtimes.values()) this.startInstance(rt);
+    for (const ic of this.config.instances) await this.instances.create(ic);
+    this.instances.node.setSyncGroups(this.config.syncGroups);
+    for (const rt of this.instances.all()) this.instances.start(rt);
     this.events.emit({ kind: 'daemon-started', pid: process.pid, config: this.config.path, instances: this.config.instances.map((i) => i.name) });
   }
 
@@ -222,289 +233,27 @@ export class Daemon {
     if (ipv6) await this.net.writeSysctl('net.ipv6.ip_nonlocal_bind', '1');
   }
 
-  private async requireLink(name: string, what: string): Promise<LinkState> {
-    const link = await this.net.link(name);
-    if (!link) throw new DaemonError(`${what}: interface ${name} does not exist`);
-    this.links.set(link.index, link);
-    return link;
-  }
-
-  private async primaryAddress(ic: InstanceConfig, link: LinkState): Promise<IpAddress> {
-    if (ic.unicast?.source) return ic.unicast.source;
-    const addresses = await this.net.addresses(link.index, ic.family);
-    const vips = [...ic.virtualIps, ...ic.excludedIps].map((v) => v.address);
-    const own = addresses.filter((a) => !vips.some((v) => sameAddress(v, a.address)));
-    // RFC 5798 §5.1.2.1: IPv6 adverts are sent from the interface's link-local address.
-    const pick =
-      ic.family === 'ipv6'
-        ? own.find((a) => a.address.bytes[0] === 0xfe && ((a.address.bytes[1] ?? 0) & 0xc0) === 0x80)
-        : (own.find((a) => !a.secondary) ?? own[0]);
-    if (!pick) {
-      throw new DaemonError(
-        `instance ${ic.name}: interface ${link.name} has no ${ic.family === 'ipv6' ? 'IPv6 link-local' : 'IPv4'} address to send adverts from`,
-      );
-    }
-    return pick.address;
-  }
-
-  private async createInstance(ic: InstanceConfig): Promise<Runtime> {
-    const where = `${ic.location.file}:${ic.location.line}:${ic.location.column}: instance ${ic.name}`;
-    const link = await this.requireLink(ic.interface, where);
-    const primary = await this.primaryAddress(ic, link);
-    for (const t of ic.trackInterfaces) {
-      const tracked = await this.net.link(t.name);
-      if (tracked) this.links.set(tracked.index, tracked);
-      else this.log.log('warn', 'tracked-interface-missing', { instance: ic.name, interface: t.name });
-    }
-    let vipIfindex = link.index;
-    let vipIfname = link.name;
-    let vmacIndex: number | undefined;
-    if (ic.vmac) {
-      const vmac = await this.net.ensureVmac(ic.vmac.name, link.index, vrrpVirtualMac(ic.family, ic.vrid), ic.family);
-      this.links.set(vmac.index, vmac);
-      vipIfindex = vmac.index;
-      vipIfname = vmac.name;
-      vmacIndex = vmac.index;
-    }
-    // A VMAC instance sends and receives its adverts on the VMAC (keepalived does the same
-    // unless vmac_xmit_base): RFC 5798 §7.2 "The source MAC address of a VRRP advertisement
-    // MUST be the virtual router MAC address", and the kernel hands a frame from that MAC to
-    // the local macvlan of the same MAC, never to the parent. An IPv6 VMAC carries the
-    // parent's link-local address, the adverts' source (ensureVmac).
-    const advertIf = ic.vmac ? { name: vipIfname, index: vipIfindex } : { name: link.name, index: link.index };
-    const channelKey = `${advertIf.name}/${ic.family}/${ic.unicast ? 'unicast' : 'multicast'}`;
-    let entry = this.channels.get(channelKey);
-    if (!entry) {
-      const byVrid = new Map<number, VrrpInstance>();
-      const rejects = emptyRejectCounts();
-      const key = channelKey;
-      const channel = this.sockets.openVrrp(
-        { family: ic.family, ifname: advertIf.name, ifindex: advertIf.index, source: primary, multicast: !ic.unicast },
-        (payload, meta) => this.onPacket(key, payload, meta),
-        (message) => this.log.log('warn', 'socket-error', { socket: key, detail: message }),
-      );
-      entry = { key, channel, byVrid, rejects };
-      this.channels.set(channelKey, entry);
-    }
-    const existing = entry.byVrid.get(ic.vrid);
-    if (existing) throw new DaemonError(`${where}: VRID ${ic.vrid} is already used by instance ${existing.name} on ${channelKey}`);
-    // With VMAC the announcements leave from the virtual MAC (keepalived does the same).
-    const frames = this.sockets.openFrames(vipIfname);
-    const sender = entry.channel;
-    const instance = new VrrpInstance(ic, primary, this.routerConfig(ic, primary), {
-      sender,
-      vips: {
-        add: (vips, accept) => this.track(this.filterVips(ic.name, vips, accept).then(() => this.addVips(ic.name, vipIfindex, vips))),
-        remove: (vips) => this.track(this.removeVips(ic.name, vipIfindex, vips).then(() => this.acceptFilter?.unblock(ic.name))),
-      },
-      announcer: {
-        announce: (vips, repeat, intervalMs) => this.announce(ic.name, frames, vipIfindex, ic, vips, repeat, intervalMs),
-      },
-      log: this.log,
-      events: this.events,
-      stateChanged: () => this.resources?.placementChanged(),
-    }, ip(VrrpInstance.multicastGroupText(ic.family)));
-    entry.byVrid.set(ic.vrid, instance);
-    instance.warmUp();
-    const rt: Runtime = { instance, ifindex: link.index, vipIfindex, vipIfname, channelKey, frames, vmacIndex };
-    this.runtimes.set(ic.name, rt);
-    this.engine.add(instance);
-    await this.removeStaleVips(ic, vipIfindex);
-    this.log.log('info', 'instance-created', {
-      instance: ic.name,
-      interface: ic.interface,
-      vrid: ic.vrid,
-      family: ic.family,
-      version: ic.version,
-      priority: ic.priority,
-      source: primary.text,
-      vmac: ic.vmac?.name,
-    });
-    return rt;
-  }
-
   /**
-   * Every instance starts as backup (or initialize), which must not hold the VIPs; a
-   * previous run that died without cleaning up (kill -9, a crash, OOM) may have left them
-   * on the interface, and a backup holding them answers ARP for them beside the master.
-   * Remove them, as keepalived does at start. An address owner (priority 255) is left
-   * alone: the addresses are its own and it becomes master at once.
+   * Re-announces a master's VIPs (gratuitous ARP / unsolicited NA, `garp.master_repeat`
+   * copies) through its pipeline; D-Bus SendGarp. Throws DaemonError for an unknown
+   * instance or one that is not master (it holds no VIP to announce).
    */
-  private async removeStaleVips(ic: InstanceConfig, vipIfindex: number): Promise<void> {
-    if (ic.priority === PRIORITY_OWNER) return;
-    for (const vip of [...ic.virtualIps, ...ic.excludedIps]) {
-      try {
-        const ifindex = vip.dev ? ((await this.net.link(vip.dev))?.index ?? vipIfindex) : vipIfindex;
-        const present = await this.net.addresses(ifindex, vip.address.family);
-        if (!present.some((a) => sameAddress(a.address, vip.address))) continue;
-        this.log.log('warn', 'stale-vip-removed', { instance: ic.name, address: `${vip.address.text}/${vip.prefixLength}`, detail: 'left over from an earlier run' });
-        await this.net.removeAddress(ifindex, vip);
-      } catch (e) {
-        this.log.log('error', 'vip-remove-failed', { instance: ic.name, address: `${vip.address.text}/${vip.prefixLength}`, detail: errorText(e) });
-      }
+  sendGarp(instanceName: string): void {
+    const rt = this.instances.get(instanceName);
+    if (!rt) throw new DaemonError(`sendGarp: no instance ${instanceName}`);
+    const state = rt.instance.router.state;
+    if (state !== 'master' || !rt.pipeline.announce(rt.instance.config.announce.masterRepeat, 'requested')) {
+      throw new DaemonError(`sendGarp: instance ${instanceName} is ${state}, not master: it holds no virtual address to announce`);
     }
-  }
-
-  private startInstance(rt: Runtime): void {
-    const { instance } = rt;
-    const link = this.links.get(rt.ifindex);
-    if (link && !(link.up && link.carrier)) this.engine.dispatch(instance, { type: 'interface', up: false });
-    for (const t of instance.config.trackInterfaces) {
-      const tracked = [...this.links.values()].find((l) => l.name === t.name);
-      // A tracked interface that does not exist counts as down.
-      this.engine.dispatch(instance, { type: 'tracker', name: interfaceTrackerName(t.name), up: tracked !== undefined && tracked.up && tracked.carrier });
-    }
-    if (this.resources?.standby) this.engine.dispatch(instance, { type: 'tracker', name: STANDBY_TRACKER, up: false });
-    // A health check counts as unhealthy until its first `rise` successes (keepalived's init_fail).
-    for (const c of this.config.resources.healthChecks) {
-      if (c.instances.includes(instance.name)) this.engine.dispatch(instance, { type: 'tracker', name: checkTrackerName(c.name), up: false });
-    }
-    if (this.quorum) {
-      instance.router.addGate(this.quorumGate);
-      this.engine.dispatch(instance, { type: 'tracker', name: QUORUM_TRACKER, up: this.quorum.verdict !== 'release' });
-    }
-    this.engine.dispatch(instance, { type: 'startup' });
-  }
-
-  private onPacket(key: string, payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }): void {
-    const entry = this.channels.get(key);
-    if (!entry) return;
-    const vrid = payload.length >= 2 ? (payload[1] as number) : 0;
-    const instance = entry.byVrid.get(vrid);
-    if (!instance) {
-      // RFC 5798 §7.1 checks the packet itself (TTL, version, length, checksum) before the
-      // VRID: a packet too short to carry a VRID, or damaged, is counted as what it is.
-      const decoded = decodeAdvert(payload, meta, { v3Ipv4Checksum: 'either' });
-      entry.rejects[decoded.ok ? 'unknown-vrid' : decoded.reason]++;
-      return;
-    }
-    this.engine.deliver(instance, payload, meta);
-  }
-
-  private onLink(link: LinkState): void {
-    const before = this.links.get(link.index);
-    this.links.set(link.index, link);
-    const operational = link.up && link.carrier;
-    const was = before ? before.up && before.carrier : undefined;
-    if (was === operational) return;
-    this.log.log(operational ? 'info' : 'warn', 'link-change', { interface: link.name, ifindex: link.index, up: link.up, carrier: link.carrier });
-    for (const rt of this.runtimes.values()) {
-      const inst = rt.instance;
-      if (rt.ifindex === link.index) this.engine.dispatch(inst, { type: 'interface', up: operational });
-      if (inst.config.trackInterfaces.some((t) => t.name === link.name)) {
-        this.engine.dispatch(inst, { type: 'tracker', name: interfaceTrackerName(link.name), up: operational });
-      }
-    }
-  }
-
-  /** An address was removed: if it is a VIP of a master, put it back (and say so). */
-  private onAddressRemoved(ifindex: number, address: IpAddress): void {
-    if (this.stopping) return;
-    for (const rt of this.runtimes.values()) {
-      if (rt.vipIfindex !== ifindex || rt.instance.router.state !== 'master' || !rt.instance.vipsInstalled) continue;
-      const vip = rt.instance.allVips().find((v) => sameAddress(v.address, address));
-      if (!vip) continue;
-      this.log.log('warn', 'vip-removed-externally', { instance: rt.instance.name, address: address.text, interface: rt.vipIfname, action: 'restoring' });
-      void this.addVips(rt.instance.name, ifindex, [vip]);
-    }
-  }
-
-  private addVips(instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
-    return this.changeVips('add', instance, ifindex, vips);
-  }
-
-  private removeVips(instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
-    return this.changeVips('remove', instance, ifindex, vips);
-  }
-
-  /** Adds or removes each VIP on its `dev` (or the instance's VIP interface); a failure is logged and the rest go on. */
-  private async changeVips(op: 'add' | 'remove', instance: string, ifindex: number, vips: readonly VirtualIp[]): Promise<void> {
-    for (const vip of vips) {
-      try {
-        const on = vip.dev ? ((await this.net.link(vip.dev))?.index ?? ifindex) : ifindex;
-        await (op === 'add' ? this.net.addAddress(on, vip) : this.net.removeAddress(on, vip));
-      } catch (e) {
-        this.log.log('error', `vip-${op}-failed`, { instance, address: `${vip.address.text}/${vip.prefixLength}`, detail: errorText(e) });
-      }
-    }
-  }
-
-  /**
-   * RFC 5798 §6.4.3 (650): before a master that is neither the owner nor in Accept_Mode
-   * installs its VIPs, packets addressed to them are dropped (accept-filter.ts); with
-   * accept, whatever it blocked before is let through again. Never throws.
-   */
-  private async filterVips(instance: string, vips: readonly VirtualIp[], accept: boolean): Promise<void> {
-    if (accept) {
-      await this.acceptFilter?.unblock(instance);
-      return;
-    }
-    if (!this.acceptFilter) {
-      this.log.log('error', 'accept-filter-failed', { instance, detail: 'accept: false needs nftables; packets to the VIPs are accepted' });
-      return;
-    }
-    await this.acceptFilter.block(instance, vips.map((v) => v.address));
-  }
-
-  private announce(
-    instance: string,
-    frames: FrameSender,
-    ifindex: number,
-    ic: InstanceConfig,
-    vips: readonly VirtualIp[],
-    repeat: number,
-    intervalMs: number,
-  ): void {
-    const link = this.links.get(ifindex);
-    const mac = ic.vmac ? vrrpVirtualMac(ic.family, ic.vrid) : link?.mac;
-    if (!mac) {
-      this.log.log('warn', 'announce-skipped', { instance, detail: `no MAC address known for ifindex ${ifindex}` });
-      return;
-    }
-    const packets: Uint8Array[] = [];
-    for (const vip of vips) {
-      if (vip.address.family === 'ipv4') packets.push(gratuitousArpFrame(vip.address, mac));
-      else packets.push(unsolicitedNeighborAdvertFrame(vip.address, mac, { router: false }));
-    }
-    const sendBurst = (): void => {
-      for (const p of packets) {
-        try {
-          frames.send(p);
-        } catch (e) {
-          this.log.log('warn', 'announce-failed', { instance, detail: errorText(e) });
-          return;
-        }
-      }
-    };
-    if (intervalMs <= 0) {
-      for (let i = 0; i < repeat; i++) sendBurst();
-      return;
-    }
-    sendBurst();
-    let sent = 1;
-    const timer = setInterval(() => {
-      if (sent >= repeat || this.stopping) {
-        clearInterval(timer);
-        return;
-      }
-      sendBurst();
-      sent++;
-    }, intervalMs);
-    timer.unref();
   }
 
   status(): DaemonStatus {
-    const now = monotonicMs();
+    const now = this.clock();
     const socketRejects: Record<string, Partial<Record<RejectReason, number>>> = {};
-    for (const entry of this.channels.values()) {
+    for (const [key, rejects] of this.instances.node.channelRejectCounts()) {
       const counts: Partial<Record<RejectReason, number>> = {};
-      for (const [reason, n] of Object.entries(entry.rejects) as [RejectReason, number][]) if (n > 0) counts[reason] = n;
-      socketRejects[entry.key] = counts;
-    }
-    const sockets: Record<string, DaemonStatus['sockets'][string]> = {};
-    for (const entry of this.channels.values()) {
-      const c = entry.channel.counters();
-      sockets[entry.key] = { received: c.received, sent: c.sent, malformed: c.malformed, receiveErrors: c.receiveErrors };
+      for (const [reason, n] of Object.entries(rejects) as [RejectReason, number][]) if (n > 0) counts[reason] = n;
+      socketRejects[key] = counts;
     }
     return {
       pid: process.pid,
@@ -512,11 +261,15 @@ export class Daemon {
       startedAt: this.startedAt.toISOString(),
       uptimeMs: Math.round(now - this.startedMono),
       reloads: this.reloads,
-      instances: this.engine.all().map((i) => i.status(now)),
+      instances: this.instances.all().map((rt) => {
+        const last = this.lastChange.get(rt.instance.name);
+        return { ...rt.instance.status(now), ...(last ? { lastChange: last } : {}) };
+      }),
+      lastEventSeq: this.events.lastSeq,
       ...(this.quorum ? { quorum: this.quorum.status() } : {}),
       ...(this.resources && !this.resources.empty ? { resources: this.resources.status() } : {}),
       socketRejects,
-      sockets,
+      sockets: this.instances.socketCounters(),
       ...(this.acceptFilter && (this.acceptFilter.status().active || this.acceptFilter.status().errors > 0) ? { acceptFilter: this.acceptFilter.status() } : {}),
     };
   }
@@ -526,83 +279,21 @@ export class Daemon {
    * address removal; changed ones change minimally; removed ones stop; new ones start.
    */
   async reload(next: VigilConfig): Promise<{ readonly changes: readonly { instance: string; change: InstanceChange }[] }> {
-    const changes: { instance: string; change: InstanceChange }[] = [];
-    const oldByName = new Map(this.config.instances.map((i) => [i.name, i]));
-    const newByName = new Map(next.instances.map((i) => [i.name, i]));
     await this.applyGlobalSysctls(next);
-    for (const [name, old] of oldByName) {
-      if (!newByName.has(name)) {
-        changes.push({ instance: name, change: 'removed' });
-        await this.destroyInstance(name, old);
-      }
-    }
-    for (const [name, ic] of newByName) {
-      const old = oldByName.get(name);
-      if (!old) {
-        changes.push({ instance: name, change: 'added' });
-        continue;
-      }
-      const change = instanceChange(old, ic);
-      changes.push({ instance: name, change });
-      const rt = this.runtimes.get(name);
-      if (!rt || change === 'unchanged') continue;
-      if (change === 'recreate') {
-        await this.destroyInstance(name, old);
-        continue;
-      }
-      // In place: the state machine keeps its state; the instance diffs its VIPs.
-      const before = rt.instance.allVips();
-      const actions = rt.instance.reconfigure(ic, this.routerConfig(ic, rt.instance.primaryAddress), monotonicMs());
-      // Accept_Mode or the VIPs changed while master: the filter follows (old and new VIPs
-      // blocked while they change, then the new ones only).
-      const accept = ic.acceptMode || ic.priority === PRIORITY_OWNER;
-      if (rt.instance.vipsInstalled) await this.filterVips(name, [...before, ...rt.instance.allVips()], accept);
-      if (actions.added.length > 0) await this.addVips(name, rt.vipIfindex, actions.added);
-      if (actions.removed.length > 0) await this.removeVips(name, rt.vipIfindex, actions.removed);
-      if (rt.instance.vipsInstalled && !accept) await this.filterVips(name, rt.instance.allVips(), accept);
-      this.engine.dispatch(rt.instance, { type: 'set-priority', priority: ic.priority });
-    }
+    const changes = await this.instances.reload(this.config, next);
     this.config = next;
-    const created: Runtime[] = [];
+    const created = [];
+    const newByName = new Map(next.instances.map((i) => [i.name, i]));
     for (const { instance, change } of changes) {
       if (change !== 'added' && change !== 'recreate') continue;
       const ic = newByName.get(instance);
-      if (ic) created.push(await this.createInstance(ic));
+      if (ic) created.push(await this.instances.create(ic));
     }
-    this.engine.setSyncGroups(next.syncGroups);
-    for (const rt of created) this.startInstance(rt);
+    this.instances.node.setSyncGroups(next.syncGroups);
+    for (const rt of created) this.instances.start(rt);
     this.reloads++;
-    for (const c of changes) if (c.change !== 'unchanged') this.log.log('info', 'reload-instance', { instance: c.instance, change: c.change });
-    this.log.log('info', 'reloaded', { config: next.path, instances: next.instances.length });
-    this.events.emit({ kind: 'reloaded', config: next.path, changes: changes.map((c) => ({ instance: c.instance, change: c.change })) });
+    this.events.emit({ kind: 'reloaded', config: next.path, changes: changes.map((c) => ({ instance: c.instance, change: c.change })), instances: next.instances.length });
     return { changes };
-  }
-
-  private async destroyInstance(name: string, ic: InstanceConfig): Promise<void> {
-    const rt = this.runtimes.get(name);
-    if (!rt) return;
-    this.engine.dispatch(rt.instance, { type: 'shutdown' });
-    // Let the remove-vips of a master finish before the interface may go away.
-    await this.settle();
-    await this.acceptFilter?.unblock(name);
-    this.engine.remove(rt.instance);
-    this.runtimes.delete(name);
-    const entry = this.channels.get(rt.channelKey);
-    if (entry) {
-      entry.byVrid.delete(ic.vrid);
-      if (entry.byVrid.size === 0) {
-        entry.channel.close();
-        this.channels.delete(rt.channelKey);
-      }
-    }
-    rt.frames.close();
-    if (rt.vmacIndex !== undefined) {
-      try {
-        await this.net.deleteLink(rt.vmacIndex);
-      } catch (e) {
-        this.log.log('warn', 'vmac-delete-failed', { instance: name, detail: errorText(e) });
-      }
-    }
   }
 
   /** SIGTERM: masters send priority 0 and remove their VIPs; then everything closes. */
@@ -610,44 +301,14 @@ export class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     this.events.emit({ kind: 'daemon-stopping', reason: 'stop' });
-    for (const rt of this.runtimes.values()) this.engine.dispatch(rt.instance, { type: 'shutdown' });
-    // The VIP removals the shutdown actions started are in flight: wait for them.
-    await this.settle();
+    // Masters send priority 0; the VIP removals the shutdown actions started are waited for.
+    await this.instances.shutdownAll();
     // No VIP is held any more: vigil's nftables table goes.
     await this.acceptFilter?.stop();
     this.stopWatching?.();
-    for (const [name, rt] of this.runtimes) {
-      rt.frames.close();
-      if (rt.vmacIndex !== undefined) {
-        try {
-          await this.net.deleteLink(rt.vmacIndex);
-        } catch (e) {
-          this.log.log('warn', 'vmac-delete-failed', { instance: name, detail: errorText(e) });
-        }
-      }
-    }
-    for (const entry of this.channels.values()) entry.channel.close();
-    this.channels.clear();
+    await this.instances.closeAll();
     this.scheduler.close();
     this.net.close();
     this.events.emit({ kind: 'daemon-stopped' });
   }
-
-  private readonly inFlight = new Set<Promise<void>>();
-
-  /** Remembers an address change in flight, so that stop() can wait for it. */
-  private track(p: Promise<void>): Promise<void> {
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
-    return p;
-  }
-
-  private async settle(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
-  }
 }
-
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-

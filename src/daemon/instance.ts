@@ -1,130 +1,72 @@
 /**
- * One configured VRRP instance at the edge: it feeds the pure state machine with
- * received adverts, link and tracker changes and timer expiries, and carries out its
- * actions on real things (sockets, addresses, gratuitous ARP / NA) through ports.
+ * One configured VRRP instance at the daemon's edge: its config, its router (run by the
+ * VRRP node, src/vrrp/node.ts), what it reports (state changes on the event stream,
+ * status) and where its effects go (its pipeline, effect-pipeline.ts).
  */
 import type { IpAddress } from '../net/address.js';
-import { decodeAdvert, encodeAdvertInto, type Advert, type PacketMeta } from '../vrrp/codec.js';
-import { acceptAdvert, type AcceptancePolicy } from '../vrrp/acceptance.js';
-import { emptyRejectCounts, REJECT_COUNTER, type RejectCounts, type RejectReason } from '../vrrp/rejection.js';
-import { VirtualRouter, type RouterAction, type RouterConfig, type RouterEvent, type RouterStatus } from '../vrrp/router.js';
-import { AUTH_DATA_LENGTH, AUTH_NONE, AUTH_SIMPLE_TEXT, PRIORITY_OWNER, type Priority } from '../vrrp/types.js';
+import { REJECT_COUNTER, type RejectCounts, type RejectReason } from '../vrrp/rejection.js';
+import type { RouterAction, RouterConfig, RouterStatus, VirtualRouter } from '../vrrp/router.js';
+import type { NodeInstanceConfig } from '../vrrp/node.js';
 import type { InstanceConfig, VirtualIp } from '../config/types.js';
 import type { Logger } from './logger.js';
 import type { EventStream } from '../events/stream.js';
 
-/** Sends encoded adverts; the transport adds the IP header (TTL 255). */
-export interface AdvertSender {
-  send(payload: Uint8Array, dst: IpAddress): void;
-}
-
 /**
- * Adds and removes the VIPs (netlink); errors are reported, never thrown. `accept` is the
- * router's decision (address owner or Accept_Mode): false means packets addressed to the
- * VIPs must be dropped while they are held (RFC 5798 §6.4.3 (650), accept-filter.ts).
+ * Carries out every action but send-advert (sent by the node, first): the VIPs, the
+ * Accept_Mode filter and the announcements, in order (effect-pipeline.ts).
  */
-export interface VipPort {
-  add(vips: readonly VirtualIp[], accept: boolean): Promise<void>;
-  remove(vips: readonly VirtualIp[]): Promise<void>;
-}
-
-/** Sends gratuitous ARP (IPv4) / unsolicited NA (IPv6) for the VIPs. */
-export interface AnnouncePort {
-  announce(vips: readonly VirtualIp[], repeat: number, intervalMs: number): void;
+export interface EffectSink {
+  apply(actions: readonly RouterAction[]): void;
 }
 
 export interface InstancePorts {
-  readonly sender: AdvertSender;
-  readonly vips: VipPort;
-  readonly announcer: AnnouncePort;
+  readonly effects: EffectSink;
   readonly log: Logger;
   /** The daemon's event stream: state changes are emitted here. */
-  readonly events?: EventStream;
+  readonly events: EventStream;
   /** Told after every state change (the resource manager follows mastership). */
   readonly stateChanged?: () => void;
 }
 
+/** RFC 5798 §5.1.1.2 / §5.1.2.2: the IPv4 and IPv6 VRRP multicast groups. */
 const VRRP_MULTICAST: Readonly<Record<'ipv4' | 'ipv6', string>> = { ipv4: '224.0.0.18', ipv6: 'ff02::12' };
 
+/** The node's view of an instance: its router config, what it advertises, where adverts go. */
+export function nodeInstanceConfig(ic: InstanceConfig, channel: string, router: RouterConfig, multicastGroup: IpAddress): NodeInstanceConfig {
+  return {
+    name: ic.name,
+    channel,
+    router,
+    virtualAddresses: ic.virtualIps.map((v) => v.address),
+    authentication: ic.authentication,
+    addressListCheck: ic.addressListCheck,
+    checksum: ic.checksum,
+    destinations: ic.unicast ? ic.unicast.peers : [multicastGroup],
+  };
+}
+
 export class VrrpInstance {
-  readonly router: VirtualRouter;
-  readonly rejects: RejectCounts = emptyRejectCounts();
-  private policy: AcceptancePolicy;
-  private advertTemplate: Advert;
-  private readonly sendBuffer = new Uint8Array(1500);
-  private destinations: readonly IpAddress[];
-  private currentConfig: InstanceConfig;
-  /** Where this instance's VIPs are, as far as this process knows (set by add/remove). */
+  /** Whether the router's actions say the VIPs are held (add-vips without remove-vips since). */
   vipsInstalled = false;
-  lastStateChangeAt: number | undefined;
+  private currentConfig: InstanceConfig;
 
   constructor(
     config: InstanceConfig,
     readonly primaryAddress: IpAddress,
-    routerConfig: RouterConfig,
+    readonly router: VirtualRouter,
+    readonly rejects: RejectCounts,
     private readonly ports: InstancePorts,
-    private readonly multicastGroup: IpAddress,
   ) {
-    this.router = new VirtualRouter(routerConfig);
     this.currentConfig = config;
-    this.policy = VrrpInstance.policyFor(config);
-    this.advertTemplate = VrrpInstance.templateFor(config);
-    this.destinations = config.unicast ? config.unicast.peers : [multicastGroup];
   }
 
   get config(): InstanceConfig {
     return this.currentConfig;
   }
 
-  /**
-   * Takes a reloaded config whose wire identity is unchanged (reload.ts decides). The
-   * state machine keeps its state; returns the VIPs to add and remove now, which are
-   * non-empty only while this instance holds its VIPs.
-   */
-  reconfigure(next: InstanceConfig, routerConfig: RouterConfig, _now: number): { added: VirtualIp[]; removed: VirtualIp[] } {
-    const key = (v: VirtualIp): string => `${v.address.text}/${v.prefixLength}/${v.dev ?? ''}/${v.label ?? ''}/${v.scope}`;
-    const before = new Map(this.allVips().map((v) => [key(v), v]));
+  /** A reloaded config whose wire identity is unchanged (reload.ts decides); the node reconfigures the router. */
+  reconfigure(next: InstanceConfig): void {
     this.currentConfig = next;
-    this.router.reconfigure(routerConfig);
-    this.policy = VrrpInstance.policyFor(next);
-    this.advertTemplate = VrrpInstance.templateFor(next);
-    this.destinations = next.unicast ? next.unicast.peers : [this.multicastGroup];
-    const after = new Map(this.allVips().map((v) => [key(v), v]));
-    if (!this.vipsInstalled) return { added: [], removed: [] };
-    return {
-      added: [...after].filter(([k]) => !before.has(k)).map(([, v]) => v),
-      removed: [...before].filter(([k]) => !after.has(k)).map(([, v]) => v),
-    };
-  }
-
-  private static policyFor(config: InstanceConfig): AcceptancePolicy {
-    const advertised = config.virtualIps.map((v) => v.address);
-    return {
-      version: config.version,
-      family: config.family,
-      vrid: config.vrid,
-      isAddressOwner: config.priority === PRIORITY_OWNER,
-      advertInterval: config.advertInterval,
-      authentication: config.authentication,
-      virtualAddresses: advertised,
-      addressListCheck: config.addressListCheck,
-    };
-  }
-
-  private static templateFor(config: InstanceConfig): Advert {
-    const advertised = config.virtualIps.map((v) => v.address);
-    return config.version === 3
-        ? { version: 3, family: config.family, vrid: config.vrid, priority: config.priority, maxAdverInt: config.advertInterval, reserved: 0, addresses: advertised }
-        : {
-            version: 2,
-            family: 'ipv4',
-            vrid: config.vrid,
-            priority: config.priority,
-            adverIntSeconds: config.advertInterval / 100,
-            authType: config.authentication.type === 'pass' ? AUTH_SIMPLE_TEXT : AUTH_NONE,
-            authData: config.authentication.type === 'pass' ? config.authentication.password : new Uint8Array(AUTH_DATA_LENGTH),
-            addresses: advertised,
-          };
   }
 
   get name(): string {
@@ -135,55 +77,17 @@ export class VrrpInstance {
     return VRRP_MULTICAST[family];
   }
 
-  /** Counts and logs an advert the codec or the receive checks dropped. */
-  countRejection(reason: RejectReason, detail: string, src: IpAddress): void {
-    this.rejects[reason]++;
+  /** Logs an advert the codec or the receive checks dropped (the node counted it). */
+  logRejection(reason: RejectReason, detail: string, src: IpAddress): void {
     this.ports.log.log('warn', 'advert-dropped', { instance: this.name, reason, counter: REJECT_COUNTER[reason], src: src.text, detail });
   }
 
-  /**
-   * A packet for this instance's VRID arrived on its interface: decode it, check it, and
-   * hand it to the state machine. Returns the router event to dispatch, or undefined.
-   */
-  receive(payload: Uint8Array, meta: PacketMeta): RouterEvent | undefined {
-    const decoded = decodeAdvert(payload, meta, { v3Ipv4Checksum: this.config.checksum });
-    if (!decoded.ok) {
-      this.countRejection(decoded.reason, decoded.detail, meta.src);
-      return undefined;
-    }
-    const accepted = acceptAdvert(decoded.advert, this.policy);
-    if (!accepted.ok) {
-      this.countRejection(accepted.reason, accepted.detail, meta.src);
-      return undefined;
-    }
-    if (accepted.warning) {
-      this.rejects[accepted.warning.reason]++;
-      this.ports.log.log('warn', 'advert-address-list', { instance: this.name, src: meta.src.text, detail: accepted.warning.detail });
-    }
-    return { type: 'advert', advert: accepted.advert, src: meta.src };
-  }
-
-  /** Carries out the state machine's actions, in order. */
+  /** The router's actions (adverts already sent by the node): state changes reported, effects to the pipeline. */
   perform(actions: readonly RouterAction[], now: number): void {
-    // The adverts first: on becoming master RFC 5798 §6.4.2 (375) sends the ADVERTISEMENT
-    // before anything else, and neither the log line nor the netlink request for the
-    // VIPs should delay what the backups are waiting for.
-    for (const action of actions) if (action.type === 'send-advert') this.sendAdvert(action.priority);
     for (const action of actions) {
       switch (action.type) {
         case 'state-change':
-          this.lastStateChangeAt = now;
-          this.ports.log.log(action.to === 'fault' ? 'warn' : 'info', 'state-change', {
-            instance: this.name,
-            vrid: this.config.vrid,
-            family: this.config.family,
-            from: action.from,
-            to: action.to,
-            reason: action.reason,
-            detail: action.detail,
-            priority: this.router.effectivePriority,
-          });
-          this.ports.events?.emit({
+          this.ports.events.emit({
             kind: 'instance-state',
             instance: this.name,
             vrid: this.config.vrid,
@@ -198,43 +102,24 @@ export class VrrpInstance {
             master: this.router.status(now).master?.address ?? null,
           });
           break;
-        case 'send-advert':
-          break;
         case 'add-vips':
           this.vipsInstalled = true;
-          void this.ports.vips.add(this.allVips(), action.accept);
           break;
         case 'remove-vips':
           this.vipsInstalled = false;
-          void this.ports.vips.remove(this.allVips());
           break;
+        case 'send-advert':
         case 'announce':
-          this.ports.announcer.announce(this.allVips(), action.repeat, this.config.garpIntervalMs);
           break;
       }
     }
+    // The effects, in order, by the instance's pipeline (the next batch waits for this one).
+    this.ports.effects.apply(actions);
     if (this.ports.stateChanged && actions.some((a) => a.type === 'state-change')) this.ports.stateChanged();
   }
 
   allVips(): VirtualIp[] {
     return [...this.config.virtualIps, ...this.config.excludedIps];
-  }
-
-  private sendAdvert(priority: Priority): void {
-    const advert: Advert = { ...this.advertTemplate, priority };
-    for (const dst of this.destinations) {
-      const length = encodeAdvertInto(this.sendBuffer, advert, { src: this.primaryAddress, dst }, { v3Ipv4Checksum: this.config.checksum });
-      this.ports.sender.send(this.sendBuffer.subarray(0, length), dst);
-    }
-  }
-
-  /**
-   * Runs the advert encoder once without sending, so a backup's first takeover does not
-   * pay for compiling it (a fresh backup has never sent an advert).
-   */
-  warmUp(): void {
-    const advert: Advert = { ...this.advertTemplate, priority: this.config.priority };
-    for (const dst of this.destinations) encodeAdvertInto(this.sendBuffer, advert, { src: this.primaryAddress, dst }, { v3Ipv4Checksum: this.config.checksum });
   }
 
   status(now: number): InstanceStatus {
@@ -259,5 +144,18 @@ export interface InstanceStatus extends RouterStatus {
   readonly vipsInstalled: boolean;
   readonly unicastPeers: readonly string[];
   readonly rejected: Partial<Record<RejectReason, number>>;
+  /** The last state change, as the event stream told it (absent before the first). */
+  readonly lastChange?: InstanceLastChange;
+}
+
+export interface InstanceLastChange {
+  /** The event's sequence number on the daemon's stream. */
+  readonly seq: number;
+  /** Wall-clock time, ISO 8601. */
+  readonly at: string;
+  readonly from: string;
+  readonly to: string;
+  readonly reason: string;
+  readonly detail: string;
 }
 

@@ -20,6 +20,8 @@ import { HeartbeatTransport } from '../quorum/transport.js';
 import type { MemberReport, NodeId, QuorumNode } from '../quorum/types.js';
 import type { Logger } from './logger.js';
 import type { Scheduler } from './scheduler.js';
+import { EventStream } from '../events/stream.js';
+import { logEvents } from './event-log.js';
 
 export type QuorumVerdict = 'hold' | 'keep' | 'release';
 
@@ -78,6 +80,7 @@ export class QuorumService {
     private readonly log: Logger,
     private readonly onVerdict: (verdict: QuorumVerdict, why: string) => void,
     readonly warnings: readonly string[],
+    private readonly events: EventStream,
   ) {
     this.clusterId = clusterId(config.clusterName);
   }
@@ -91,7 +94,10 @@ export class QuorumService {
     now: () => number,
     log: Logger,
     onVerdict: (verdict: QuorumVerdict, why: string) => void,
+    /** The daemon's event stream (its log subscriber logs the quorum events); without it, a stream of the service's own, logged to `log`. */
+    events?: EventStream,
   ): Promise<QuorumService> {
+    const stream = events ?? QuorumService.ownStream(log);
     const nodes: QuorumNode[] = config.nodes.map((n) => ({ id: n.id, name: n.name, votes: n.votes }));
     const validation = validateQuorumConfig({
       nodes,
@@ -117,7 +123,7 @@ export class QuorumService {
     const membership = new Membership({ nodes, localId, timeoutMs: config.heartbeatTimeoutMs });
     const self = config.nodes.find((n) => n.id === localId);
     if (!self) throw new Error(`quorum: node id ${localId} is not in quorum.nodes`);
-    const service = new QuorumService(config, localId, self, key, engine, membership, undefined, scheduler, now, log, onVerdict, warnings);
+    const service = new QuorumService(config, localId, self, key, engine, membership, undefined, scheduler, now, log, onVerdict, warnings, stream);
     const family = self.address.family;
     service.transport = await HeartbeatTransport.open({
       family,
@@ -142,6 +148,12 @@ export class QuorumService {
       verdict: service.verdictNow,
     });
     return service;
+  }
+
+  private static ownStream(log: Logger): EventStream {
+    const stream = new EventStream();
+    logEvents(stream, log);
+    return stream;
   }
 
   get verdict(): QuorumVerdict {
@@ -178,8 +190,8 @@ export class QuorumService {
 
   private afterMembership(events: readonly MembershipEvent[], now: number): void {
     for (const e of events) {
-      if (e.type === 'joined') this.log.log('info', 'member-joined', { node: e.id, name: e.name, reason: e.reason, from: e.from });
-      else if (e.type === 'left') this.log.log('warn', 'member-left', { node: e.id, name: e.name, reason: e.reason, silent_ms: Math.round(now - e.lastHeard) });
+      if (e.type === 'joined') this.events.emit({ kind: 'member-joined', node: e.id, name: e.name, reason: e.reason, from: e.from });
+      else if (e.type === 'left') this.events.emit({ kind: 'member-left', node: e.id, name: e.name, reason: e.reason, silentMs: Math.round(now - e.lastHeard) });
     }
     if (events.length > 0) {
       const reports = this.membership.members().map((m) => m.report);
@@ -199,7 +211,10 @@ export class QuorumService {
     for (const c of changes) {
       switch (c.type) {
         case 'quorate':
-          this.log.log(c.to ? 'info' : 'warn', 'quorum-change', { quorate: c.to, reason: c.reason, detail: c.detail });
+          {
+            const st = this.engine.status();
+            this.events.emit({ kind: 'quorum-changed', quorate: c.to, reason: c.reason, detail: c.detail, votes: st.totalVotes, expectedVotes: st.expectedVotes });
+          }
           break;
         case 'expected-votes':
           this.log.log('info', 'expected-votes', { from: c.from, to: c.to, rule: c.rule });
@@ -243,7 +258,7 @@ export class QuorumService {
     if (verdict === this.verdictNow) return;
     const from = this.verdictNow;
     this.verdictNow = verdict;
-    this.log.log(verdict === 'hold' ? 'info' : 'warn', 'quorum-verdict', { from, to: verdict, why, quorate: this.engine.quorate, tie_breaker: this.tb.state });
+    this.events.emit({ kind: 'quorum-verdict', from, to: verdict, why, quorate: this.engine.quorate, tieBreaker: this.tb.state });
     this.onVerdict(verdict, why);
   }
 
@@ -270,7 +285,7 @@ export class QuorumService {
       if (this.closed || !this.tb.split) return;
       this.tb.lastChecks = results;
       const state = ok ? 'won' : 'lost';
-      if (state !== this.tb.state) this.log.log(ok ? 'info' : 'warn', 'tie-breaker', { result: state, checks: results.map((r) => `${r.check}: ${r.ok ? 'ok' : 'failed'} (${r.detail})`) });
+      if (state !== this.tb.state) this.events.emit({ kind: 'tie-breaker', result: state, checks: results.map((r) => `${r.check}: ${r.ok ? 'ok' : 'failed'} (${r.detail})`) });
       this.tb.state = state;
       this.reassess('tie-breaker');
     } finally {

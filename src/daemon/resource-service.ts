@@ -18,6 +18,8 @@ import { ResourceManager, type ResourceAction, type ResourceManagerStatus } from
 import type { GroupConfig, HealthCheckConfig, ResourceAgent } from '../resources/types.js';
 import type { Logger } from './logger.js';
 import type { Scheduler } from './scheduler.js';
+import { EventStream } from '../events/stream.js';
+import { logEvents } from './event-log.js';
 
 /** The VRRP side as the resource manager sees it. */
 export interface VrrpView {
@@ -80,6 +82,7 @@ export class ResourceService {
   private stopping = false;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly events: EventStream;
 
   constructor(
     private readonly config: VigilConfig,
@@ -87,7 +90,14 @@ export class ResourceService {
     private readonly scheduler: Scheduler,
     private readonly now: () => number,
     private readonly log: Logger,
+    /** The daemon's event stream (its log subscriber logs the resource events); without it, a stream of the service's own, logged to `log`. */
+    events?: EventStream,
   ) {
+    if (events) this.events = events;
+    else {
+      this.events = new EventStream();
+      logEvents(this.events, log);
+    }
     const { resources, groups } = config.resources;
     this.manager = new ResourceManager({ resources, groups });
     const execDir = path.join(config.global.stateDir, 'exec');
@@ -111,8 +121,8 @@ export class ResourceService {
 
   /** Probes every resource, applies the saved standby and maintenance, and starts the health checks. */
   start(): void {
-    if (this.state.maintenance) this.log.log('warn', 'maintenance-mode', { on: true, detail: 'resources are left exactly as they are' });
-    if (this.state.standby) this.log.log('warn', 'node-standby', { on: true, detail: 'no resource runs here' });
+    if (this.state.maintenance) this.events.emit({ kind: 'maintenance', on: true, detail: 'resources are left exactly as they are' });
+    if (this.state.standby) this.events.emit({ kind: 'node-standby', on: true, detail: 'no resource runs here' });
     this.apply(this.manager.handle({ type: 'maintenance', on: this.state.maintenance }, this.now()));
     this.apply(this.manager.handle({ type: 'standby', on: this.state.standby }, this.now()));
     this.placementChanged();
@@ -121,7 +131,7 @@ export class ResourceService {
       const checker = new HealthChecker(c, {
         onTransition: (t) => {
           const healthy = t.to === 'healthy';
-          this.log.log(healthy ? 'info' : 'warn', 'health-check', { check: c.name, from: t.from, to: t.to, reason: t.reason });
+          this.events.emit({ kind: 'health-check', check: c.name, from: t.from, to: t.to, reason: t.reason });
           for (const instance of c.instances) this.vrrp.setTracker(instance, checkTrackerName(c.name), healthy);
           if (c.resource !== undefined) this.apply(this.manager.handle({ type: 'check', resource: c.resource, healthy }, this.now()));
         },
@@ -148,11 +158,11 @@ export class ResourceService {
           this.runOp(a.resource, a.op, a.id, a.timeoutMs, a.probe === true);
           break;
         case 'resource-state':
-          this.log.log(a.to === 'failed' || a.to === 'blocked' ? 'warn' : 'info', 'resource-state', { resource: a.resource, from: a.from, to: a.to, reason: a.reason });
+          this.events.emit({ kind: 'resource-state', resource: a.resource, from: a.from, to: a.to, reason: a.reason });
           break;
         case 'ban': {
           const group = 'group' in a ? a.group : a.resource;
-          this.log.log(a.banned ? 'warn' : 'info', a.banned ? 'group-banned' : 'group-unbanned', { group, reason: a.reason });
+          this.events.emit({ kind: 'group-ban', group, banned: a.banned, reason: a.reason });
           const g = this.config.resources.groups.find((x) => x.name === group);
           if (g) for (const instance of placementInstances(g, (s) => this.vrrp.syncGroupMembers(s))) this.vrrp.setTracker(instance, groupTrackerName(group), !a.banned);
           break;
@@ -173,17 +183,23 @@ export class ResourceService {
     if (op !== 'monitor' || probe) this.log.log('info', 'resource-op', { resource, op: probe ? 'probe' : op, timeout_ms: timeoutMs });
     void agent[op](timeoutMs).then((result) => {
       this.inFlight--;
+      const now = this.now();
+      const actions = this.manager.handle({ type: 'op-result', resource, op, id, result }, now);
       if (op !== 'monitor' || probe || result.rc !== 0) {
-        this.log.log(result.rc === 0 || (probe && result.rc === 7) ? 'info' : 'warn', 'resource-op-result', {
+        this.events.emit({
+          kind: 'resource-op',
           resource,
           op: probe ? 'probe' : op,
           rc: result.rc,
-          timed_out: result.timedOut,
-          ms: Math.round(result.elapsedMs),
+          // OCF: a probe finding the resource stopped (7, NOT_RUNNING) is a success.
+          ok: result.rc === 0 || (probe && result.rc === 7),
           detail: result.detail,
+          durationMs: Math.round(result.elapsedMs),
+          failCount: this.manager.status(now).resources.find((r) => r.name === resource)?.failCount ?? 0,
+          timedOut: result.timedOut,
         });
       }
-      this.apply(this.manager.handle({ type: 'op-result', resource, op, id, result }, this.now()));
+      this.apply(actions);
       if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
     });
   }
@@ -197,7 +213,7 @@ export class ResourceService {
   setStandby(on: boolean): void {
     this.state.standby = on;
     this.saveState();
-    this.log.log(on ? 'warn' : 'info', 'node-standby', { on });
+    this.events.emit({ kind: 'node-standby', on });
     this.apply(this.manager.handle({ type: 'standby', on }, this.now()));
     this.vrrp.standbyChanged(on);
   }
@@ -205,7 +221,7 @@ export class ResourceService {
   setMaintenance(on: boolean): void {
     this.state.maintenance = on;
     this.saveState();
-    this.log.log('warn', 'maintenance-mode', { on });
+    this.events.emit({ kind: 'maintenance', on });
     this.apply(this.manager.handle({ type: 'maintenance', on }, this.now()));
   }
 

@@ -18,33 +18,16 @@ import {
   restoreSysctls,
   vmacSysctls,
   writeSysctl,
-  type AddressSpec,
   type AppliedSysctl,
   type Link,
 } from '../netlink/index.js';
-import type { ScopeName } from '../netlink/message.js';
+import { vipAddressSpec } from '../netlink/vip.js';
 import { VrrpSocket, type VrrpSocketProblem } from '../vrrp/transport.js';
 import type { VirtualIp } from '../config/types.js';
 import type { AddressEvent, FrameSender, LinkState, NetworkPorts, SocketPorts, VrrpChannel, VrrpChannelOptions } from './ports.js';
 
 function linkState(link: Link): LinkState {
   return { index: link.index, name: link.name, up: link.up, carrier: link.carrier, mac: link.mac ?? undefined };
-}
-
-/** The config's scope names are iproute2's; rtnetlink calls "global" "universe". */
-const SCOPE: Readonly<Record<VirtualIp['scope'], ScopeName>> = { global: 'universe', site: 'site', link: 'link', host: 'host' };
-
-function addressSpec(ifindex: number, vip: VirtualIp): AddressSpec {
-  return {
-    ifindex,
-    address: vip.address,
-    prefixLength: vip.prefixLength,
-    ...(vip.label !== undefined && vip.address.family === 'ipv4' ? { label: vip.label } : {}),
-    scope: SCOPE[vip.scope],
-    // RFC 5798 §8.2.1 (IPv6): a virtual address moves between routers; duplicate address
-    // detection would hold it tentative (and unusable) for a second after each takeover.
-    ...(vip.address.family === 'ipv6' ? { noDad: true } : {}),
-  };
 }
 
 export class SystemNetwork implements NetworkPorts {
@@ -73,11 +56,11 @@ export class SystemNetwork implements NetworkPorts {
   }
 
   async addAddress(ifindex: number, vip: VirtualIp): Promise<void> {
-    await this.nl.addAddress(addressSpec(ifindex, vip));
+    await this.nl.addAddress(vipAddressSpec(ifindex, vip));
   }
 
   async removeAddress(ifindex: number, vip: VirtualIp): Promise<void> {
-    await this.nl.removeAddress(addressSpec(ifindex, vip));
+    await this.nl.removeAddress(vipAddressSpec(ifindex, vip));
   }
 
   async watch(onLink: (link: LinkState) => void, onAddress: (event: AddressEvent) => void, onTrouble: (message: string) => void): Promise<() => void> {

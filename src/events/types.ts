@@ -20,7 +20,8 @@ export type VigilEvent =
   | { readonly kind: 'daemon-started'; readonly pid: number; readonly config: string; readonly instances: readonly string[] }
   | { readonly kind: 'daemon-stopping'; readonly reason: string }
   | { readonly kind: 'daemon-stopped' }
-  | { readonly kind: 'reloaded'; readonly config: string; readonly changes: readonly { readonly instance: string; readonly change: string }[] }
+  /** `instances`: how many instances the new config has. */
+  | { readonly kind: 'reloaded'; readonly config: string; readonly changes: readonly { readonly instance: string; readonly change: string }[]; readonly instances?: number }
   | { readonly kind: 'reload-failed'; readonly config: string; readonly detail: string }
   /**
    * An instance changed state. `priority` is the effective priority after the change;
@@ -51,9 +52,11 @@ export type VigilEvent =
   | { readonly kind: 'vips-removed'; readonly instance: string; readonly interface: string; readonly addresses: readonly string[]; readonly failed: readonly string[] }
   | { readonly kind: 'announced'; readonly instance: string; readonly addresses: readonly string[]; readonly round: number; readonly of: number; readonly reason: string }
   | { readonly kind: 'quorum-changed'; readonly quorate: boolean; readonly reason: string; readonly detail: string; readonly votes: number; readonly expectedVotes: number }
-  | { readonly kind: 'quorum-verdict'; readonly from: QuorumVerdictName; readonly to: QuorumVerdictName; readonly why: string }
-  | { readonly kind: 'member-joined'; readonly node: number; readonly name: string }
-  | { readonly kind: 'member-left'; readonly node: number; readonly name: string; readonly silentMs: number }
+  /** `quorate` and `tieBreaker` (its state) at the time of the verdict. */
+  | { readonly kind: 'quorum-verdict'; readonly from: QuorumVerdictName; readonly to: QuorumVerdictName; readonly why: string; readonly quorate?: boolean; readonly tieBreaker?: string }
+  /** `reason` as the membership says; `from` the address it was heard from. */
+  | { readonly kind: 'member-joined'; readonly node: number; readonly name: string; readonly reason?: string; readonly from?: string }
+  | { readonly kind: 'member-left'; readonly node: number; readonly name: string; readonly silentMs: number; readonly reason?: string }
   | { readonly kind: 'tie-breaker'; readonly result: string; readonly checks: readonly string[] }
   | { readonly kind: 'resource-state'; readonly resource: string; readonly from: string; readonly to: string; readonly reason: string }
   | {
@@ -65,10 +68,11 @@ export type VigilEvent =
       readonly detail: string;
       readonly durationMs: number;
       readonly failCount: number;
+      readonly timedOut?: boolean;
     }
   | { readonly kind: 'group-ban'; readonly group: string; readonly banned: boolean; readonly reason: string }
-  | { readonly kind: 'node-standby'; readonly on: boolean }
-  | { readonly kind: 'maintenance'; readonly on: boolean }
+  | { readonly kind: 'node-standby'; readonly on: boolean; readonly detail?: string }
+  | { readonly kind: 'maintenance'; readonly on: boolean; readonly detail?: string }
   | { readonly kind: 'health-check'; readonly check: string; readonly from: string; readonly to: string; readonly reason: string };
 
 export type VigilEventKind = VigilEvent['kind'];

@@ -1,24 +1,23 @@
 /**
- * A simulated Ethernet segment of VRRP nodes on a virtual clock. It drives the real
- * state machine (src/vrrp/router.ts) and the real codec: every advert is encoded to
- * bytes, carried with per-link delay and loss (or dropped by a partition), decoded and
- * passed through the receive checks, exactly as the daemon does with real sockets.
+ * A simulated Ethernet segment of VRRP nodes on a virtual clock. Each node runs the VRRP
+ * node the daemon runs (src/vrrp/node.ts: VRID lookup, decode, receive checks, sync
+ * groups, encoding) around the real state machines: every advert is encoded to bytes,
+ * carried with per-link delay and loss (or dropped by a partition), and handed to the
+ * receiving node as the daemon's socket hands it.
  * Everything is deterministic for a given seed.
  */
 import { ip, type IpAddress } from '../net/address.js';
-import { decodeAdvert, encodeAdvert, type Advert } from '../vrrp/codec.js';
-import { acceptAdvert, type AcceptancePolicy } from '../vrrp/acceptance.js';
 import {
   DEFAULT_ANNOUNCE,
-  VirtualRouter,
   type AnnounceReason,
   type RouterAction,
   type RouterConfig,
   type RouterEvent,
   type TransitionReason,
+  type VirtualRouter,
 } from '../vrrp/router.js';
-import { SyncGroup } from '../vrrp/sync-group.js';
-import { PRIORITY_OWNER, toV3Interval, toVrid, type Priority, type RouterState, type Vrid } from '../vrrp/types.js';
+import { VrrpNode } from '../vrrp/node.js';
+import { toV2Interval, toV3Interval, toVrid, type Priority, type RouterState, type V3Ipv4ChecksumMode, type Vrid } from '../vrrp/types.js';
 
 /** A small, fast, seedable PRNG (mulberry32). */
 export function prng(seed: number): () => number {
@@ -135,33 +134,39 @@ export interface RouterSpec {
   readonly lowerPriorityRepeat?: number;
   readonly higherPrioritySendAdvert?: boolean;
   readonly vips?: readonly string[];
+  /** VRRP version (default 3); v2 intervals are whole seconds (multiples of 100 cs). */
+  readonly version?: 2 | 3;
+  /** IPv4 VRRPv3 checksum form (default rfc5798). */
+  readonly checksum?: V3Ipv4ChecksumMode;
 }
 
 export class SimNode {
   alive = false;
   interfaceUp = true;
   routers = new Map<Vrid, VirtualRouter>();
-  groups: SyncGroup[] = [];
+  /** The VRRP node the daemon runs too (src/vrrp/node.ts): VRID lookup, decode, checks, sync groups, encoding. */
+  node: VrrpNode;
   /** VRIDs whose VIPs this node holds (add-vips without remove-vips since). */
   readonly holding = new Set<Vrid>();
   readonly address: IpAddress;
-  private readonly timerTokens = new Map<VirtualRouter, number>();
+  private readonly timerTokens = new Map<string, number>();
 
   constructor(
     readonly sim: Segment,
     readonly spec: NodeSpec,
   ) {
     this.address = ip(spec.address);
+    this.node = this.newNode();
   }
 
   routerConfig(r: RouterSpec): RouterConfig {
     return {
-      name: `${this.spec.name}/vrid${r.vrid}`,
-      version: 3,
+      name: instanceName(r.vrid),
+      version: r.version ?? 3,
       family: 'ipv4',
       vrid: toVrid(r.vrid),
       priority: r.priority as Priority,
-      advertInterval: toV3Interval(r.intervalCs),
+      advertInterval: (r.version ?? 3) === 2 ? toV2Interval(r.intervalCs / 100) : toV3Interval(r.intervalCs),
       preempt: r.preempt ?? true,
       preemptDelayMs: r.preemptDelayMs ?? 0,
       acceptMode: false,
@@ -177,17 +182,20 @@ export class SimNode {
     return (r.vips ?? [`10.213.100.${r.vrid}`]).map((v) => ip(v));
   }
 
-  policy(router: VirtualRouter, r: RouterSpec): AcceptancePolicy {
-    return {
-      version: 3,
-      family: 'ipv4',
-      vrid: router.config.vrid,
-      isAddressOwner: router.config.priority === PRIORITY_OWNER,
-      advertInterval: router.config.advertInterval,
-      authentication: { type: 'none' },
-      virtualAddresses: this.vips(r),
-      addressListCheck: 'log',
-    };
+  private newNode(): VrrpNode {
+    return new VrrpNode({
+      send: (_name, payload, dst) => this.sim.transmit(this, Uint8Array.from(payload), payload[1] as Vrid, payload[2] as number, dst),
+      perform: (name, actions) => {
+        const vrid = toVrid(vridOf(name));
+        for (const action of actions) this.perform(vrid, action);
+      },
+      rejected: (_name, _channel, reason) => {
+        this.sim.rejected.push(reason);
+      },
+      warned: () => undefined,
+      deadline: (name, at) => this.armTimer(name, at),
+      observed: () => undefined,
+    });
   }
 
   /** Boots the node: fresh state machines, as a restarted daemon has. */
@@ -196,10 +204,21 @@ export class SimNode {
     this.routers = new Map();
     this.timerTokens.clear();
     this.holding.clear();
-    for (const r of this.spec.routers) this.routers.set(toVrid(r.vrid), new VirtualRouter(this.routerConfig(r)));
-    this.groups = (this.spec.syncGroups ?? []).map(
-      (vrids, i) => new SyncGroup(`${this.spec.name}-g${i}`, vrids.map((v) => this.routers.get(toVrid(v)) as VirtualRouter)),
-    );
+    this.node = this.newNode();
+    for (const r of this.spec.routers) {
+      const router = this.node.add({
+        name: instanceName(r.vrid),
+        channel: SEGMENT,
+        router: this.routerConfig(r),
+        virtualAddresses: this.vips(r),
+        authentication: { type: 'none' },
+        addressListCheck: 'log',
+        checksum: r.checksum ?? 'rfc5798',
+        destinations: [MULTICAST],
+      });
+      this.routers.set(toVrid(r.vrid), router);
+    }
+    this.node.setSyncGroups((this.spec.syncGroups ?? []).map((vrids, i) => ({ name: `${this.spec.name}-g${i}`, instances: vrids.map(instanceName) })));
     for (const router of this.routers.values()) {
       for (const [name, up] of Object.entries(initialTrackers)) {
         if (router.config.tracked.some((t) => t.name === name)) this.dispatch(router, { type: 'tracker', name, up });
@@ -238,17 +257,10 @@ export class SimNode {
 
   dispatch(router: VirtualRouter, event: RouterEvent): void {
     if (!this.alive) return;
-    const group = this.groups.find((g) => g.has(router));
-    const results = group ? group.handle(router, event, this.sim.now) : [{ router, actions: router.handle(event, this.sim.now) }];
-    for (const { router: r, actions } of results) {
-      for (const action of actions) this.perform(r, action);
-    }
-    for (const { router: r } of results) this.armTimer(r);
-    this.armTimer(router);
+    this.node.dispatch(instanceName(router.config.vrid), event, this.sim.now);
   }
 
-  private perform(router: VirtualRouter, action: RouterAction): void {
-    const vrid = router.config.vrid;
+  private perform(vrid: Vrid, action: RouterAction): void {
     switch (action.type) {
       case 'state-change':
         this.sim.transitions.push({
@@ -269,55 +281,40 @@ export class SimNode {
       case 'announce':
         this.sim.announces.push({ at: this.sim.now, node: this.spec.name, vrid, reason: action.reason, repeat: action.repeat });
         break;
-      case 'send-advert': {
-        const spec = this.spec.routers.find((r) => r.vrid === vrid) as RouterSpec;
-        const advert: Advert = {
-          version: 3,
-          family: 'ipv4',
-          vrid,
-          priority: action.priority,
-          maxAdverInt: action.interval,
-          reserved: 0,
-          addresses: this.vips(spec),
-        };
-        this.sim.transmit(this, encodeAdvert(advert, { src: this.address, dst: MULTICAST }), vrid, action.priority);
+      case 'send-advert':
         break;
-      }
     }
   }
 
-  /** Delivers a received packet through the codec and the receive checks, as the daemon does. */
-  receive(packet: Uint8Array, src: IpAddress): void {
+  /** Delivers a received packet to the node, as the daemon's socket does. */
+  receive(packet: Uint8Array, src: IpAddress, dst: IpAddress = MULTICAST): void {
     if (!this.alive || !this.interfaceUp) return;
-    const decoded = decodeAdvert(packet, { src, dst: MULTICAST, ttl: 255 });
-    if (!decoded.ok) {
-      this.sim.rejected.push(decoded.reason);
-      return;
-    }
-    const router = this.routers.get(decoded.advert.vrid);
-    const spec = this.spec.routers.find((r) => r.vrid === decoded.advert.vrid);
-    if (!router || !spec) return;
-    const accepted = acceptAdvert(decoded.advert, this.policy(router, spec));
-    if (!accepted.ok) {
-      this.sim.rejected.push(accepted.reason);
-      return;
-    }
-    this.dispatch(router, { type: 'advert', advert: accepted.advert, src });
+    this.node.receive(SEGMENT, packet, { src, dst, ttl: 255 }, this.sim.now);
   }
 
-  private armTimer(router: VirtualRouter): void {
-    const deadline = router.nextDeadline();
+  private armTimer(name: string, deadline: number | undefined): void {
     if (deadline === undefined) {
-      this.timerTokens.delete(router);
+      this.timerTokens.delete(name);
       return;
     }
-    const token = (this.timerTokens.get(router) ?? 0) + 1;
-    this.timerTokens.set(router, token);
+    const token = (this.timerTokens.get(name) ?? 0) + 1;
+    this.timerTokens.set(name, token);
     this.sim.at(Math.max(deadline, this.sim.now), () => {
-      if (this.timerTokens.get(router) !== token || !this.alive) return;
-      this.dispatch(router, { type: 'tick' });
+      if (this.timerTokens.get(name) !== token || !this.alive) return;
+      this.node.dispatch(name, { type: 'tick' }, this.sim.now);
     });
   }
+}
+
+/** The one channel of a simulated segment (the daemon's is "eth0/ipv4/multicast"). */
+const SEGMENT = 'segment/ipv4/multicast';
+
+function instanceName(vrid: number): string {
+  return `vrid${vrid}`;
+}
+
+function vridOf(name: string): number {
+  return Number(name.slice(4));
 }
 
 const MULTICAST = ip('224.0.0.18');
@@ -381,7 +378,7 @@ export class Segment {
     this.cut.clear();
   }
 
-  transmit(from: SimNode, packet: Uint8Array, vrid: Vrid, priority: number): void {
+  transmit(from: SimNode, packet: Uint8Array, vrid: Vrid, priority: number, dst: IpAddress = MULTICAST): void {
     if (!from.interfaceUp) return;
     for (const to of this.nodes) {
       if (to === from) continue;
@@ -396,7 +393,7 @@ export class Segment {
       this.at(arrival, () => {
         if (!to.alive || !to.interfaceUp) return;
         this.deliveries.push({ at: this.now, from: from.spec.name, to: to.spec.name, vrid, priority });
-        to.receive(copy, from.address);
+        to.receive(copy, from.address, dst);
       });
     }
   }

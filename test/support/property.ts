@@ -21,3 +21,18 @@ export function checkProperty<Ts extends [unknown, ...unknown[]]>(
       `error: ${cause}`,
   );
 }
+
+/** checkProperty for an asynchronous property (fc.asyncProperty). */
+export async function checkAsyncProperty<Ts extends [unknown, ...unknown[]]>(
+  property: fc.IAsyncProperty<Ts>,
+  params: fc.Parameters<Ts> = {},
+): Promise<void> {
+  const details = await fc.check(property, { ...(PROPERTY_SEED === undefined ? {} : { seed: PROPERTY_SEED }), ...params });
+  if (!details.failed) return;
+  const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  throw new Error(
+    `property failed after ${details.numRuns} runs (seed ${details.seed}, path "${details.counterexamplePath ?? ''}")\n` +
+      `counterexample: ${fc.stringify(details.counterexample)}\n` +
+      `error: ${cause}`,
+  );
+}

@@ -16,7 +16,7 @@
 import { PacketSocket } from '../../net/packet-socket.js';
 import { Netlink, type AddressSpec, type Link } from '../../netlink/index.js';
 import { sameAddress, type IpAddress } from '../../net/address.js';
-import { gratuitousArpFrame, unsolicitedNeighborAdvertFrame } from '../../vrrp/announce-frames.js';
+import { announcementFrame, vipAddressSpec } from '../../netlink/vip.js';
 import { OCF, type OperationResult, type ResourceAgent, type ResourceSpec } from '../types.js';
 import { errorText, guarded, result } from './common.js';
 import type { FrameSink, VipOptions } from './context.js';
@@ -70,15 +70,8 @@ export class VipAgent implements ResourceAgent {
   }
 
   private addressSpec(link: Link): AddressSpec {
-    const a = this.spec.address;
-    return {
-      ifindex: link.index,
-      ifname: link.name,
-      address: a,
-      prefixLength: this.spec.prefixLength,
-      ...(this.spec.label !== undefined && a.family === 'ipv4' ? { label: this.spec.label } : {}),
-      ...(a.family === 'ipv6' ? { noDad: true } : {}),
-    };
+    // The same request as the VRRP instances' VIPs (src/netlink/vip.ts).
+    return vipAddressSpec(link.index, this.spec, link.name);
   }
 
   private async present(link: Link): Promise<{ present: boolean; dadFailed: boolean; prefixLength?: number }> {
@@ -139,7 +132,7 @@ export class VipAgent implements ResourceAgent {
     const kind = address.family === 'ipv4' ? 'gratuitous ARP' : 'unsolicited NA';
     if (this.arpCount === 0) return `no ${kind} (arp count 0)`;
     if (!link.mac) return `no ${kind}: ${link.name} has no Ethernet address`;
-    const frame = address.family === 'ipv4' ? gratuitousArpFrame(address, link.mac) : unsolicitedNeighborAdvertFrame(address, link.mac, { router: false });
+    const frame = announcementFrame(address, link.mac);
     try {
       this.frames = this.openFrames(link.name);
     } catch (e) {
