@@ -24,6 +24,7 @@ import { NftProgram } from '../daemon/accept-filter.js';
 import { native } from '../native/index.js';
 import { readKeyFile } from '../quorum/authkey.js';
 import { QuorumService, findLocalNode } from '../daemon/quorum-service.js';
+import { CorosyncQuorum } from '../daemon/corosync-quorum.js';
 import { ResourceService } from '../daemon/resource-service.js';
 import { canonical } from '../daemon/reload.js';
 import { monotonicMs } from '../daemon/clock.js';
@@ -98,9 +99,10 @@ function applyScheduling(config: VigilConfig, log: Logger): void {
 }
 
 /** The quorum service of `config.quorum`: the local node found, the key read, the socket open. */
-async function openQuorum(config: VigilConfig, scheduler: TimeoutScheduler, log: Logger, onVerdict: (verdict: 'hold' | 'keep' | 'release', why: string) => void): Promise<QuorumService | undefined> {
+async function openQuorum(config: VigilConfig, scheduler: TimeoutScheduler, log: Logger, onVerdict: (verdict: 'hold' | 'keep' | 'release', why: string) => void): Promise<QuorumService | CorosyncQuorum | undefined> {
   const q = config.quorum;
   if (!q) return undefined;
+  if (q.provider === 'corosync') return CorosyncQuorum.open(q, scheduler, monotonicMs, log, onVerdict);
   const localId = findLocalNode(q);
   if (localId === undefined) {
     throw new Error(
@@ -133,7 +135,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   const scheduler = new TimeoutScheduler();
   // nftables only for accept: false (RFC 5798 Accept_Mode), through the nft program.
   const daemon = new Daemon(config, network, new SystemSockets(), scheduler, log, new NftProgram());
-  let quorum: QuorumService | undefined;
+  let quorum: QuorumService | CorosyncQuorum | undefined;
   const resources = new ResourceService(config, daemon.vrrpView, scheduler, monotonicMs, log);
   daemon.attachResources(resources);
   try {

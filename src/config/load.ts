@@ -1026,6 +1026,14 @@ class Resolver {
   private quorum(raw: Record<string, unknown>): QuorumConfig | undefined {
     const p: KeyPath = ['quorum'];
     const errorsBefore = this.errors.length;
+    // provider corosync: membership, votes and votequorum's options are corosync.conf's;
+    // of this section only no_quorum_policy applies (README "Larger clusters").
+    const provider = raw['provider'] === 'corosync' ? 'corosync' : 'vigil';
+    if (provider === 'corosync') {
+      for (const key of Object.keys(raw).filter((k) => k !== 'provider' && k !== 'no_quorum_policy')) {
+        this.error([...p, key], `${key} does not apply with provider corosync: corosync.conf (totem, nodelist, quorum) decides; only no_quorum_policy is read here`);
+      }
+    }
     const nodes: QuorumNodeConfig[] = [];
     const ids = new Map<string, number>();
     const nodeNames = new Map<string, number>();
@@ -1149,6 +1157,7 @@ class Resolver {
     if (this.errors.length > errorsBefore) return undefined;
     if (heartbeatIntervalMs === undefined || heartbeatTimeoutMs === undefined || lastManStandingWindowMs === undefined || group instanceof AddressParseError) return undefined;
     return {
+      provider,
       nodes,
       clusterName: typeof raw['cluster_name'] === 'string' ? raw['cluster_name'] : QUORUM_DEFAULTS.clusterName,
       ...(nodeId !== undefined ? { nodeId: toNodeId(nodeId) } : {}),
