@@ -118,7 +118,12 @@ export class CorosyncQuorum {
     this.since = this.now();
     this.backoffMs = RECONNECT_FIRST_MS;
     this.lastError = null;
-    this.refresh(true);
+    try {
+      this.refresh(true);
+    } catch (e) {
+      this.lost(describe(e));
+      return;
+    }
     // Until the first quorum notification, getinfo's flag says whether this node is quorate.
     this.quorate = ((this.info?.flags ?? 0) & this.binding.flags.QUORATE) !== 0;
     this.reassess('corosync-connected');
