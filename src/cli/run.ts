@@ -25,6 +25,7 @@ import { native } from '../native/index.js';
 import { readKeyFile } from '../quorum/authkey.js';
 import { QuorumService, findLocalNode } from '../daemon/quorum-service.js';
 import { CorosyncQuorum } from '../daemon/corosync-quorum.js';
+import { PROMOTION_ROLES, PromotionControl, type PromotionRole } from '../daemon/promotion.js';
 import { ResourceService } from '../daemon/resource-service.js';
 import { canonical } from '../daemon/reload.js';
 import { monotonicMs } from '../daemon/clock.js';
@@ -138,6 +139,13 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   let quorum: QuorumService | CorosyncQuorum | undefined;
   const resources = new ResourceService(config, daemon.vrrpView, scheduler, monotonicMs, log);
   daemon.attachResources(resources);
+  const promotion = new PromotionControl({
+    hasInstance: (name) => config.instances.some((i) => i.name === name),
+    isMaster: daemon.vrrpView.isMaster,
+    setTracker: daemon.vrrpView.setTracker,
+    log: (level, event, fields) => log.log(level, event, fields),
+  });
+  daemon.attachPromotion(promotion);
   try {
     if (config.quorum) quorum = await openQuorum(config, scheduler, log, (verdict, why) => daemon.onQuorumVerdict(verdict, why));
     if (quorum) daemon.attachQuorum(quorum);
@@ -187,7 +195,20 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   const handler = async (request: ControlRequest): Promise<ControlResponse> => {
     switch (request.command) {
       case 'status':
-        return { ok: true, result: daemon.status() };
+        return { ok: true, result: { ...daemon.status(), promotion: promotion.all() } };
+      case 'instance-role': {
+        const instance = request.args?.['instance'];
+        const role = request.args?.['role'];
+        if (typeof instance !== 'string' || !PROMOTION_ROLES.some((r) => r === role)) {
+          return { ok: false, error: `instance-role needs args.instance and args.role (${PROMOTION_ROLES.join(', ')})` };
+        }
+        try {
+          promotion.set(instance, role as PromotionRole);
+        } catch (e) {
+          return { ok: false, error: errorText(e) };
+        }
+        return { ok: true, result: { instance, role: promotion.role(instance) } };
+      }
       case 'resource-status':
         return { ok: true, result: resources.status() };
       case 'resource-command': {

@@ -19,6 +19,7 @@ import { AcceptFilter, AcceptFilterError, type AcceptFilterStatus, type NftPort 
 import type { Scheduler } from './scheduler.js';
 import { instanceChange, type InstanceChange } from './reload.js';
 import type { QuorumServiceStatus, QuorumVerdict } from './quorum-service.js';
+import { PROMOTION_TRACKER, type PromotionControl } from './promotion.js';
 import { ResourceService, checkTrackerName, type ResourceServiceStatus, type VrrpView } from './resource-service.js';
 import type { MasterGate } from '../vrrp/router.js';
 import type { RouterConfig } from '../vrrp/router.js';
@@ -105,6 +106,7 @@ export class Daemon {
   private stopping = false;
   private quorum: QuorumProvider | undefined;
   private resources: ResourceService | undefined;
+  private promotion: PromotionControl | undefined;
   /** Held back from becoming master unless quorum says 'hold' (no_quorum_policy freeze, a tie-breaker deciding). */
   private readonly quorumGate: MasterGate = {
     mayBecomeMaster: (router, now) => {
@@ -165,6 +167,11 @@ export class Daemon {
     for (const rt of this.runtimes.values()) this.engine.dispatch(rt.instance, { type: 'tracker', name: STANDBY_TRACKER, up: !on });
   }
 
+  /** Lets Pacemaker's agent set each instance's role (src/daemon/promotion.ts); call before start(). */
+  attachPromotion(promotion: PromotionControl): void {
+    this.promotion = promotion;
+  }
+
   /** Puts the resources under this daemon's VRRP mastership; call before start(). */
   attachResources(resources: ResourceService): void {
     this.resources = resources;
@@ -189,6 +196,7 @@ export class Daemon {
       ...base.tracked,
       ...(this.quorum ? [{ name: QUORUM_TRACKER, weight: 0 }] : []),
       ...(this.resources ? [{ name: STANDBY_TRACKER, weight: 0 }] : []),
+      ...(this.promotion ? [{ name: PROMOTION_TRACKER, weight: 0 }] : []),
       ...ResourceService.trackersOf(this.config, ic.name),
     ];
     return { ...base, tracked };
@@ -358,6 +366,10 @@ export class Daemon {
     // A health check counts as unhealthy until its first `rise` successes (keepalived's init_fail).
     for (const c of this.config.resources.healthChecks) {
       if (c.instances.includes(instance.name)) this.engine.dispatch(instance, { type: 'tracker', name: checkTrackerName(c.name), up: false });
+    }
+    if (this.promotion) {
+      instance.router.addGate(this.promotion.gate);
+      if (this.promotion.role(instance.name) === 'stopped') this.engine.dispatch(instance, { type: 'tracker', name: PROMOTION_TRACKER, up: false });
     }
     if (this.quorum) {
       instance.router.addGate(this.quorumGate);

@@ -131,7 +131,7 @@ export class CorosyncNode {
 function removeShm(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
-    for (const f of readdirSync('/dev/shm')) if (f.startsWith('qb-') && f.includes(`-${pid}-`)) rmSync(path.join('/dev/shm', f), { force: true });
+    for (const f of readdirSync('/dev/shm')) if (f.startsWith('qb-') && f.includes(`-${pid}-`)) rmSync(path.join('/dev/shm', f), { recursive: true, force: true });
   } catch {
     // nothing to tidy
   }
