@@ -11,7 +11,7 @@
  * Per provider, VIGIL_BENCH_RUNS runs (default 3) of two losses of the master a:
  *   1. node death: a's vigil and (corosync) a's corosync SIGKILLed → b's first advert and
  *      gratuitous ARP on the client's capture, ms after the kill;
- *   2. a's link cut (nftables in a's namespace) → b's first advert as in 1, and when the
+ *   2. a cut off at the bridge (nftables in the switch namespace) → b's first advert as in 1, and when the
  *      isolated a stepped down (its state-change log line): the window in which two
  *      nodes hold the VIP is the step-down minus b's takeover (negative: none).
  * Then the idle CPU (utime+stime from /proc over VIGIL_BENCH_COROSYNC_SECONDS, default
@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { withLab, type Lab } from '../test/lab/netns.js';
 import { Capture, gratuitousArps, sleep, vrrpAdverts } from '../test/lab/capture.js';
 import { VigilProcess, configYaml, instanceYaml } from '../test/lab/vigil.js';
-import { CorosyncCluster } from '../test/lab/corosync.js';
+import { CorosyncCluster, healPartition, partition } from '../test/lab/corosync.js';
 import { writeKeyFile } from '../src/quorum/authkey.js';
 import { CLK_TCK, cpuSeconds, envNumber, fmtSummary, printTable, summarize, waitUntil } from './lab-daemons.js';
 
@@ -47,14 +47,13 @@ function realtime(perfMs: number): number {
   return performance.timeOrigin + perfMs;
 }
 
-async function cut(lab: Lab, host: string): Promise<void> {
-  await lab.exec(host, 'nft', ['add', 'table', 'netdev', 'vigilcut']);
-  await lab.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'in', '{ type filter hook ingress device eth0 priority 0 ; policy drop ; }']);
-  await lab.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'out', '{ type filter hook egress device eth0 priority 0 ; policy drop ; }']);
+/** a's switch port cut off from everyone (a bridge-level partition: nothing fails locally on a). */
+async function cut(lab: Lab): Promise<void> {
+  await partition(lab, ['a'], ['b', 'c', 'client']);
 }
 
-async function heal(lab: Lab, host: string): Promise<void> {
-  await lab.exec(host, 'nft', ['delete', 'table', 'netdev', 'vigilcut'], true);
+async function heal(lab: Lab): Promise<void> {
+  await healPartition(lab).catch(() => undefined);
 }
 
 async function runProvider(provider: Provider, runs: number, cpuWindowS: number, keyFile: string): Promise<ProviderResult> {
@@ -78,7 +77,7 @@ async function runProvider(provider: Provider, runs: number, cpuWindowS: number,
           ].join('\n'));
     /** Everything up, a master and everyone quorate. */
     const ready = async (): Promise<void> => {
-      await heal(lab, 'a');
+      await heal(lab);
       if (cluster) for (const h of NODES) if (!cluster.node(h).running) await cluster.start([h]);
       for (const h of NODES) {
         const p = vigils.get(h);
@@ -111,7 +110,7 @@ async function runProvider(provider: Provider, runs: number, cpuWindowS: number,
               a.signal('SIGKILL');
               if (cluster) process.kill(cluster.node('a').pid as number, 'SIGKILL');
             } else {
-              await cut(lab, 'a');
+              await cut(lab);
             }
             const bIp = lab.host('b').ipv4;
             const bMac = lab.host('b').mac;
@@ -155,7 +154,7 @@ async function runProvider(provider: Provider, runs: number, cpuWindowS: number,
       vPids.forEach((p, i) => result.vigilCpu.push(((cpuSeconds(p) - (v0[i] as number)) * 1000) / elapsed));
       cPids.forEach((p, i) => result.corosyncCpu.push(((cpuSeconds(p) - (c0[i] as number)) * 1000) / elapsed));
     } finally {
-      await heal(lab, 'a');
+      await heal(lab);
       await Promise.all([...vigils.values()].map((p) => p.stop()));
       await cluster?.destroy();
     }
