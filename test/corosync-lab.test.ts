@@ -142,6 +142,17 @@ test('corosync lab: 5 nodes on corosync — wait_for_all cold boot, corosync res
       assert.match(q5.corosync.ringId ?? '', /^[0-9a-f]+\.[0-9a-f]+$/);
       const expected = await cli(['quorum', 'expected', '5', '--runtime-dir', v('c').runtimeDir]);
       assert.equal(expected.code, 0, `votequorum_setexpected(5): ${expected.stdout}${expected.stderr}`);
+      // corosync's failure detection (token 500 + consensus 600 ms) against Master_Down_Interval:
+      // fine at 1 s adverts (3.6 s), warned at 100 ms adverts (about 0.35 s).
+      assert.ok(!v('c').events.some((e) => e.event === 'corosync-timing'), 'no timing warning at 1 s adverts');
+      const fast = await VigilProcess.start(lab, 'c', configYaml(instanceYaml({ name: 'fast', vrid: 82, priority: 100, vips: ['10.213.0.101/24'] })) + 'quorum:\n  provider: corosync\n');
+      try {
+        const w = await fast.waitFor((e) => e.event === 'corosync-timing', 'corosync-timing warning', 10_000);
+        assert.match(String(w['detail']), /token 500 \+ consensus 600/);
+        assert.ok((await quorumOf(fast)).warnings.some((x) => x.includes('later than Master_Down_Interval')));
+      } finally {
+        await fast.stop();
+      }
       // corosync refuses expected votes whose quorum exceeds the votes present; vigil says so.
       const tooHigh = await cli(['quorum', 'expected', '100', '--runtime-dir', v('c').runtimeDir]);
       assert.equal(tooHigh.code, 1, tooHigh.stdout + tooHigh.stderr);

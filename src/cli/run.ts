@@ -25,6 +25,7 @@ import { native } from '../native/index.js';
 import { readKeyFile } from '../quorum/authkey.js';
 import { QuorumService, findLocalNode } from '../daemon/quorum-service.js';
 import { CorosyncQuorum } from '../daemon/corosync-quorum.js';
+import { masterDownIntervalMs } from '../vrrp/timers.js';
 import { PROMOTION_ROLES, PromotionControl, type PromotionRole } from '../daemon/promotion.js';
 import { ResourceService } from '../daemon/resource-service.js';
 import { canonical } from '../daemon/reload.js';
@@ -103,7 +104,10 @@ function applyScheduling(config: VigilConfig, log: Logger): void {
 async function openQuorum(config: VigilConfig, scheduler: TimeoutScheduler, log: Logger, onVerdict: (verdict: 'hold' | 'keep' | 'release', why: string) => void): Promise<QuorumService | CorosyncQuorum | undefined> {
   const q = config.quorum;
   if (!q) return undefined;
-  if (q.provider === 'corosync') return CorosyncQuorum.open(q, scheduler, monotonicMs, log, onVerdict);
+  if (q.provider === 'corosync') {
+    const shortest = Math.min(...config.instances.map((i) => masterDownIntervalMs(i.version, i.priority, i.advertInterval)));
+    return CorosyncQuorum.open(q, scheduler, monotonicMs, log, onVerdict, Number.isFinite(shortest) ? shortest : undefined);
+  }
   const localId = findLocalNode(q);
   if (localId === undefined) {
     throw new Error(

@@ -67,6 +67,8 @@ export class CorosyncQuorum {
   private verdictNow: QuorumVerdict;
   private closed = false;
   private readonly retryKey = {};
+  /** Set when corosync's failure detection is not shorter than the shortest Master_Down_Interval here. */
+  private timingWarning: string | undefined;
 
   private constructor(
     private readonly config: QuorumConfig,
@@ -75,6 +77,7 @@ export class CorosyncQuorum {
     private readonly now: () => number,
     private readonly log: Logger,
     private readonly onVerdict: (verdict: QuorumVerdict, why: string) => void,
+    private readonly shortestMasterDownMs: number | undefined,
   ) {
     this.since = now();
     this.verdictNow = policyVerdict(false, config.noQuorumPolicy);
@@ -85,8 +88,16 @@ export class CorosyncQuorum {
    * the addon was not built) and connects; a corosync that is not running yet is not an
    * error: the node stays inquorate and vigil keeps trying.
    */
-  static open(config: QuorumConfig, scheduler: Scheduler, now: () => number, log: Logger, onVerdict: (verdict: QuorumVerdict, why: string) => void): CorosyncQuorum {
-    const service = new CorosyncQuorum(config, corosyncBinding(), scheduler, now, log, onVerdict);
+  static open(
+    config: QuorumConfig,
+    scheduler: Scheduler,
+    now: () => number,
+    log: Logger,
+    onVerdict: (verdict: QuorumVerdict, why: string) => void,
+    /** The shortest Master_Down_Interval of this node's instances, to check corosync's timing against. */
+    shortestMasterDownMs?: number,
+  ): CorosyncQuorum {
+    const service = new CorosyncQuorum(config, corosyncBinding(), scheduler, now, log, onVerdict, shortestMasterDownMs);
     service.connect();
     log.log('info', 'quorum-started', { provider: 'corosync', connected: service.conn !== undefined, node: service.localId, quorate: service.quorate, verdict: service.verdictNow });
     return service;
@@ -120,6 +131,7 @@ export class CorosyncQuorum {
     this.lastError = null;
     try {
       this.refresh(true);
+      if (this.conn) this.checkTiming(this.binding.totem(this.conn.id));
     } catch (e) {
       this.lost(describe(e));
       return;
@@ -127,6 +139,22 @@ export class CorosyncQuorum {
     // Until the first quorum notification, getinfo's flag says whether this node is quorate.
     this.quorate = ((this.info?.flags ?? 0) & this.binding.flags.QUORATE) !== 0;
     this.reassess('corosync-connected');
+  }
+
+  /**
+   * An isolated master steps down once corosync says it is alone: after the token timeout
+   * and consensus (totem: "token timed out ..., waiting ... for consensus"). If the others'
+   * VRRP takes over sooner (Master_Down_Interval), both sides hold the VIP meanwhile.
+   */
+  private checkTiming(totem: { token: number; consensus: number }): void {
+    if (this.shortestMasterDownMs === undefined) return;
+    const detection = totem.token + (totem.consensus || Math.round(1.2 * totem.token));
+    const before = this.timingWarning;
+    this.timingWarning =
+      detection >= this.shortestMasterDownMs
+        ? `corosync notices a lost node after about ${detection} ms (token ${totem.token} + consensus ${detection - totem.token}), later than Master_Down_Interval (${Math.round(this.shortestMasterDownMs)} ms): a cut-off master keeps its VIP while the others take over; lower totem.token or raise advert_interval`
+        : undefined;
+    if (this.timingWarning !== undefined && this.timingWarning !== before) this.log.log('warn', 'corosync-timing', { detail: this.timingWarning });
   }
 
   private retryLater(): void {
@@ -264,6 +292,7 @@ export class CorosyncQuorum {
     const warnings: string[] = [];
     if (!connected) warnings.push(`corosync is not reachable: this node counts as inquorate (${this.lastError ?? 'connecting'})`);
     if (this.config.noQuorumPolicy === 'ignore') warnings.push('no_quorum_policy is ignore: an inquorate node may become master');
+    if (this.timingWarning !== undefined) warnings.push(this.timingWarning);
     if (has(f.TWONODE)) warnings.push('corosync two_node: a cut link leaves both nodes quorate; fence them (Pacemaker stonith) or use corosync-qdevice');
     return {
       provider: 'corosync',

@@ -287,6 +287,23 @@ Napi::Value WaitingForAll(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, value != 0);
 }
 
+// totem(id) -> { token, consensus }: the token timeout and consensus in force (ms), from
+// cmap runtime.config.totem.token / .consensus (corosync's values after token_coefficient);
+// consensus 0 when the key is absent.
+Napi::Value Totem(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Connection* c = Lookup(info);
+  if (c == nullptr) return env.Undefined();
+  uint32_t token = 0, consensus = 0;
+  cs_error_t err = cmap_get_uint32(c->cmap, "runtime.config.totem.token", &token);
+  if (err != CS_OK) return ThrowCs(env, "cmap_get_uint32(runtime.config.totem.token)", err);
+  if (cmap_get_uint32(c->cmap, "runtime.config.totem.consensus", &consensus) != CS_OK) consensus = 0;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("token", Napi::Number::New(env, token));
+  o.Set("consensus", Napi::Number::New(env, consensus));
+  return o;
+}
+
 // nodes(id) -> [{ id, name }]: corosync.conf's nodelist as cmap holds it
 // (nodelist.node.X.nodeid and nodelist.node.X.name; name absent: ring0_addr).
 Napi::Value Nodes(const Napi::CallbackInfo& info) {
@@ -350,6 +367,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setExpected", Napi::Function::New(env, SetExpected, "setExpected"));
   exports.Set("cancelWaitForAll", Napi::Function::New(env, CancelWaitForAll, "cancelWaitForAll"));
   exports.Set("waitingForAll", Napi::Function::New(env, WaitingForAll, "waitingForAll"));
+  exports.Set("totem", Napi::Function::New(env, Totem, "totem"));
   exports.Set("nodes", Napi::Function::New(env, Nodes, "nodes"));
   exports.Set("disconnect", Napi::Function::New(env, Disconnect, "disconnect"));
   Napi::Object flags = Napi::Object::New(env);

@@ -48,6 +48,8 @@ export interface CorosyncBinding {
   cancelWaitForAll(id: number): void;
   /** runtime.votequorum.wait_for_all_status. */
   waitingForAll(id: number): boolean;
+  /** The token timeout and consensus in force, ms (runtime.config.totem.*); consensus 0 when unknown. */
+  totem(id: number): { readonly token: number; readonly consensus: number };
   /** corosync.conf's nodelist: nodeid and name (ring0_addr when unnamed). */
   nodes(id: number): { readonly id: number; readonly name: string }[];
   disconnect(id: number): void;
