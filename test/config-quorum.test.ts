@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { QUORUM_DEFAULTS, SCHEMA_FILE, formatIssue, parseConfig } from '../src/config/load.js';
 import type { QuorumConfig } from '../src/config/types.js';
+import { summarizeConfig } from '../src/cli/check-config.js';
 
 const INSTANCE = 'instances:\n  - name: gw\n    interface: eth0\n    vrid: 51\n    virtual_ips: [10.213.0.100/24]\n';
 const TWO_NODES = '  nodes:\n    - { id: 1, name: a, address: 10.213.0.1 }\n    - { id: 2, name: b, address: 10.213.0.2 }\n';
@@ -148,4 +149,7 @@ test('config quorum: provider corosync needs no nodes and refuses the keys coros
     'vigil.yaml:12:16: quorum.tie_breaker: tie_breaker does not apply with provider corosync: corosync.conf (totem, nodelist, quorum) decides; only no_quorum_policy is read here',
   ]);
   assert.match(errors('  provider: heartbeat\n').join('\n'), /quorum\.provider: .*vigil.*corosync/);
+  const r = parse('  provider: corosync\n');
+  assert.ok(r.ok);
+  assert.match(summarizeConfig(r.config), /^quorum: from the local corosync \(votequorum; corosync\.conf decides membership and votes\), no_quorum_policy stop$/m);
 });
