@@ -9,10 +9,11 @@
  *   VIGIL_BENCH_RES_SECONDS   window of the resource measure (default 10)
  *   VIGIL_BENCH_RES_INTERVAL  advert interval of the resource measure in ms (default 100)
  *   VIGIL_BENCH_INTERVALS     failover intervals in ms (default 1000,100,10)
- *   VIGIL_BENCH_SECTIONS      any of core,failover,resources,quorum,web,notify (default core,failover,resources)
+ *   VIGIL_BENCH_SECTIONS      any of core,failover,resources,quorum,web,notify,corosync (default core,failover,resources)
  *   VIGIL_BENCH_NOTIFY_SECONDS  window of the notify advert-gap measure (bench/notify.ts; default 10; 0 skips)
  *   VIGIL_BENCH_WEB_CONFIGS   web: check-w0 (default), check-w-100, group-mt1 (bench/resources-failover.ts)
  *   VIGIL_BENCH_QUORUM_SECONDS  window of the heartbeat CPU measure (bench/quorum.ts)
+ *   VIGIL_BENCH_COROSYNC_SECONDS  window of the idle CPU measure of bench/corosync.ts
  *   VIGIL_BENCH_KEEPALIVED=0  vigil only
  *   VIGIL_BENCH_GAP_RT=1      also a gap run of vigil with realtime_priority 10
  */
@@ -20,6 +21,7 @@ import { runCoreBench } from './vrrp-core.js';
 import { runFailoverBench } from './failover.js';
 import { runResourceBench } from './resources.js';
 import { runQuorumBench } from './quorum.js';
+import { runCorosyncBench } from './corosync.js';
 import { runWebFailoverBench, webConfigsFromEnv } from './resources-failover.js';
 import { runNotifyBench } from './notify.js';
 import { envNumber, keepalivedAvailable, type DaemonKind } from './lab-daemons.js';
@@ -41,7 +43,7 @@ function labSkipReason(): string | undefined {
 
 async function main(): Promise<void> {
   if (sections.has('core')) runCoreBench();
-  if (!sections.has('failover') && !sections.has('resources') && !sections.has('quorum') && !sections.has('web') && !sections.has('notify')) return;
+  if (!sections.has('failover') && !sections.has('resources') && !sections.has('quorum') && !sections.has('web') && !sections.has('notify') && !sections.has('corosync')) return;
   const skip = labSkipReason();
   if (skip) {
     console.log(`\nlab benchmarks skipped: ${skip}`);
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
     });
   }
   await runQuorumBench(sections);
+  await runCorosyncBench(sections);
   if (sections.has('web')) await runWebFailoverBench({ runs: Math.max(1, Math.round(envNumber('VIGIL_BENCH_RUNS', 10))), configs: webConfigsFromEnv() });
   if (sections.has('notify')) await runNotifyBench();
   console.log(`\nlab benchmarks took ${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -14,6 +14,7 @@ import { validateQuorumConfig } from '../src/quorum/engine.js';
 import { toNodeId, toVotes } from '../src/quorum/types.js';
 import { QUORUM_DEFAULTS, SCHEMA_FILE, formatIssue, parseConfig } from '../src/config/load.js';
 import type { QuorumConfig } from '../src/config/types.js';
+import { summarizeConfig } from '../src/cli/check-config.js';
 
 const INSTANCE = 'instances:\n  - name: gw\n    interface: eth0\n    vrid: 51\n    virtual_ips: [10.213.0.100/24]\n';
 const TWO_NODES = '  nodes:\n    - { id: 1, name: a, address: 10.213.0.1 }\n    - { id: 2, name: b, address: 10.213.0.2 }\n';
@@ -136,7 +137,7 @@ test('config quorum: every problem names file, line, column and key', () => {
   );
   assert.deepEqual(errors('  nodes: [{ id: 1, name: a, address: 10.213.0.1 }]\n  bogus: 1\n'), [
     'vigil.yaml:7:10: quorum.nodes: expected at least 2 entries, got 1',
-    'vigil.yaml:8:3: quorum.bogus: unknown key; expected one of: nodes, cluster_name, node_id, transport, multicast_group, interface, port, heartbeat_interval, heartbeat_timeout, key_file, expected_votes, two_node, wait_for_all, last_man_standing, last_man_standing_window, auto_tie_breaker, auto_tie_breaker_node, no_quorum_policy, tie_breaker',
+    'vigil.yaml:8:3: quorum.bogus: unknown key; expected one of: provider, nodes, cluster_name, node_id, transport, multicast_group, interface, port, heartbeat_interval, heartbeat_timeout, key_file, expected_votes, two_node, wait_for_all, last_man_standing, last_man_standing_window, auto_tie_breaker, auto_tie_breaker_node, no_quorum_policy, tie_breaker',
   ]);
 });
 
@@ -203,4 +204,24 @@ test('config quorum: check-config refuses what the quorum engine refuses at star
   assert.deepEqual(odd.warnings, [
     'vigil.yaml:7:21: quorum.auto_tie_breaker: auto_tie_breaker is set and the cluster has an odd number of votes: wait_for_all is needed for this configuration but it is missing. auto_tie_breaker has been disabled',
   ]);
+});
+
+test('config quorum: provider corosync needs no nodes and refuses the keys corosync.conf owns', () => {
+  const { config, warnings } = quorumOf('  provider: corosync\n  no_quorum_policy: freeze\n');
+  assert.equal(config.provider, 'corosync');
+  assert.equal(config.noQuorumPolicy, 'freeze');
+  assert.deepEqual(config.nodes, []);
+  assert.deepEqual(warnings, []);
+  assert.equal(quorumOf(TWO_NODES).config.provider, 'vigil', 'the default provider is vigil');
+  // Without provider corosync the node list is still required.
+  assert.deepEqual(errors('  no_quorum_policy: stop\n'), ['vigil.yaml:7:3: quorum: missing required key "nodes"']);
+  assert.deepEqual(errors(`  provider: corosync\n${TWO_NODES}  two_node: true\n  tie_breaker: { ping: 10.213.0.254 }\n`), [
+    'vigil.yaml:9:5: quorum.nodes: nodes does not apply with provider corosync: corosync.conf (totem, nodelist, quorum) decides; only no_quorum_policy is read here',
+    'vigil.yaml:11:13: quorum.two_node: two_node does not apply with provider corosync: corosync.conf (totem, nodelist, quorum) decides; only no_quorum_policy is read here',
+    'vigil.yaml:12:16: quorum.tie_breaker: tie_breaker does not apply with provider corosync: corosync.conf (totem, nodelist, quorum) decides; only no_quorum_policy is read here',
+  ]);
+  assert.match(errors('  provider: heartbeat\n').join('\n'), /quorum\.provider: .*vigil.*corosync/);
+  const r = parse('  provider: corosync\n');
+  assert.ok(r.ok);
+  assert.match(summarizeConfig(r.config), /^quorum: from the local corosync \(votequorum; corosync\.conf decides membership and votes\), no_quorum_policy stop$/m);
 });

@@ -105,7 +105,9 @@ export function summarizeConfig(config: VigilConfig): string {
     lines.push(`health check ${c.name}: ${c.spec.type} every ${formatMs(c.intervalMs)} (rise ${c.rise}, fall ${c.fall})${effect.length > 0 ? `: ${effect.join('; ')}` : ''}`);
   }
   const q = config.quorum;
-  if (q !== undefined) {
+  if (q?.provider === 'corosync') {
+    lines.push(`quorum: from the local corosync (votequorum; corosync.conf decides membership and votes), no_quorum_policy ${q.noQuorumPolicy}`);
+  } else if (q !== undefined) {
     const options = [
       q.twoNode ? 'two_node' : undefined,
       q.waitForAll ? 'wait_for_all' : undefined,

@@ -60,6 +60,7 @@ export const COMMANDS: readonly CliCommand[] = [
   lazy('resource', 'Show resources as crm_mon does; start, stop, restart or clean up one', async () => (await import('./resource.js')).resourceCommand),
   lazy('node', 'Put this node in standby (everything moves off) or back online', async () => (await import('./resource.js')).nodeCommand),
   lazy('maintenance', 'Leave every resource as it is (on), or manage them again (off)', async () => (await import('./resource.js')).maintenanceCommand),
+  lazy('instance', "Set an instance's role as Pacemaker's agent does: free, stopped, unpromoted, promoted", async () => (await import('./instance.js')).instanceCommand),
   lazy('keygen', 'Write a new shared key for the quorum heartbeats', async () => (await import('./keygen.js')).keygenCommand),
   lazy('check-config', 'Check a configuration file and summarize it', async () => (await import('./check-config.js')).checkConfigCommand),
   lazy('packet', 'Decode a VRRP advert from hex to JSON, or encode JSON to hex', async () => (await import('./packet.js')).packetCommand),

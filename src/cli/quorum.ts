@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { controlRequest, type ControlResponse } from '../daemon/control.js';
 import type { QuorumServiceStatus } from '../daemon/quorum-service.js';
+import type { CorosyncQuorumStatus } from '../daemon/corosync-quorum.js';
 import { formatQuorumStatus } from '../quorum/engine.js';
 import type { CliCommand, CliIo } from './main.js';
 import { DEFAULT_RUNTIME_DIR } from './status.js';
@@ -32,7 +33,8 @@ expected  sets the expected votes (refused below the votes present, or when it w
 `;
 
 /** The verdict and extras, after corosync's fields. */
-export function formatQuorumServiceStatus(s: QuorumServiceStatus): string {
+export function formatQuorumServiceStatus(s: QuorumServiceStatus | CorosyncQuorumStatus): string {
+  if ('provider' in s && s.provider === 'corosync') return formatCorosyncStatus(s);
   const lines = [formatQuorumStatus(s).trimEnd(), '', 'vigil', '-----'];
   const verdict =
     s.verdict === 'hold' ? 'may be master' : s.verdict === 'keep' ? 'no takeover (masters stay)' : 'may not be master (masters step down)';
@@ -51,6 +53,24 @@ export function formatQuorumServiceStatus(s: QuorumServiceStatus): string {
   for (const p of s.peers) {
     lines.push(`${`${p.id} ${p.name}`.padEnd(12)} ${p.address.padEnd(16)} ${(p.member ? 'yes' : 'no').padEnd(7)} ${p.lastHeardMsAgo === null ? '-' : `${p.lastHeardMsAgo} ms ago`}`);
   }
+  for (const w of s.warnings) lines.push(`WARNING: ${w}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** quorum.provider corosync: corosync's view (as corosync-quorumtool -s), then the connection and vigil's verdict. */
+function formatCorosyncStatus(s: CorosyncQuorumStatus): string {
+  const lines = [formatQuorumStatus(s, { provider: 'corosync_votequorum' }).trimEnd(), '', 'vigil', '-----'];
+  const c = s.corosync;
+  const since = `${(c.sinceMsAgo / 1000).toFixed(1)} s`;
+  lines.push(`${'Corosync:'.padEnd(18)}${c.connected ? `connected for ${since}, ring ${c.ringId ?? '-'}` : `NOT CONNECTED for ${since}, counted as inquorate (${c.lastError ?? 'connecting'}); reconnecting`}`);
+  if (c.disconnects > 0) lines.push(`${'Disconnects:'.padEnd(18)}${c.disconnects}`);
+  if (c.qdevice) lines.push(`${'Quorum device:'.padEnd(18)}${c.qdevice.name}, ${c.qdevice.votes} votes, ${c.qdevice.alive ? 'alive' : 'not alive'}${c.qdevice.castVote ? ', casting its vote' : ''}`);
+  const verdict = s.verdict === 'hold' ? 'may be master' : s.verdict === 'keep' ? 'no takeover (masters stay)' : 'may not be master (masters step down)';
+  lines.push(`${'Verdict:'.padEnd(18)}${verdict}`);
+  lines.push(`${'No-quorum policy:'.padEnd(18)}${s.noQuorumPolicy}`);
+  lines.push(`${'Wait for all:'.padEnd(18)}${s.waitingForAll ? 'waiting (vigil quorum unblock --force to cancel)' : s.flags.waitForAll ? 'satisfied' : 'off'}`);
+  const away = s.peers.filter((p) => !p.member);
+  if (away.length > 0) lines.push(`${'Not members:'.padEnd(18)}${away.map((p) => `${p.id} ${p.name}`).join(', ')}`);
   for (const w of s.warnings) lines.push(`WARNING: ${w}`);
   return `${lines.join('\n')}\n`;
 }

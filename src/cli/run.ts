@@ -24,6 +24,9 @@ import { NftProgram } from '../daemon/accept-filter.js';
 import { native } from '../native/index.js';
 import { readKeyFile } from '../quorum/authkey.js';
 import { QuorumService, findLocalNode } from '../daemon/quorum-service.js';
+import { CorosyncQuorum } from '../daemon/corosync-quorum.js';
+import { masterDownIntervalMs } from '../vrrp/timers.js';
+import { PROMOTION_ROLES, PromotionControl, type PromotionRole } from '../daemon/promotion.js';
 import { ResourceService } from '../daemon/resource-service.js';
 import { canonical } from '../daemon/reload.js';
 import { monotonicMs } from '../daemon/clock.js';
@@ -106,9 +109,13 @@ async function openQuorum(
   log: Logger,
   onVerdict: (verdict: 'hold' | 'keep' | 'release', why: string) => void,
   events: EventStream,
-): Promise<QuorumService | undefined> {
+): Promise<QuorumService | CorosyncQuorum | undefined> {
   const q = config.quorum;
   if (!q) return undefined;
+  if (q.provider === 'corosync') {
+    const shortest = Math.min(...config.instances.map((i) => masterDownIntervalMs(i.version, i.priority, i.advertInterval)));
+    return CorosyncQuorum.open(q, scheduler, monotonicMs, log, onVerdict, Number.isFinite(shortest) ? shortest : undefined);
+  }
   const localId = findLocalNode(q);
   if (localId === undefined) {
     throw new Error(
@@ -141,10 +148,17 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   const scheduler = new TimeoutScheduler();
   // nftables only for accept: false (RFC 5798 Accept_Mode), through the nft program.
   const daemon = new Daemon(config, network, new SystemSockets(), scheduler, log, new NftProgram());
-  let quorum: QuorumService | undefined;
+  let quorum: QuorumService | CorosyncQuorum | undefined;
   // One event stream: the daemon's; the services emit on it and its log subscriber logs them.
   const resources = new ResourceService(config, daemon.vrrpView, scheduler, monotonicMs, log, daemon.events);
   daemon.attachResources(resources);
+  const promotion = new PromotionControl({
+    hasInstance: (name) => config.instances.some((i) => i.name === name),
+    isMaster: daemon.vrrpView.isMaster,
+    setTracker: daemon.vrrpView.setTracker,
+    log: (level, event, fields) => log.log(level, event, fields),
+  });
+  daemon.attachPromotion(promotion);
   // Notify scripts, FIFO and alert agents: subscribed before the start, so they see it.
   let notifiers: Notifiers;
   try {
@@ -205,7 +219,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   const handler = async (request: ControlRequest): Promise<ControlResponse | ControlStream> => {
     switch (request.command) {
       case 'status':
-        return { ok: true, result: { ...daemon.status(), notifiers: notifiers.status() } };
+        return { ok: true, result: { ...daemon.status(), notifiers: notifiers.status(), promotion: promotion.all() } };
       case 'events': {
         const since = request.args?.['since'];
         const initial = daemon.events.since(typeof since === 'number' ? since : 0);
@@ -215,6 +229,19 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
           initial,
           ...(request.args?.['follow'] === true ? { follow: (push: (item: unknown) => void) => daemon.events.subscribe(push) } : {}),
         };
+      }
+      case 'instance-role': {
+        const instance = request.args?.['instance'];
+        const role = request.args?.['role'];
+        if (typeof instance !== 'string' || !PROMOTION_ROLES.some((r) => r === role)) {
+          return { ok: false, error: `instance-role needs args.instance and args.role (${PROMOTION_ROLES.join(', ')})` };
+        }
+        try {
+          promotion.set(instance, role as PromotionRole);
+        } catch (e) {
+          return { ok: false, error: errorText(e) };
+        }
+        return { ok: true, result: { instance, role: promotion.role(instance) } };
       }
       case 'resource-status':
         return { ok: true, result: resources.status() };

@@ -178,6 +178,7 @@ export interface TieBreakerDocument {
 }
 
 export interface QuorumDocument {
+  readonly provider?: Checked<'vigil' | 'corosync'>;
   readonly nodes?: Checked<readonly Checked<QuorumNodeDocument>[]>;
   readonly cluster_name?: Checked<string>;
   readonly node_id?: Checked<number>;
@@ -278,7 +279,7 @@ export const DOCUMENT_KEYS = {
   prometheus: ['listen', 'textfile', 'textfile_interval'],
   alert: ['path', 'recipient', 'timeout', 'kinds'],
   quorum: [
-    'nodes', 'cluster_name', 'node_id', 'transport', 'multicast_group', 'interface', 'port', 'heartbeat_interval', 'heartbeat_timeout',
+    'provider', 'nodes', 'cluster_name', 'node_id', 'transport', 'multicast_group', 'interface', 'port', 'heartbeat_interval', 'heartbeat_timeout',
     'key_file', 'expected_votes', 'two_node', 'wait_for_all', 'last_man_standing', 'last_man_standing_window', 'auto_tie_breaker',
     'auto_tie_breaker_node', 'no_quorum_policy', 'tie_breaker',
   ],

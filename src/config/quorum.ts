@@ -36,6 +36,7 @@ const P: KeyPath = ['quorum'];
 /** undefined when the section has errors. */
 export function resolveQuorum(raw: QuorumDocument, ctx: ResolveContext): QuorumConfig | undefined {
   const errorsBefore = ctx.errors.length;
+  if (given(raw.provider) === 'corosync') return resolveCorosyncQuorum(raw, ctx);
   const nodes: QuorumNodeConfig[] = [];
   // Every node whose id and name the schema accepted, for the engine's rules (its address
   // does not matter to them), and where each is in the file.
@@ -164,6 +165,7 @@ export function resolveQuorum(raw: QuorumDocument, ctx: ResolveContext): QuorumC
     return undefined;
   }
   return {
+    provider: 'vigil',
     nodes,
     clusterName,
     ...(nodeId !== undefined ? { nodeId: toNodeId(nodeId) } : {}),
@@ -183,6 +185,48 @@ export function resolveQuorum(raw: QuorumDocument, ctx: ResolveContext): QuorumC
     autoTieBreakerNode,
     noQuorumPolicy,
     ...(tieBreaker ? { tieBreaker } : {}),
+    location: ctx.location(P),
+  };
+}
+
+/**
+ * provider corosync: membership, votes and votequorum's options are corosync.conf's; of
+ * this section only no_quorum_policy applies (README "Larger clusters"). The other fields
+ * keep their defaults (nodes empty) and are not used. undefined after an error.
+ */
+function resolveCorosyncQuorum(raw: QuorumDocument, ctx: ResolveContext): QuorumConfig | undefined {
+  const errorsBefore = ctx.errors.length;
+  for (const key of Object.keys(raw).filter((k) => k !== 'provider' && k !== 'no_quorum_policy')) {
+    ctx.error([...P, key], `${key} does not apply with provider corosync: corosync.conf (totem, nodelist, quorum) decides; only no_quorum_policy is read here`);
+  }
+  const noQuorumPolicy = orDefault(raw.no_quorum_policy, QUORUM_DEFAULTS.noQuorumPolicy);
+  if (noQuorumPolicy === 'ignore') {
+    ctx.warn([...P, 'no_quorum_policy'], 'no_quorum_policy ignore: an inquorate node may become master; quorum protects nothing (wait_for_all included)');
+  }
+  const ms = (d: DurationText, key: string): number | undefined => ctx.durationMs(d, [...P, key]);
+  const heartbeatIntervalMs = ms(QUORUM_DEFAULTS.heartbeatInterval, 'heartbeat_interval');
+  const heartbeatTimeoutMs = ms(QUORUM_DEFAULTS.heartbeatTimeout, 'heartbeat_timeout');
+  const lastManStandingWindowMs = ms(QUORUM_DEFAULTS.lastManStandingWindow, 'last_man_standing_window');
+  const group = parseIp(QUORUM_DEFAULTS.multicastGroup);
+  if (ctx.errors.length > errorsBefore || noQuorumPolicy === undefined || group instanceof AddressParseError) return undefined;
+  if (heartbeatIntervalMs === undefined || heartbeatTimeoutMs === undefined || lastManStandingWindowMs === undefined) return undefined;
+  return {
+    provider: 'corosync',
+    nodes: [],
+    clusterName: QUORUM_DEFAULTS.clusterName,
+    transport: QUORUM_DEFAULTS.transport,
+    multicastGroup: group,
+    port: QUORUM_DEFAULTS.port,
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    keyFile: QUORUM_DEFAULTS.keyFile,
+    twoNode: false,
+    waitForAll: false,
+    lastManStanding: false,
+    lastManStandingWindowMs,
+    autoTieBreaker: false,
+    autoTieBreakerNode: QUORUM_DEFAULTS.autoTieBreakerNode,
+    noQuorumPolicy,
     location: ctx.location(P),
   };
 }

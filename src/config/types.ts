@@ -62,6 +62,12 @@ export interface TieBreakerConfig {
 }
 
 export interface QuorumConfig {
+  /**
+   * vigil: heartbeats between `nodes`, votequorum's rules in vigil. corosync: the local
+   * corosync's votequorum decides; only noQuorumPolicy applies (the loader refuses the
+   * other keys), and the fields below keep their defaults (nodes empty).
+   */
+  readonly provider: 'vigil' | 'corosync';
   readonly nodes: readonly QuorumNodeConfig[];
   /** In every heartbeat, so clusters sharing a segment ignore each other. */
   readonly clusterName: string;

@@ -22,6 +22,7 @@ import { Instances } from './instances.js';
 import { logEvents } from './event-log.js';
 import type { InstanceChange } from './reload.js';
 import type { QuorumServiceStatus, QuorumVerdict } from './quorum-service.js';
+import { PROMOTION_TRACKER, type PromotionControl } from './promotion.js';
 import { ResourceService, checkTrackerName, type ResourceServiceStatus, type VrrpView } from './resource-service.js';
 import { EventStream } from '../events/stream.js';
 
@@ -83,6 +84,7 @@ export class Daemon {
   private stopping = false;
   private quorum: QuorumProvider | undefined;
   private resources: ResourceService | undefined;
+  private promotion: PromotionControl | undefined;
   /** Held back from becoming master unless quorum says 'hold' (no_quorum_policy freeze, a tie-breaker deciding). */
   private readonly quorumGate: MasterGate = {
     mayBecomeMaster: (router, now) => {
@@ -138,6 +140,10 @@ export class Daemon {
         for (const c of this.config.resources.healthChecks) {
           if (c.instances.includes(instance.name)) dispatch({ type: 'tracker', name: checkTrackerName(c.name), up: false });
         }
+        if (this.promotion) {
+          instance.router.addGate(this.promotion.gate);
+          if (this.promotion.role(instance.name) === 'stopped') dispatch({ type: 'tracker', name: PROMOTION_TRACKER, up: false });
+        }
         if (this.quorum) {
           instance.router.addGate(this.quorumGate);
           dispatch({ type: 'tracker', name: QUORUM_TRACKER, up: this.quorum.verdict !== 'release' });
@@ -177,6 +183,11 @@ export class Daemon {
     this.instances.dispatchAll({ type: 'tracker', name: STANDBY_TRACKER, up: !on });
   }
 
+  /** Lets Pacemaker's agent set each instance's role (src/daemon/promotion.ts); call before start(). */
+  attachPromotion(promotion: PromotionControl): void {
+    this.promotion = promotion;
+  }
+
   /** Puts the resources under this daemon's VRRP mastership; call before start(). */
   attachResources(resources: ResourceService): void {
     this.resources = resources;
@@ -200,6 +211,7 @@ export class Daemon {
       ...base.tracked,
       ...(this.quorum ? [{ name: QUORUM_TRACKER, weight: 0 }] : []),
       ...(this.resources ? [{ name: STANDBY_TRACKER, weight: 0 }] : []),
+      ...(this.promotion ? [{ name: PROMOTION_TRACKER, weight: 0 }] : []),
       ...ResourceService.trackersOf(this.config, ic.name),
     ];
     return { ...base, tracked };

@@ -42,6 +42,16 @@ export interface QuorumServiceStatus extends QuorumStatus {
   readonly heartbeats: { readonly sent: number; readonly accepted: number; readonly rejected: Readonly<Partial<Record<RejectionReason, number>>> };
 }
 
+/**
+ * The verdict of quorum alone under no_quorum_policy, for every provider (vigil's
+ * heartbeats, corosync): ignore holds regardless; inquorate releases (stop) or keeps
+ * masters without takeover (freeze). Quorate is 'hold' before any tie-breaker.
+ */
+export function policyVerdict(quorate: boolean, policy: QuorumConfig['noQuorumPolicy']): QuorumVerdict {
+  if (policy === 'ignore' || quorate) return 'hold';
+  return policy === 'freeze' ? 'keep' : 'release';
+}
+
 /** The node of `config.nodes` whose address is on one of this machine's interfaces. */
 export function findLocalNode(config: QuorumConfig): NodeId | undefined {
   if (config.nodeId !== undefined) return config.nodeId;
@@ -240,8 +250,7 @@ export class QuorumService {
   }
 
   private computeVerdict(): QuorumVerdict {
-    if (this.config.noQuorumPolicy === 'ignore') return 'hold';
-    if (!this.engine.quorate) return this.config.noQuorumPolicy === 'freeze' ? 'keep' : 'release';
+    if (this.config.noQuorumPolicy === 'ignore' || !this.engine.quorate) return policyVerdict(this.engine.quorate, this.config.noQuorumPolicy);
     if (!this.tb.split || this.config.tieBreaker === undefined) return 'hold';
     return this.tb.state === 'won' ? 'hold' : this.tb.state === 'lost' ? 'release' : 'keep';
   }

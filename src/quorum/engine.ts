@@ -254,7 +254,9 @@ export type QuorumRefusalReason =
   /** unblock without wait_for_all configured. */
   | 'wait-for-all-off'
   /** unblock while not waiting. */
-  | 'not-waiting';
+  | 'not-waiting'
+  /** quorum.provider corosync: corosync refused the call or is not reachable. */
+  | 'provider-error';
 
 export type QuorumChange =
   | {

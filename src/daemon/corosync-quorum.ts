@@ -1,0 +1,351 @@
+/**
+ * quorum.provider corosync: the node's quorum verdict comes from the corosync 3 running
+ * on it (votequorum), not from vigil's heartbeats. vigil sends no heartbeats; membership,
+ * votes, expected votes and corosync's own rules (two_node, wait_for_all,
+ * last_man_standing, auto_tie_breaker, a qdevice's vote) are corosync's.
+ *
+ * Driven by Node's loop: the votequorum descriptor is polled (uv_poll, the main addon)
+ * and each readiness runs votequorum_dispatch(CS_DISPATCH_ALL); no timer polls corosync.
+ * The only timer is the reconnect backoff while corosync is away.
+ *
+ * corosync not running, stopped or restarting = not quorate (votequorum(5): "activity
+ * blocked" is all a node can assume without its membership layer): the verdict follows
+ * no_quorum_policy as for an inquorate node, the disconnect is logged and shown in
+ * status, and vigil reconnects with a backoff (250 ms doubling to 5 s) until corosync
+ * answers again. It never throws out of a callback.
+ */
+import type { QuorumConfig } from '../config/types.js';
+import type { QuorumChange, QuorumMemberStatus } from '../quorum/engine.js';
+import { toNodeId, type NodeId } from '../quorum/types.js';
+import { corosyncBinding, isCorosyncError, NODESTATE, type CorosyncBinding, type CorosyncNotification, type VotequorumInfo } from '../native/corosync.js';
+import { native, type PollHandle } from '../native/index.js';
+import type { Logger } from './logger.js';
+import { policyVerdict, type QuorumServiceStatus, type QuorumVerdict } from './quorum-service.js';
+import type { Scheduler } from './scheduler.js';
+
+const RECONNECT_FIRST_MS = 250;
+const RECONNECT_MAX_MS = 5000;
+
+export interface CorosyncState {
+  readonly connected: boolean;
+  /** corosync-quorumtool's "Ring ID": the representative's node id and the ring's sequence, in hex. */
+  readonly ringId: string | null;
+  /** The last failure (connect or dispatch), or null. */
+  readonly lastError: string | null;
+  /** How long ago the connection came up or went down (ms). */
+  readonly sinceMsAgo: number;
+  readonly disconnects: number;
+  /** The quorum device, when one is registered (corosync-qdevice). */
+  readonly qdevice: { readonly name: string; readonly votes: number; readonly alive: boolean; readonly castVote: boolean } | null;
+}
+
+export interface CorosyncQuorumStatus extends QuorumServiceStatus {
+  readonly provider: 'corosync';
+  readonly corosync: CorosyncState;
+}
+
+interface Connection {
+  readonly id: number;
+  readonly poll: PollHandle;
+}
+
+export class CorosyncQuorum {
+  private conn: Connection | undefined;
+  private localId = 0;
+  private info: VotequorumInfo | undefined;
+  /** From the last quorum notification (or getinfo before the first one arrives). */
+  private quorate = false;
+  private members: number[] = [];
+  private votes = new Map<number, number>();
+  private names = new Map<number, string>();
+  private ring: { nodeId: number; seq: bigint } | undefined;
+  private waiting = false;
+  private lastError: string | null = null;
+  private since: number;
+  private disconnects = 0;
+  private backoffMs = RECONNECT_FIRST_MS;
+  private verdictNow: QuorumVerdict;
+  private closed = false;
+  private readonly retryKey = {};
+  /** Set when corosync's failure detection is not shorter than the shortest Master_Down_Interval here. */
+  private timingWarning: string | undefined;
+
+  private constructor(
+    private readonly config: QuorumConfig,
+    private readonly binding: CorosyncBinding,
+    private readonly scheduler: Scheduler,
+    private readonly now: () => number,
+    private readonly log: Logger,
+    private readonly onVerdict: (verdict: QuorumVerdict, why: string) => void,
+    private readonly shortestMasterDownMs: number | undefined,
+  ) {
+    this.since = now();
+    this.verdictNow = policyVerdict(false, config.noQuorumPolicy);
+  }
+
+  /**
+   * Loads the client libraries (throws "corosync client libraries not available" where
+   * the addon was not built) and connects; a corosync that is not running yet is not an
+   * error: the node stays inquorate and vigil keeps trying.
+   */
+  static open(
+    config: QuorumConfig,
+    scheduler: Scheduler,
+    now: () => number,
+    log: Logger,
+    onVerdict: (verdict: QuorumVerdict, why: string) => void,
+    /** The shortest Master_Down_Interval of this node's instances, to check corosync's timing against. */
+    shortestMasterDownMs?: number,
+  ): CorosyncQuorum {
+    const service = new CorosyncQuorum(config, corosyncBinding(), scheduler, now, log, onVerdict, shortestMasterDownMs);
+    service.connect();
+    log.log('info', 'quorum-started', { provider: 'corosync', connected: service.conn !== undefined, node: service.localId, quorate: service.quorate, verdict: service.verdictNow });
+    return service;
+  }
+
+  get verdict(): QuorumVerdict {
+    return this.verdictNow;
+  }
+
+  private connect(): void {
+    if (this.closed || this.conn) return;
+    let id: number | undefined;
+    try {
+      const c = this.binding.connect();
+      id = c.id;
+      this.localId = c.localNodeId;
+      const poll = native().poll(c.fd, (error) => this.readable(error));
+      this.conn = { id: c.id, poll };
+    } catch (e) {
+      if (id !== undefined) this.binding.disconnect(id);
+      const detail = describe(e);
+      // One line per distinct failure, not one per attempt.
+      if (detail !== this.lastError) this.log.log('warn', 'corosync-connect-failed', { detail, retry_ms: this.backoffMs });
+      this.lastError = detail;
+      this.retryLater();
+      return;
+    }
+    this.log.log('info', 'corosync-connected', { node: this.localId, after_disconnects: this.disconnects });
+    this.since = this.now();
+    this.backoffMs = RECONNECT_FIRST_MS;
+    this.lastError = null;
+    try {
+      this.refresh(true);
+      if (this.conn) this.checkTiming(this.binding.totem(this.conn.id));
+    } catch (e) {
+      this.lost(describe(e));
+      return;
+    }
+    // Until the first quorum notification, getinfo's flag says whether this node is quorate.
+    this.quorate = ((this.info?.flags ?? 0) & this.binding.flags.QUORATE) !== 0;
+    this.reassess('corosync-connected');
+  }
+
+  /**
+   * An isolated master steps down once corosync says it is alone: after the token timeout
+   * and consensus (totem: "token timed out ..., waiting ... for consensus"). If the others'
+   * VRRP takes over sooner (Master_Down_Interval), both sides hold the VIP meanwhile.
+   */
+  private checkTiming(totem: { token: number; consensus: number }): void {
+    if (this.shortestMasterDownMs === undefined) return;
+    const detection = totem.token + (totem.consensus || Math.round(1.2 * totem.token));
+    const before = this.timingWarning;
+    this.timingWarning =
+      detection >= this.shortestMasterDownMs
+        ? `corosync notices a lost node after about ${detection} ms (token ${totem.token} + consensus ${detection - totem.token}), later than Master_Down_Interval (${Math.round(this.shortestMasterDownMs)} ms): a cut-off master keeps its VIP while the others take over; lower totem.token or raise advert_interval`
+        : undefined;
+    if (this.timingWarning !== undefined && this.timingWarning !== before) this.log.log('warn', 'corosync-timing', { detail: this.timingWarning });
+  }
+
+  private retryLater(): void {
+    if (this.closed) return;
+    this.scheduler.set(this.retryKey, this.now() + this.backoffMs, () => this.connect());
+    this.backoffMs = Math.min(RECONNECT_MAX_MS, this.backoffMs * 2);
+  }
+
+  /** The votequorum descriptor is readable: notifications, or corosync hung up. */
+  private readable(error?: Error): void {
+    const conn = this.conn;
+    if (!conn || this.closed) return;
+    let notifications: CorosyncNotification[];
+    try {
+      if (error && (error as { code?: string }).code === 'EBADF') throw error;
+      notifications = this.binding.dispatch(conn.id);
+    } catch (e) {
+      this.lost(describe(e));
+      return;
+    }
+    let nodelistChanged = false;
+    for (const n of notifications) {
+      if (n.type === 'quorum') {
+        if (n.quorate !== this.quorate) this.log.log(n.quorate ? 'info' : 'warn', 'quorum-change', { quorate: n.quorate, reason: 'corosync', members: n.nodes.filter((x) => x.state === NODESTATE.MEMBER).map((x) => String(x.id)) });
+        this.quorate = n.quorate;
+        this.members = n.nodes.filter((x) => x.state === NODESTATE.MEMBER).map((x) => x.id);
+      } else if (n.type === 'nodelist') {
+        const joined = n.members.filter((m) => !this.members.includes(m));
+        const left = this.members.filter((m) => !n.members.includes(m));
+        this.log.log('info', 'corosync-membership', { ring: ringText(n.ringId), members: n.members.map(String), joined: joined.map(String), left: left.map(String) });
+        this.ring = n.ringId;
+        this.members = [...n.members];
+        nodelistChanged = true;
+      } else {
+        this.log.log('info', 'expected-votes', { to: n.expectedVotes, rule: 'corosync' });
+      }
+    }
+    try {
+      this.refresh(nodelistChanged);
+    } catch (e) {
+      this.lost(describe(e));
+      return;
+    }
+    this.reassess('quorum');
+  }
+
+  /** getinfo for this node and the members' votes; the names again when the membership changed. */
+  private refresh(names: boolean): void {
+    const conn = this.conn;
+    if (!conn) return;
+    this.info = this.binding.getinfo(conn.id, this.localId);
+    const votes = new Map<number, number>();
+    for (const m of this.members) {
+      try {
+        votes.set(m, this.binding.getinfo(conn.id, m).nodeVotes);
+      } catch {
+        votes.set(m, this.votes.get(m) ?? 1);
+      }
+    }
+    this.votes = votes;
+    this.waiting = this.binding.waitingForAll(conn.id);
+    if (names || this.names.size === 0) this.names = new Map(this.binding.nodes(conn.id).map((n) => [n.id, n.name]));
+  }
+
+  /** corosync went away (CS_ERR_LIBRARY, a hang-up): inquorate now, reconnect with backoff. */
+  private lost(detail: string): void {
+    const conn = this.conn;
+    if (!conn) return;
+    this.conn = undefined;
+    conn.poll.stop();
+    try {
+      this.binding.disconnect(conn.id);
+    } catch {
+      // finalize on a dead connection: nothing left to release
+    }
+    this.disconnects++;
+    this.lastError = detail;
+    this.since = this.now();
+    this.quorate = false;
+    this.members = [];
+    this.ring = undefined;
+    this.log.log('warn', 'corosync-disconnected', { detail, treated_as: 'inquorate', retry_ms: this.backoffMs });
+    this.reassess('corosync-disconnected');
+    this.retryLater();
+  }
+
+  private reassess(why: string): void {
+    const verdict = policyVerdict(this.conn !== undefined && this.quorate, this.config.noQuorumPolicy);
+    if (verdict === this.verdictNow) return;
+    const from = this.verdictNow;
+    this.verdictNow = verdict;
+    this.log.log(verdict === 'hold' ? 'info' : 'warn', 'quorum-verdict', { from, to: verdict, why, quorate: this.quorate, connected: this.conn !== undefined });
+    // 'quorum' (not a corosync event name) so the daemon's regained-quorum listen period applies.
+    this.onVerdict(verdict, 'quorum');
+  }
+
+  private refusal(command: 'set-expected' | 'unblock', detail: string): readonly QuorumChange[] {
+    this.log.log('warn', 'quorum-command-refused', { command, reason: 'provider-error', detail });
+    return [{ type: 'refused', command, reason: 'provider-error', detail }];
+  }
+
+  /** `vigil quorum unblock`: corosync's cancel_wait_for_all (what pcs quorum unblock sets). */
+  unblock(): readonly QuorumChange[] {
+    if (!this.conn) return this.refusal('unblock', `corosync is not reachable (${this.lastError ?? 'not connected'})`);
+    if (!this.waiting) return [{ type: 'refused', command: 'unblock', reason: 'not-waiting', detail: 'corosync is not waiting for all nodes (runtime.votequorum.wait_for_all_status is 0)' }];
+    try {
+      this.binding.cancelWaitForAll(this.conn.id);
+      this.waiting = this.binding.waitingForAll(this.conn.id);
+    } catch (e) {
+      return this.refusal('unblock', describe(e));
+    }
+    return [];
+  }
+
+  /** `vigil quorum expected N`: votequorum_setexpected (corosync-quorumtool -e N). */
+  setExpected(votes: number): readonly QuorumChange[] {
+    if (!Number.isInteger(votes) || votes < 1) return [{ type: 'refused', command: 'set-expected', reason: 'invalid-value', detail: `${votes} is not a positive whole number` }];
+    if (!this.conn) return this.refusal('set-expected', `corosync is not reachable (${this.lastError ?? 'not connected'})`);
+    try {
+      this.binding.setExpected(this.conn.id, votes);
+      this.refresh(false);
+    } catch (e) {
+      return this.refusal('set-expected', describe(e));
+    }
+    return [];
+  }
+
+  status(): CorosyncQuorumStatus {
+    const info = this.info;
+    const f = this.binding.flags;
+    const has = (bit: number): boolean => ((info?.flags ?? 0) & bit) !== 0;
+    const connected = this.conn !== undefined;
+    const quorate = connected && this.quorate;
+    const members: QuorumMemberStatus[] = this.members.map((id) => ({ id: toNodeId(id), name: this.names.get(id) ?? `node${id}`, votes: this.votes.get(id) ?? 1, local: id === this.localId }));
+    const warnings: string[] = [];
+    if (!connected) warnings.push(`corosync is not reachable: this node counts as inquorate (${this.lastError ?? 'connecting'})`);
+    if (this.config.noQuorumPolicy === 'ignore') warnings.push('no_quorum_policy is ignore: an inquorate node may become master');
+    if (this.timingWarning !== undefined) warnings.push(this.timingWarning);
+    if (has(f.TWONODE)) warnings.push('corosync two_node: a cut link leaves both nodes quorate; fence them (Pacemaker stonith) or use corosync-qdevice');
+    return {
+      provider: 'corosync',
+      localId: this.localId as NodeId,
+      quorate,
+      expectedVotes: info?.nodeExpectedVotes ?? 0,
+      highestExpected: info?.highestExpected ?? 0,
+      totalVotes: connected ? (info?.totalVotes ?? 0) : 0,
+      quorum: info?.quorum ?? 0,
+      flags: { twoNode: has(f.TWONODE), quorate, waitForAll: has(f.WAIT_FOR_ALL), lastManStanding: has(f.LAST_MAN_STANDING), autoTieBreaker: has(f.AUTO_TIE_BREAKER) },
+      waitingForAll: this.waiting,
+      activityBlocked: !quorate,
+      members,
+      lastManStandingDeadline: null,
+      verdict: this.verdictNow,
+      noQuorumPolicy: this.config.noQuorumPolicy,
+      warnings,
+      tieBreaker: null,
+      peers: [...this.names]
+        .filter(([id]) => id !== this.localId)
+        .map(([id, name]) => ({ id, name, address: '', member: this.members.includes(id), lastHeardMsAgo: null })),
+      heartbeats: { sent: 0, accepted: 0, rejected: {} },
+      corosync: {
+        connected,
+        ringId: this.ring ? ringText(this.ring) : null,
+        lastError: this.lastError,
+        sinceMsAgo: Math.round(this.now() - this.since),
+        disconnects: this.disconnects,
+        qdevice: has(f.QDEVICE_REGISTERED) && info ? { name: info.qdeviceName, votes: info.qdeviceVotes, alive: has(f.QDEVICE_ALIVE), castVote: has(f.QDEVICE_CAST_VOTE) } : null,
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.scheduler.set(this.retryKey, undefined, () => undefined);
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn) {
+      conn.poll.stop();
+      this.binding.disconnect(conn.id);
+    }
+    return Promise.resolve();
+  }
+}
+
+/** corosync-quorumtool's format: "%x.%llx". */
+function ringText(ring: { nodeId: number; seq: bigint }): string {
+  return `${ring.nodeId.toString(16)}.${ring.seq.toString(16)}`;
+}
+
+function describe(e: unknown): string {
+  if (isCorosyncError(e)) return e.code === 'CS_ERR_LIBRARY' ? `${e.message}: corosync is not running or went away` : e.message;
+  return e instanceof Error ? e.message : String(e);
+}

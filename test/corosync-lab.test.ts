@@ -1,0 +1,221 @@
+/**
+ * quorum.provider corosync in the lab: five real corosync 3 daemons (knet over the lab
+ * bridge), each in its own network namespace, and a real `vigil run` beside each with
+ * provider corosync. Namespaces rather than full containers: libqb's IPC is an abstract
+ * Unix socket, which is per network namespace, so each vigil talks to its own corosync
+ * (test/lab/corosync.ts says what else each corosync gets of its own).
+ *
+ * Timing: corosync token 500 ms (token_coefficient 0, consensus 600 ms): a node cut off
+ * learns it lost quorum after about token + consensus, 1.1-1.5 s. VRRP adverts every
+ * 1 s, so Master_Down_Interval is about 3.6 s: an isolated master steps down before the
+ * other side takes over (the rule README states: corosync's failure detection must be
+ * shorter than Master_Down_Interval).
+ *
+ * The VIP is audited after every step (held by at most one running daemon's node), and
+ * sampled all through the partition, where two holders at once would be the failure.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { labAvailable, withLab, type Lab } from './lab/netns.js';
+import { sleep } from './lab/capture.js';
+import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from './lab/vigil.js';
+import { CorosyncCluster, healPartition, partition } from './lab/corosync.js';
+import { corosyncBinding } from '../src/native/corosync.js';
+import type { CorosyncQuorumStatus } from '../src/daemon/corosync-quorum.js';
+import { until } from './support/until.js';
+
+function skipReason(): string | false {
+  const lab = labAvailable();
+  if (!lab.ok) return lab.reason;
+  for (const tool of ['/usr/sbin/corosync', '/usr/sbin/corosync-quorumtool', '/usr/sbin/nft', '/usr/bin/unshare']) {
+    if (!existsSync(tool)) return `${tool} is not installed (apt-get install corosync nftables util-linux)`;
+  }
+  try {
+    corosyncBinding();
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  return false;
+}
+
+const execFileAsync = promisify(execFile);
+const skip = skipReason();
+const HOSTS = ['a', 'b', 'c', 'd', 'e'] as const;
+const PRIORITY: Record<string, number> = { a: 150, b: 140, c: 130, d: 120, e: 110 };
+const VIP = '10.213.0.100';
+
+function yaml(host: string): string {
+  return configYaml(instanceYaml({ vrid: 81, priority: PRIORITY[host] ?? 100, interval: '1s', vips: [`${VIP}/24`] })) + 'quorum:\n  provider: corosync\n';
+}
+
+/** Runs `vigil ARGS` (the CLI, outside the namespaces: the control socket is a path). */
+async function cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await execFileAsync(process.execPath, [VIGIL_MAIN, ...args], { encoding: 'utf8' });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+async function quorumOf(p: VigilProcess): Promise<CorosyncQuorumStatus> {
+  const q = (await p.status()).quorum as CorosyncQuorumStatus | undefined;
+  assert.ok(q, `${p.host} reports no quorum`);
+  assert.equal(q.provider, 'corosync');
+  return q;
+}
+
+function running(vigils: ReadonlyMap<string, VigilProcess>): string[] {
+  return [...vigils.values()].filter((p) => !p.exited).map((p) => p.host);
+}
+
+/** At most one running daemon's node holds the VIP. */
+async function audit(lab: Lab, vigils: ReadonlyMap<string, VigilProcess>, step: string): Promise<string[]> {
+  const h = await holders(lab, running(vigils), VIP);
+  assert.ok(h.length <= 1, `${step}: the VIP is held by ${h.length} nodes: [${h.join(', ')}]`);
+  return h;
+}
+
+async function settle(lab: Lab, vigils: ReadonlyMap<string, VigilProcess>, expected: readonly string[], step: string, timeoutMs = 20_000): Promise<void> {
+  await waitHolders(lab, running(vigils), VIP, expected, timeoutMs).catch((e: unknown) => {
+    throw new Error(`${step}: ${e instanceof Error ? e.message : String(e)}`);
+  });
+  // Longer than Master_Down_Interval (3.6 s): nobody else takes over afterwards.
+  await sleep(4000);
+  assert.deepEqual(await audit(lab, vigils, step), [...expected], `${step}: the VIP moved again after settling`);
+}
+
+test('corosync lab: 5 nodes on corosync — wait_for_all cold boot, corosync restart on the master, 3/2 partition, master killed', { skip, timeout: 240_000 }, async () => {
+  await withLab({ hosts: [...HOSTS], prefix: 'vgcs' }, async (lab) => {
+    const cluster = CorosyncCluster.create(lab, { hosts: HOSTS, tokenMs: 500, quorum: { wait_for_all: 1 } });
+    const vigils = new Map<string, VigilProcess>();
+    try {
+      // ---- cold boot with wait_for_all: 4 of 5 corosyncs up is a majority, but not "all seen once".
+      await cluster.start(['a', 'b', 'c', 'd']);
+      for (const h of HOSTS) vigils.set(h, await VigilProcess.start(lab, h, yaml(h)));
+      const v = (h: string): VigilProcess => vigils.get(h) as VigilProcess;
+      await v('e').waitFor((ev) => ev.event === 'corosync-connect-failed', 'e: corosync-connect-failed (no corosync there yet)', 10_000);
+      for (let i = 0; i < 5; i++) {
+        assert.deepEqual(await audit(lab, vigils, `wait_for_all, 4 of 5 up, sample ${i}`), []);
+        await sleep(1000);
+      }
+      const qa = await quorumOf(v('a'));
+      assert.equal(qa.quorate, false, 'a is not quorate before all nodes were seen');
+      assert.equal(qa.waitingForAll, true);
+      assert.equal(qa.flags.waitForAll, true);
+      assert.equal(qa.verdict, 'release');
+      assert.equal(qa.members.length, 4);
+      assert.equal((await quorumOf(v('e'))).corosync.connected, false);
+      for (const h of HOSTS) assert.equal(v(h).stateChanges('gw').filter((e) => e['to'] === 'master').length, 0, `${h} never master while waiting`);
+      const text = await cli(['quorum', 'status', '--runtime-dir', v('a').runtimeDir]);
+      assert.equal(text.code, 2, 'exit 2: not quorate');
+      assert.match(text.stdout, /Quorum provider:\s+corosync_votequorum/);
+      assert.match(text.stdout, /Flags:\s+WaitForAll/);
+      assert.match(text.stdout, /Corosync:\s+connected/);
+      assert.match(text.stdout, /Wait for all:\s+waiting/);
+      const eText = await cli(['quorum', 'status', '--runtime-dir', v('e').runtimeDir]);
+      assert.match(eText.stdout, /Corosync:\s+NOT CONNECTED/);
+
+      // `vigil quorum unblock --force` on a: corosync's cancel_wait_for_all; a's partition (4 of 5) becomes quorate.
+      const unblock = await cli(['quorum', 'unblock', '--force', '--runtime-dir', v('a').runtimeDir]);
+      assert.equal(unblock.code, 0, unblock.stdout + unblock.stderr);
+      await until(async () => (await quorumOf(v('a'))).quorate, () => 'a quorate after unblock', 10_000, 200);
+      await settle(lab, vigils, ['a'], 'unblocked: a (priority 150) is master with 4 of 5');
+      const again = await cli(['quorum', 'unblock', '--force', '--runtime-dir', v('a').runtimeDir]);
+      assert.equal(again.code, 1, 'a second unblock is refused: not waiting');
+      assert.match(again.stderr, /refused: corosync is not waiting/);
+
+      await cluster.start(['e']);
+      await v('e').waitFor((ev) => ev.event === 'corosync-connected', 'e: corosync-connected', 15_000);
+      await settle(lab, vigils, ['a'], 'all 5 up: a (priority 150) stays master');
+      const q5 = await quorumOf(v('c'));
+      assert.equal(q5.quorate, true);
+      assert.equal(q5.expectedVotes, 5);
+      assert.equal(q5.totalVotes, 5);
+      assert.equal(q5.quorum, 3);
+      assert.equal(q5.waitingForAll, false);
+      assert.deepEqual(q5.members.map((m) => m.name).sort(), [...HOSTS]);
+      assert.match(q5.corosync.ringId ?? '', /^[0-9a-f]+\.[0-9a-f]+$/);
+      const expected = await cli(['quorum', 'expected', '5', '--runtime-dir', v('c').runtimeDir]);
+      assert.equal(expected.code, 0, `votequorum_setexpected(5): ${expected.stdout}${expected.stderr}`);
+      // corosync's failure detection (token 500 + consensus 600 ms) against Master_Down_Interval:
+      // fine at 1 s adverts (3.6 s), warned at 100 ms adverts (about 0.35 s).
+      assert.ok(!v('c').events.some((e) => e.event === 'corosync-timing'), 'no timing warning at 1 s adverts');
+      const fast = await VigilProcess.start(lab, 'c', configYaml(instanceYaml({ name: 'fast', vrid: 82, priority: 100, vips: ['10.213.0.101/24'] })) + 'quorum:\n  provider: corosync\n');
+      try {
+        const w = await fast.waitFor((e) => e.event === 'corosync-timing', 'corosync-timing warning', 10_000);
+        assert.match(String(w['detail']), /token 500 \+ consensus 600/);
+        assert.ok((await quorumOf(fast)).warnings.some((x) => x.includes('later than Master_Down_Interval')));
+      } finally {
+        await fast.stop();
+      }
+      // corosync refuses expected votes whose quorum exceeds the votes present; vigil says so.
+      const tooHigh = await cli(['quorum', 'expected', '100', '--runtime-dir', v('c').runtimeDir]);
+      assert.equal(tooHigh.code, 1, tooHigh.stdout + tooHigh.stderr);
+      assert.match(tooHigh.stderr, /refused: votequorum_setexpected: CS_ERR_INVALID_PARAM/);
+      assert.equal((await quorumOf(v('c'))).expectedVotes, 5);
+
+      // ---- corosync restarted on the master: a goes inquorate, steps down, comes back.
+      let from = v('a').events.length;
+      await cluster.node('a').stop('SIGTERM');
+      await v('a').waitFor((ev) => ev.event === 'corosync-disconnected', 'a: corosync-disconnected', 15_000, from);
+      await settle(lab, vigils, ['b'], 'corosync stopped on a: b takes over');
+      const qDown = await quorumOf(v('a'));
+      assert.equal(qDown.corosync.connected, false);
+      assert.equal(qDown.quorate, false);
+      assert.equal(qDown.verdict, 'release');
+      await cluster.start(['a']);
+      await v('a').waitFor((ev) => ev.event === 'corosync-connected', 'a: corosync-connected again', 15_000, from);
+      await until(async () => (await quorumOf(v('a'))).quorate, () => 'a quorate again after its corosync restarted', 20_000, 200);
+      await settle(lab, vigils, ['a'], 'corosync back on a: a preempts');
+      const between = v('a').events.slice(from);
+      const down = between.findIndex((e) => e.event === 'corosync-disconnected');
+      const up = between.findIndex((e) => e.event === 'corosync-connected');
+      assert.ok(down >= 0 && up > down);
+      assert.equal(between.slice(down, up).filter((e) => e.event === 'state-change' && e['to'] === 'master').length, 0, 'a never master while corosync was away');
+
+      // ---- 3/2 partition with the master on the 2-side: it must step down before c takes over.
+      from = v('a').events.length;
+      await partition(lab, ['a', 'b'], ['c', 'd', 'e']);
+      let worst = 0;
+      const seen = new Set<string>();
+      const end = Date.now() + 9000;
+      while (Date.now() < end) {
+        const h = await holders(lab, running(vigils), VIP);
+        worst = Math.max(worst, h.length);
+        for (const x of h) seen.add(x);
+        await sleep(50);
+      }
+      assert.ok(worst <= 1, `3/2 partition: the VIP was held by ${worst} nodes at once (seen on ${[...seen].join(', ')})`);
+      await settle(lab, vigils, ['c'], '3/2 partition: only the 3-side (c) holds the VIP');
+      assert.equal((await quorumOf(v('a'))).quorate, false);
+      assert.equal((await quorumOf(v('b'))).quorate, false);
+      assert.equal((await quorumOf(v('c'))).quorate, true);
+      assert.equal(v('a').stateChanges('gw').slice(-1)[0]?.['to'], 'fault', 'a (inquorate) is in FAULT');
+      await healPartition(lab);
+      await settle(lab, vigils, ['a'], 'healed: a regains quorum and preempts');
+
+      // ---- the master node dies (corosync and vigil killed): b takes over.
+      const killedAt = Date.now();
+      from = v('b').events.length;
+      v('a').signal('SIGKILL');
+      await cluster.node('a').stop('SIGKILL');
+      await v('a').waitExit(5000);
+      await v('b').waitState('gw', 'master', 15_000, from);
+      const takeoverMs = Date.now() - killedAt;
+      await settle(lab, vigils, ['b'], 'a killed: b is master');
+      await until(async () => (await quorumOf(v('b'))).members.length === 4, () => 'b sees 4 members', 10_000, 200);
+      const q4 = await quorumOf(v('b'));
+      assert.equal(q4.quorate, true);
+      assert.ok(!q4.members.some((m) => m.name === 'a'));
+      console.log(`# corosync lab: master killed -> new master after ${takeoverMs} ms (Master_Down_Interval about 3.6 s, counted from the last advert, up to 1 s before the kill)`);
+    } finally {
+      await Promise.all([...vigils.values()].map((p) => p.stop()));
+      await cluster.destroy();
+    }
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * Pacemaker's roles for a VRRP instance (src/daemon/promotion.ts) on the real state
+ * machine (src/vrrp/router.ts), time explicit: an unpromoted backup never becomes master
+ * however long the master is silent; promoted, it takes over at the next look; a demoted
+ * master sends priority 0 and removes its VIPs (RFC 5798 §6.4.3) and stays backup;
+ * stopped is FAULT; free is VRRP alone. The ports are the daemon's (tracker dispatch),
+ * here straight into the router.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ip } from '../src/net/address.js';
+import { VirtualRouter, type RouterAction, type RouterConfig } from '../src/vrrp/router.js';
+import { toConfiguredPriority, toV3Interval, toVrid } from '../src/vrrp/types.js';
+import { PROMOTION_TRACKER, PromotionControl } from '../src/daemon/promotion.js';
+
+const CONFIG: RouterConfig = {
+  name: 'gw',
+  version: 3,
+  family: 'ipv4',
+  vrid: toVrid(51),
+  priority: toConfiguredPriority(100),
+  advertInterval: toV3Interval(100),
+  preempt: true,
+  preemptDelayMs: 0,
+  acceptMode: false,
+  primaryAddress: ip('10.213.0.2'),
+  tracked: [{ name: PROMOTION_TRACKER, weight: 0 }],
+  announce: { masterRepeat: 5, masterDelayMs: 0, masterRefreshMs: 0, masterRefreshRepeat: 1, lowerPriorityRepeat: 5 },
+  higherPrioritySendAdvert: false,
+  lowerPriorityNoAdvert: false,
+};
+
+function setup(): { router: VirtualRouter; control: PromotionControl; actions: RouterAction[]; now: { t: number } } {
+  const router = new VirtualRouter(CONFIG);
+  const actions: RouterAction[] = [];
+  const now = { t: 0 };
+  const control = new PromotionControl({
+    hasInstance: (name) => name === 'gw',
+    isMaster: () => router.state === 'master',
+    setTracker: (_instance, tracker, up) => void actions.push(...router.handle({ type: 'tracker', name: tracker, up }, now.t)),
+    log: () => undefined,
+  });
+  router.addGate(control.gate);
+  return { router, control, actions, now };
+}
+
+/** Delivers ticks at every deadline up to `until`. */
+function runUntil(router: VirtualRouter, now: { t: number }, until: number, actions: RouterAction[]): void {
+  for (;;) {
+    const next = router.nextDeadline();
+    if (next === undefined || next > until) break;
+    now.t = Math.max(now.t, next);
+    actions.push(...router.handle({ type: 'tick' }, now.t));
+  }
+  now.t = until;
+}
+
+test('promotion: unpromoted never becomes master; promoted takes over; demoted sends priority 0 and stays backup; stopped is FAULT', () => {
+  const { router, control, actions, now } = setup();
+  control.set('gw', 'unpromoted');
+  actions.push(...router.handle({ type: 'startup' }, 0));
+  assert.equal(router.state, 'backup');
+  runUntil(router, now, 10_000, actions);
+  assert.equal(router.state, 'backup', 'ten seconds without a master: still backup');
+  assert.ok(!actions.some((a) => a.type === 'add-vips'));
+
+  control.set('gw', 'promoted');
+  runUntil(router, now, 10_200, actions);
+  assert.equal(router.state, 'master', 'promoted: master at the next look (within 50 ms) or the next timer');
+
+  actions.length = 0;
+  control.set('gw', 'unpromoted');
+  assert.equal(router.state, 'backup');
+  assert.ok(actions.some((a) => a.type === 'send-advert' && a.priority === 0), 'RFC 5798 §6.4.3: priority 0 sent');
+  assert.ok(actions.some((a) => a.type === 'remove-vips'));
+  runUntil(router, now, 20_000, actions);
+  assert.equal(router.state, 'backup');
+
+  control.set('gw', 'stopped');
+  assert.equal(router.state, 'fault');
+  control.set('gw', 'free');
+  runUntil(router, now, 25_000, actions);
+  assert.equal(router.state, 'master', 'free: VRRP alone decides');
+  assert.deepEqual(control.all(), {});
+  assert.throws(() => control.set('nosuch', 'promoted'), /no instance is named "nosuch"/);
+});
