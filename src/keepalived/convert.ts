@@ -62,16 +62,16 @@ export const GLOBAL_UNSUPPORTED: Readonly<Record<string, string>> = {
   nftables_priority: 'vigil uses priority filter (0)',
   nftables_ifindex: 'not available in vigil',
   nftables_counters: 'vigil\'s table always has counters',
-  vrrp_check_unicast_src: 'vigil accepts unicast adverts from any source of the instance\'s family',
+  vrrp_check_unicast_src: 'not available in vigil',
   vrrp_skip_check_adv_addr: "vigil's address_list_check: log (its default) accepts adverts whose addresses differ",
   vrrp_priority: 'vigil has no nice level setting; use the unit (Nice=)',
-  vrrp_no_swap: 'vigil does not lock its memory; use the unit (LockPersonality/MemorySwapMax) if needed',
+  vrrp_no_swap: 'vigil does not lock its memory (V8 re-protects its heap as it runs, which mlockall breaks)',
   vrrp_cpu_affinity: 'use the unit (CPUAffinity=)',
   vrrp_rlimit_rttime: 'not available in vigil',
   vrrp_rlimit_rtime: 'not available in vigil',
   lvs_notify_fifo: 'vigil has no LVS',
   lvs_notify_fifo_script: 'vigil has no LVS',
-  dynamic_interfaces: 'vigil waits for missing interfaces itself (FAULT until they appear)',
+  dynamic_interfaces: 'not available in vigil',
   default_interface: 'every vigil instance names its interface',
   disable_local_igmp: 'not available in vigil',
   lvs_timeouts: 'vigil has no LVS',
@@ -96,15 +96,35 @@ export const GLOBAL_UNSUPPORTED: Readonly<Record<string, string>> = {
   vrrp_owner_ignore_adverts: 'not available in vigil',
   startup_script: 'not available in vigil; use ExecStartPre= in the unit',
   shutdown_script: 'not available in vigil; use ExecStopPost= in the unit',
-  vrrp_rx_bufs_policy: 'vigil sizes its receive buffers itself',
-  vrrp_rx_bufs_multiplier: 'vigil sizes its receive buffers itself',
-  vrrp_netlink_cmd_rcv_bufs: 'vigil sizes its netlink buffers itself',
-  vrrp_netlink_monitor_rcv_bufs: 'vigil sizes its netlink buffers itself',
+  vrrp_rx_bufs_policy: 'not available in vigil',
+  vrrp_rx_bufs_multiplier: 'not available in vigil',
+  vrrp_netlink_cmd_rcv_bufs: 'not available in vigil',
+  vrrp_netlink_monitor_rcv_bufs: 'not available in vigil',
   state_dump_file: 'vigil status --json gives the state',
   stats_dump_file: 'vigil status --json gives the counters',
   json_dump_file: 'vigil status --json gives the state',
   instance: 'conditional lines are decided by import-keepalived -i',
+  ...same(['net_namespace', 'net_namespace_ipvs', 'namespace_with_ipsets'], 'run vigil itself in the namespace (ip netns exec NAME vigil run)'),
+  ...same(['process_name', 'vrrp_process_name', 'checker_process_name', 'lvs_process_name', 'bfd_process_name'], 'vigil is one process (the unit is vigil.service)'),
+  ...same(['child_wait_time', 'startup_script_timeout', 'shutdown_script_timeout'], 'vigil has no child processes of its own to wait for (see the unit\'s TimeoutStopSec=)'),
+  ...same(['use_symlink_paths', 'set_supplementary_groups'], 'vigil checks and runs scripts by their path as given'),
+  linkbeat_use_polling: 'vigil follows link state from netlink events',
+  vrrp_vmac_garp_intvl: 'not available in vigil',
+  ...same(['nftables_ipvs', 'nftables_ipvs_priority', 'nftables_ipvs_start_fwmark'], 'vigil has no LVS'),
+  ...same(['checker_rlimit_rttime', 'checker_rlimit_rtime', 'checker_log_all_failures', 'rs_init_notifies', 'no_checker_emails', 'lvs_netlink_cmd_rcv_bufs', 'lvs_netlink_cmd_rcv_bufs_force', 'lvs_netlink_monitor_rcv_bufs', 'lvs_netlink_monitor_rcv_bufs_force'], 'vigil has no LVS checker'),
+  ...same(['bfd_no_swap', 'bfd_cpu_affinity', 'bfd_rlimit_rttime', 'bfd_rlimit_rtime'], 'vigil has no BFD'),
+  ...same(['vrrp_netlink_cmd_rcv_bufs_force', 'vrrp_netlink_monitor_rcv_bufs_force', 'process_monitor_rcv_bufs', 'process_monitor_rcv_bufs_force'], 'not available in vigil'),
+  umask: 'vigil creates its files with fixed modes (sockets 0600, directories 0700)',
+  random_seed: 'not available in vigil',
+  ...same(['reload_check_config', 'reload_time_file', 'reload_repeat', 'reload_file'], 'vigil checks a config before it reloads (a bad one is refused, the running one stays); no timed reloads'),
+  ...same(['include_check', 'config_save_dir', 'tmp_config_directory'], 'vigil reads one YAML file; includes are resolved by this import'),
+  ...same(['data_use_instance', 'json_version'], 'vigil status --json has its own format'),
+  ...same(['iproute_usr_dir', 'iproute_etc_dir'], 'vigil takes scope names as words (global, site, link, host), no rt_* tables'),
 };
+
+function same(keys: readonly string[], why: string): Record<string, string> {
+  return Object.fromEntries(keys.map((k) => [k, why]));
+}
 
 /** global_defs keywords that need nothing in vigil: a comment, no warning. */
 const GLOBAL_NOTES: Readonly<Record<string, string>> = {
@@ -428,7 +448,7 @@ function scriptCheck(def: KaStatement, ctx: ImportContext): YMap | undefined {
         if (s.args[0] !== 'root') ctx.warn(s, `vigil runs health-check scripts as root; ${s.args.join(':')} is not used`, m);
         break;
       case 'init_fail':
-        ctx.warn(s, 'not supported: a vigil check starts as healthy until it fails `fall` times', m);
+        ctx.note(s, 'what vigil always does: a check counts as failed until `rise` successes in a row', m);
         break;
       default:
         ctx.warn(s, 'not a vrrp_script keyword vigil knows; left out', m);
