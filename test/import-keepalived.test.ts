@@ -17,6 +17,8 @@ import { formatIssue, parseConfig } from '../src/config/load.js';
 import { importKeepalived, importKeepalivedCommand } from '../src/cli/import-keepalived.js';
 import { KeepalivedSyntaxError, readKeepalivedConf, type KaStatement } from '../src/keepalived/parse.js';
 import { keepalivedConf } from './lab/keepalived.js';
+import { GLOBAL_UNSUPPORTED, TOP_UNSUPPORTED } from '../src/keepalived/convert.js';
+import { GARP_KEYS, INSTANCE_UNSUPPORTED, NOTIFY_KEYS } from '../src/keepalived/instance.js';
 
 /** test/fixtures/keepalived, from dist/test. */
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures', 'keepalived');
@@ -513,6 +515,20 @@ test('every fixture: exit 0 with output that check-config accepts (notify keys a
     }
   }
   assert.deepEqual(tally, { clean: 2, warnings: 6, failed: 3 });
+});
+
+test('docs/migrating-from-keepalived.md names every keyword the converter has a rule for', () => {
+  const doc = readFileSync(path.join(FIXTURES, '..', '..', '..', 'docs', 'migrating-from-keepalived.md'), 'utf8');
+  const named = new Set([...doc.matchAll(/`([a-z0-9_]+)`/g)].map((m) => m[1]));
+  const keywords = [
+    ...Object.keys(GLOBAL_UNSUPPORTED),
+    ...Object.keys(TOP_UNSUPPORTED),
+    ...Object.keys(INSTANCE_UNSUPPORTED),
+    ...Object.keys(GARP_KEYS),
+    ...Object.keys(GARP_KEYS).map((k) => `vrrp_${k}`),
+    ...Object.keys(NOTIFY_KEYS),
+  ];
+  assert.deepEqual(keywords.filter((k) => !named.has(k)), []);
 });
 
 // keepalived's own doc/samples, when a copy is at hand (VIGIL_KEEPALIVED_SAMPLES=DIR): the
