@@ -262,14 +262,14 @@ test('vrrp-basic (doc/samples keepalived.conf.vrrp): VRRPv2 instances, passwords
     'vrrp-basic.conf:8: smtp_server',
     'vrrp-basic.conf:9: smtp_connect_timeout',
     'vrrp-basic.conf:17: smtp_alert',
-    'vrrp-basic.conf:29: 10.213.1.17',
+    'vrrp-basic.conf:29: virtual_ipaddress',
     'vrrp-basic.conf:36: smtp_alert',
-    'vrrp-basic.conf:42: 10.213.1.14',
+    'vrrp-basic.conf:42: virtual_ipaddress',
     'vrrp-basic.conf:52: auth_pass',
   ]);
   // Each warning is also a comment in the output, at its instance.
   assert.match(i.yaml, /- name: VI_1\n {4}# .*vrrp-basic\.conf:17: smtp_alert: not supported: vigil sends no e-mail/);
-  assert.match(i.yaml, /# .*vrrp-basic\.conf:42: 10\.213\.1\.14 brd 10\.213\.1\.255: brd 10\.213\.1\.255: not supported/);
+  assert.match(i.yaml, /# .*vrrp-basic\.conf:42: virtual_ipaddress 10\.213\.1\.14 brd 10\.213\.1\.255: brd 10\.213\.1\.255: not supported/);
 });
 
 test('localcheck (doc/samples keepalived.conf.vrrp.localcheck): vrrp_scripts become health checks, one per weight; no warnings; valid', () => {

@@ -47,6 +47,10 @@ export class ImportContext {
   readonly trackedProcesses = new Map<string, ScriptRef[]>();
   /** keepalived instance name → vigil instance name, for the instances written out. */
   readonly instanceNames = new Map<string, string>();
+  /** "interface/vrid/family" → the instance that has it (vigil allows each once). */
+  readonly vrids = new Map<string, string>();
+  /** Instance (vigil name) → its sync group: an instance can be in one only. */
+  readonly grouped = new Map<string, string>();
   /** The global script_user, when not root. */
   scriptUser?: { user: string; where: KaStatement };
 

@@ -7,7 +7,7 @@
  * lists them all.
  */
 import type { KaStatement } from './parse.js';
-import { ImportContext, readBool, readDuration, readInt, splitScript, vigilName, type KaWarning } from './context.js';
+import { ImportContext, readBool, readDuration, readInt, secondsToMs, splitScript, vigilName, type KaWarning } from './context.js';
 import { convertInstance, GARP_KEYS, NOTIFY_KEYS, notifyScript } from './instance.js';
 import { emitYaml, YMap, YSeq } from './yaml-out.js';
 
@@ -314,7 +314,11 @@ function convertSyncGroup(s: KaStatement, ctx: ImportContext, out: YSeq): void {
         const vigil = ctx.instanceNames.get(member);
         if (vigil === undefined) ctx.warn(line, `${member} is not an instance in the output; left out of the group`, m);
         else if (members.items.includes(vigil)) ctx.warn(line, `${member} twice; listed once`, m);
-        else members.push(vigil);
+        else if (ctx.grouped.has(vigil)) ctx.warn(line, `${member} is already in sync group ${ctx.grouped.get(vigil) ?? ''}: an instance can be in one group only; left out of this one`, m);
+        else {
+          members.push(vigil);
+          ctx.grouped.set(vigil, name);
+        }
       }
     } else if (notifyKey !== undefined && notifyKey !== 'master_rx_lower_pri') {
       notifyScript(line, notifyKey, ctx, notify, m);
@@ -425,9 +429,14 @@ function scriptCheck(def: KaStatement, ctx: ImportContext): YMap | undefined {
         }
         break;
       }
-      case 'interval':
-        interval = readDuration(s, ctx, m) ?? interval;
+      case 'interval': {
+        const v = readDuration(s, ctx, m);
+        if (v !== undefined && secondsToMs(s.args[0] ?? '') < 10) {
+          ctx.warn(s, 'vigil runs checks at most every 10ms: written as 10ms', m);
+          interval = '10ms';
+        } else interval = v ?? interval;
         break;
+      }
       case 'timeout':
         timeout = readDuration(s, ctx, m);
         break;

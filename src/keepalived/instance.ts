@@ -75,7 +75,8 @@ export const INSTANCE_UNSUPPORTED: Readonly<Record<string, string>> = {
 };
 
 interface Vip {
-  readonly map: YMap | string;
+  map: YMap | string;
+  readonly at: KaStatement;
   readonly family: 'ipv4' | 'ipv6';
   readonly address: string;
 }
@@ -96,6 +97,9 @@ export function convertInstance(stmt: KaStatement, ctx: ImportContext, out: YSeq
   let versionStmt: KaStatement | undefined;
   let advert: KaStatement | undefined;
   let accept: boolean | undefined = defaults.strict ? false : undefined;
+  let strict = defaults.strict;
+  let unicastSource: { text: string; stmt: KaStatement } | undefined;
+  const peers: { text: string; stmt: KaStatement }[] = [];
   let checksumAsV2 = defaults.checksumAsV2;
   let higher = defaults.higherPrioSendAdvert;
   let lower = defaults.lowerPrioNoAdvert;
@@ -165,7 +169,10 @@ export function convertInstance(stmt: KaStatement, ctx: ImportContext, out: YSeq
           break;
         case 'strict_mode': {
           const v = readBool(s, ctx, m);
-          if (v === true) accept = false;
+          if (v === true) {
+            accept = false;
+            strict = true;
+          }
           if (v === true) ctx.note(s, 'vigil drops traffic to the VIPs as master (accept: false); the other strict checks are not made', m);
           break;
         }
@@ -179,25 +186,26 @@ export function convertInstance(stmt: KaStatement, ctx: ImportContext, out: YSeq
           checksumAsV2 = readBool(s, ctx, m) ?? checksumAsV2;
           break;
         case 'virtual_ipaddress':
-          for (const line of s.block ?? []) readVip(line, ctx, m, vips);
+          for (const line of s.block ?? []) readVip(line, 'virtual_ipaddress', ctx, m, vips, [vips, excluded]);
           if (s.block === undefined) ctx.warn(s, 'expected a { ... } block of addresses', m);
           break;
         case 'virtual_ipaddress_excluded':
-          for (const line of s.block ?? []) readVip(line, ctx, m, excluded);
+          for (const line of s.block ?? []) readVip(line, 'virtual_ipaddress_excluded', ctx, m, excluded, [vips, excluded]);
           break;
         case 'unicast_src_ip':
-          if (s.args[0] !== undefined && !('error' in parsePrefix(s.args[0])) && !s.args[0].includes('/')) m.map('unicast').set('source', s.args[0]);
+          if (s.args[0] !== undefined && !('error' in parsePrefix(s.args[0])) && !s.args[0].includes('/')) unicastSource = { text: s.args[0], stmt: s };
           else ctx.warn(s, 'not an IP address; left out', m);
           break;
         case 'unicast_peer':
-          for (const line of s.block ?? []) {
-            const addr = line.keyword;
+          for (const entry of s.block ?? []) {
+            const addr = entry.keyword;
+            const line = asEntry('unicast_peer', entry);
             if ('error' in parsePrefix(addr) || addr.includes('/')) {
               ctx.warn(line, 'not an IP address; left out', m);
               continue;
             }
-            m.map('unicast').seq('peers').push(addr);
-            if (line.args.length > 0) ctx.warn(line, `${line.args.join(' ')}: vigil requires TTL 255 from every peer (min_ttl/max_ttl not supported)`, m);
+            peers.push({ text: addr, stmt: line });
+            if (entry.args.length > 0) ctx.warn(line, `${entry.args.join(' ')}: vigil requires TTL 255 from every peer (min_ttl/max_ttl not supported)`, m);
           }
           break;
         case 'use_vmac':
@@ -218,10 +226,10 @@ export function convertInstance(stmt: KaStatement, ctx: ImportContext, out: YSeq
           for (const line of s.block ?? []) trackInterface(line, ctx, m);
           break;
         case 'track_script':
-          for (const line of s.block ?? []) trackRef(line, ctx, m, ctx.tracked, name);
+          for (const line of s.block ?? []) trackRef(asEntry(k, line), ctx, m, ctx.tracked, name);
           break;
         case 'track_process':
-          for (const line of s.block ?? []) trackRef(line, ctx, m, ctx.trackedProcesses, name);
+          for (const line of s.block ?? []) trackRef(asEntry(k, line), ctx, m, ctx.trackedProcesses, name);
           break;
         default:
           ctx.warn(s, 'not a vrrp_instance keyword vigil knows; left out', m);
@@ -240,6 +248,8 @@ export function convertInstance(stmt: KaStatement, ctx: ImportContext, out: YSeq
   // Family: keepalived takes it from the first VIP and moves VIPs of the other family to the excluded list.
   const family = vips[0]?.family ?? excluded[0]?.family;
   if (vips.length === 0) return drop('no virtual_ipaddress (vigil needs at least one virtual address)');
+  checkLabels(vips, String(m.get('interface')), ctx, m);
+  checkLabels(excluded, String(m.get('interface')), ctx, m);
   const kept: Vip[] = [];
   for (const v of vips) {
     if (v.family === family) kept.push(v);
@@ -283,7 +293,7 @@ export function convertInstance(stmt: KaStatement, ctx: ImportContext, out: YSeq
   if (preemptDelay !== undefined) {
     if (stateMaster) ctx.warn(preemptDelay.stmt, 'keepalived ignores preempt_delay with state MASTER; left out', m);
     else if (m.get('preempt') === false) ctx.warn(preemptDelay.stmt, 'keepalived ignores preempt_delay with nopreempt; left out', m);
-    else if (accept === false && defaults.strict) ctx.warn(preemptDelay.stmt, 'keepalived ignores preempt_delay in strict mode; left out', m);
+    else if (strict) ctx.warn(preemptDelay.stmt, 'keepalived ignores preempt_delay in strict mode; left out', m);
     else m.set('preempt_delay', preemptDelay.value);
   }
   if (accept === false) m.set('accept', false);
@@ -301,18 +311,29 @@ export function convertInstance(stmt: KaStatement, ctx: ImportContext, out: YSeq
     else ctx.warn(auth.stmt, 'expected auth_type PASS with an auth_pass; left out', m);
   }
 
-  const unicast = m.get('unicast');
-  if (unicast instanceof YMap && unicast.get('source') !== undefined && unicast.get('peers') !== undefined) {
-    const source = unicast.get('source');
-    unicast.delete('source');
-    const peers = unicast.get('peers');
-    unicast.delete('peers');
-    if (source !== undefined) unicast.set('source', source);
-    if (peers !== undefined) unicast.set('peers', peers);
+  // unicast: the source and the peers of the instance's family, each peer once.
+  const familyOf = (text: string): string => (text.includes(':') ? 'ipv6' : 'ipv4');
+  const unicast = new YMap();
+  const peerList = new YSeq();
+  const seenPeers = new Set<string>();
+  for (const p of peers) {
+    const canonical = parsePrefix(p.text);
+    const key = 'error' in canonical ? p.text : canonical.address.text;
+    if (familyOf(p.text) !== family) ctx.warn(p.stmt, `not of the instance's family (${family ?? ''}); left out`, m);
+    else if (seenPeers.has(key)) ctx.warn(p.stmt, 'the same peer again; listed once', m);
+    else {
+      seenPeers.add(key);
+      peerList.push(p.text);
+    }
   }
-  if (unicast instanceof YMap && unicast.get('peers') === undefined) {
-    m.delete('unicast');
-    ctx.warn({ keyword: 'unicast_src_ip', file: stmt.where.file, line: stmt.where.line }, 'without unicast_peer keepalived sends multicast from this source; vigil sends multicast from the primary address: left out', m);
+  if (unicastSource !== undefined) {
+    if (familyOf(unicastSource.text) !== family) ctx.warn(unicastSource.stmt, `not of the instance's family (${family ?? ''}); left out`, m);
+    else if (peerList.items.length === 0) ctx.warn(unicastSource.stmt, 'without unicast_peer keepalived sends multicast from this source; vigil chooses the multicast source itself: left out', m);
+    else unicast.set('source', unicastSource.text);
+  }
+  if (peerList.items.length > 0) {
+    unicast.set('peers', peerList);
+    m.set('unicast', unicast);
   }
   if (garp.size > 0) {
     const g = new YMap();
@@ -326,10 +347,38 @@ export function convertInstance(stmt: KaStatement, ctx: ImportContext, out: YSeq
   if (lower !== undefined) m.set('lower_prio_no_advert', lower);
   if (notify.size > 0) m.set('notify', notify);
 
+  // vigil allows one instance per name and per (interface, VRID, family); so does keepalived.
+  const taken = [...ctx.instanceNames.values()];
+  if (taken.includes(name)) return drop(`another instance is already named "${name}"`);
+  const vridKey = `${String(m.get('interface'))}/${String(m.get('vrid'))}/${family ?? ''}`;
+  const other = ctx.vrids.get(vridKey);
+  if (other !== undefined) return drop(`instance ${other} already has VRID ${String(m.get('vrid'))} on ${String(m.get('interface'))}`);
+  ctx.vrids.set(vridKey, name);
   ctx.instanceNames.set(kaName, name);
   reorder(m);
   out.push(m);
   return m;
+}
+
+/** A line of a list block (an address, an interface) reported under the block's keyword. */
+function asEntry(parent: string, line: KaStatement): KaStatement {
+  return { keyword: parent, args: [line.keyword, ...line.args], where: line.where };
+}
+
+/**
+ * A label must be the device's name or start with "device:" (the kernel's rule); keepalived
+ * lets the kernel refuse it when it adds the address, vigil's check-config refuses it first.
+ */
+function checkLabels(list: Vip[], iface: string, ctx: ImportContext, m: YMap): void {
+  for (const v of list) {
+    if (!(v.map instanceof YMap)) continue;
+    const label = v.map.get('label');
+    const dev = v.map.get('dev') ?? iface;
+    if (typeof label !== 'string' || label === dev || label.startsWith(`${String(dev)}:`)) continue;
+    v.map.delete('label');
+    ctx.warn(v.at, `label ${label}: not "${String(dev)}" or "${String(dev)}:..." (the kernel's rule); left out`, m);
+    if (v.map.size === 1) v.map = String(v.map.get('address'));
+  }
 }
 
 function seqOf(vips: readonly Vip[]): YSeq {
@@ -370,17 +419,18 @@ function advertInterval(s: KaStatement, version: number, ctx: ImportContext, m: 
 const SCOPES = new Set(['global', 'site', 'link', 'host']);
 
 /** `ADDR[/LEN] [dev IF] [scope S] [label L] [brd B] ...` (keepalived.conf(5) virtual_ipaddress). */
-function readVip(line: KaStatement, ctx: ImportContext, m: YMap, into: Vip[]): void {
+function readVip(line: KaStatement, parent: string, ctx: ImportContext, m: YMap, into: Vip[], all: readonly (readonly Vip[])[]): void {
   const text = line.keyword;
+  const at = asEntry(parent, line);
   const parsed = parsePrefix(text);
   if ('error' in parsed) {
-    ctx.warn(line, `${parsed.error}; left out`, m);
+    ctx.warn(at, `${parsed.error}; left out`, m);
     return;
   }
   const family = parsed.address.family;
   const canonical = `${parsed.address.text}/${parsed.prefixLength}`;
-  if (into.some((v) => `${v.address}` === canonical)) {
-    ctx.warn(line, 'the same address again: vigil takes each address once; the first one is kept', m);
+  if (all.some((list) => list.some((v) => v.address.split('/')[0] === parsed.address.text))) {
+    ctx.warn(at, 'the same address again: vigil takes each address once; the first one is kept', m);
     return;
   }
   const entry = new YMap().set('address', text);
@@ -418,34 +468,31 @@ function readVip(line: KaStatement, ctx: ImportContext, m: YMap, into: Vip[]): v
         dropped.push(word);
     }
   }
-  // A label must be the device's name or start with "device:" (the kernel's rule); keepalived
-  // would let the kernel refuse it later, vigil's check-config refuses it now.
-  const label = entry.get('label');
-  const dev = entry.get('dev') ?? m.get('interface');
-  if (typeof label === 'string' && typeof dev === 'string' && label !== dev && !label.startsWith(`${dev}:`)) {
-    entry.delete('label');
-    dropped.push(`label ${label} (not "${dev}" or "${dev}:...")`);
-  }
   if (dropped.length > 0) {
-    ctx.warn(line, `${dropped.join(', ')}: not supported for a virtual address (vigil has address, dev, label and scope; the kernel computes the broadcast address)`, m);
+    ctx.warn(at, `${dropped.join(', ')}: not supported for a virtual address (vigil has address, dev, label and scope; the kernel computes the broadcast address)`, m);
   }
-  into.push({ map: entry.size === 1 ? text : entry, family, address: canonical });
+  into.push({ map: entry.size === 1 ? text : entry, at, family, address: canonical });
 }
 
 /** `IF [weight N [reverse]]`. */
 function trackInterface(line: KaStatement, ctx: ImportContext, m: YMap): void {
   const name = line.keyword;
+  const at = asEntry('track_interface', line);
   if (!/^[^\s/:]{1,15}$/.test(name)) {
-    ctx.warn(line, 'not an interface name vigil accepts; left out', m);
+    ctx.warn(at, 'not an interface name vigil accepts; left out', m);
     return;
   }
   const list = m.seq('track_interfaces');
+  if (list.items.some((t) => t === name || (t instanceof YMap && t.get('name') === name))) {
+    ctx.warn(at, 'the same interface again; tracked once (the first line counts)', m);
+    return;
+  }
   if (line.args[0] === 'weight') {
-    const w = readInt(line, ctx, -254, 254, m, 1);
-    if (line.args[2] === 'reverse') ctx.warn(line, 'reverse is not supported: the weight applies as written', m);
+    const w = readInt(at, ctx, -254, 254, m, 2);
+    if (line.args[2] === 'reverse') ctx.warn(at, 'reverse is not supported: the weight applies as written', m);
     list.push(w === undefined || w === 0 ? name : new YMap().set('name', name).set('weight', w));
   } else {
-    if (line.args.length > 0) ctx.warn(line, `${line.args.join(' ')}: not understood; tracked without a weight (FAULT while down)`, m);
+    if (line.args.length > 0) ctx.warn(at, `${line.args.join(' ')}: not understood; tracked without a weight (FAULT while down)`, m);
     list.push(name);
   }
 }
@@ -453,10 +500,10 @@ function trackInterface(line: KaStatement, ctx: ImportContext, m: YMap): void {
 /** A track_script / track_process line: `NAME [weight N [reverse]]`, resolved once the scripts are known. */
 function trackRef(line: KaStatement, ctx: ImportContext, m: YMap, refs: Map<string, { script: string; weight?: number; where: KaStatement }[]>, instance: string): void {
   let weight: number | undefined;
-  if (line.args[0] === 'weight') weight = readInt(line, ctx, -254, 254, m, 1);
+  if (line.args[1] === 'weight') weight = readInt(line, ctx, -254, 254, m, 2);
   if (line.args.includes('reverse')) ctx.warn(line, 'reverse is not supported: the weight applies as written', m);
   const list = refs.get(instance) ?? [];
-  list.push({ script: line.keyword, ...(weight !== undefined ? { weight } : {}), where: line });
+  list.push({ script: line.args[0] ?? '', ...(weight !== undefined ? { weight } : {}), where: line });
   refs.set(instance, list);
 }
 
