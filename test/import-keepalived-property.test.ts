@@ -14,6 +14,8 @@ import fc from 'fast-check';
 import { formatIssue, parseConfig } from '../src/config/load.js';
 import { importKeepalived } from '../src/cli/import-keepalived.js';
 import { checkProperty } from './support/property.js';
+import { parse as parseYaml } from 'yaml';
+import { emitYaml, scalar, YMap, YSeq } from '../src/keepalived/yaml-out.js';
 
 const pick = <T>(...values: T[]): fc.Arbitrary<T> => fc.constantFrom(...values);
 const optional = (a: fc.Arbitrary<string>): fc.Arbitrary<string> => fc.option(a, { nil: '' });
@@ -88,4 +90,15 @@ test('property: any keepalived.conf of known keywords imports to a config vigil\
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('property: the YAML writer\'s scalars read back as the same string (plain only when YAML 1.2 would not read a number, boolean or null)', () => {
+  checkProperty(
+    fc.property(fc.oneof(fc.string({ unit: 'grapheme', maxLength: 20 }), pick('true', 'no', 'null', '~', '1', '1.5', '0x1f', '1e3', '.inf', '-1', '10:20', 'eth0:1', 'fd13::1/64', 'a: b', '#x', '- x', '@x', '*x', '&x', '!x', '%x', '`x', '{x}', '[x]', "'x'", '"x"', 'x #y', '')), (text) => {
+      const doc = new YMap().set('k', text).set('list', new YSeq().push(text).push(new YMap().set('k', text)));
+      const back = parseYaml(emitYaml(doc)) as { k: unknown; list: unknown[] };
+      assert.equal(back.k, text, `written as ${scalar(text)}`);
+      assert.deepEqual(back.list, [text, { k: text }]);
+    }),
+  );
 });
