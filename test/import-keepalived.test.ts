@@ -58,7 +58,7 @@ function runText(text: string, configId?: string): Imported {
 /** Whether vigil's loader knows `notify:` and `notifiers:` yet (they come with the notify branch). */
 const loaderKnowsNotify = ((): boolean => {
   const r = parseConfig(
-    'instances:\n  - { name: a, interface: eth0, vrid: 1, virtual_ips: [10.213.0.1/24], notify: { master: /bin/true } }\nnotifiers: { script_timeout: 30s }\n',
+    'instances:\n  - { name: a, interface: eth0, vrid: 1, virtual_ips: [10.213.0.1/24], notify: { master: /usr/bin/true } }\nnotifiers: { script_timeout: 30s }\n',
     'probe.yaml',
   );
   return r.ok;
@@ -303,19 +303,19 @@ test('sync-notify (doc/samples keepalived.conf.vrrp.sync / .scripts): sync group
   assert.equal(i.code, 0);
   assertValidOrNotify(i, 'sync-notify');
   assert.deepEqual(instance(i.doc, 'VI_1')['notify'], {
-    master: '/etc/keepalived/master.sh',
-    backup: '/etc/keepalived/backup.sh',
-    fault: '/etc/keepalived/fault.sh',
-    stop: '/etc/keepalived/stop.sh',
-    deleted: '/etc/keepalived/deleted.sh',
-    master_rx_lower_pri: '/etc/keepalived/lower.sh',
-    any: '/etc/keepalived/any.sh',
+    master: '/usr/bin/true',
+    backup: '/usr/bin/false',
+    fault: '/usr/bin/logger',
+    stop: '/usr/bin/sync',
+    deleted: '/usr/bin/echo',
+    master_rx_lower_pri: '/usr/bin/date',
+    any: '/usr/bin/env',
   });
   assert.deepEqual(i.doc['sync_groups'], [
-    { name: 'G1', instances: ['VI_1', 'VI_2'], notify: { master: '/etc/keepalived/group-master.sh', backup: '/etc/keepalived/group-backup.sh', any: '/etc/keepalived/group-any.sh' } },
+    { name: 'G1', instances: ['VI_1', 'VI_2'], notify: { master: '/usr/bin/true', backup: '/usr/bin/logger', any: '/usr/bin/env' } },
     { name: 'G2', instances: ['VI_3'] },
   ]);
-  assert.deepEqual(warned(i), ['sync-notify.conf:24: notify_fault', 'sync-notify.conf:9: notify_backup', 'sync-notify.conf:13: group']);
+  assert.deepEqual(warned(i), ['sync-notify.conf:25: notify_fault', 'sync-notify.conf:10: notify_backup', 'sync-notify.conf:14: group']);
   // Without the notify lines, the same file passes the loader as it is today.
   const text = readFileSync(fixture('sync-notify.conf'), 'utf8').split('\n').filter((l) => !/^\s*notify/.test(l)).join('\n');
   const plain = runText(text);
@@ -369,8 +369,8 @@ test('globals: global_defs defaults reach every instance (version, strict, garp,
   );
   assert.deepEqual(i.doc['global'], { realtime_priority: 10 });
   assert.deepEqual(i.doc['notifiers'], {
-    script_user: 'keepalived_script',
-    fifo: { path: '/run/keepalived/notify.fifo', format: 'keepalived', script: '/usr/local/bin/fifo-reader', priority_changes: true },
+    script_user: 'nobody',
+    fifo: { path: '/run/keepalived/notify.fifo', format: 'keepalived', script: '/usr/bin/cat', priority_changes: true },
     dbus: { bus: 'system' },
     snmp: { keepalived_mib: true, traps: true, agentx: 'tcp:127.0.0.1:705' },
   });
