@@ -305,17 +305,23 @@ test('sync-notify (doc/samples keepalived.conf.vrrp.sync / .scripts): sync group
   assert.deepEqual(instance(i.doc, 'VI_1')['notify'], {
     master: '/usr/bin/true',
     backup: '/usr/bin/false',
-    fault: '/usr/bin/logger',
+    fault: '/usr/bin/logger FAULT VI_1',
     stop: '/usr/bin/sync',
     deleted: '/usr/bin/echo',
     master_rx_lower_pri: '/usr/bin/date',
     any: '/usr/bin/env',
   });
   assert.deepEqual(i.doc['sync_groups'], [
-    { name: 'G1', instances: ['VI_1', 'VI_2'], notify: { master: '/usr/bin/true', backup: '/usr/bin/logger', any: '/usr/bin/env' } },
+    { name: 'G1', instances: ['VI_1', 'VI_2'], notify: { master: '/usr/bin/true', backup: '/usr/bin/logger group-backup', any: '/usr/bin/env' } },
     { name: 'G2', instances: ['VI_3'] },
   ]);
-  assert.deepEqual(warned(i), ['sync-notify.conf:25: notify_fault', 'sync-notify.conf:10: notify_backup', 'sync-notify.conf:14: group']);
+  assert.deepEqual(warned(i), ['sync-notify.conf:14: group']);
+  // An argument with a blank (keepalived's single quotes) cannot be carried by "PATH ARG ...".
+  const spaced = runText("vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress { 10.213.0.1 }\n notify_master \"/usr/bin/logger 'two words'\" root\n}\n");
+  assert.deepEqual(instance(spaced.doc, 'A')['notify'], { master: '/usr/bin/logger' });
+  assert.equal(spaced.warnings.length, 2);
+  assert.match(spaced.warnings[0] ?? '', /:5: notify_master: the arguments "two words" hold blanks/);
+  assert.match(spaced.warnings[1] ?? '', /:5: notify_master: runs as root in keepalived/);
   // Without the notify lines, the same file passes the loader as it is today.
   const text = readFileSync(fixture('sync-notify.conf'), 'utf8').split('\n').filter((l) => !/^\s*notify/.test(l)).join('\n');
   const plain = runText(text);
@@ -532,7 +538,10 @@ test('docs/migrating-from-keepalived.md names every keyword the converter has a 
 });
 
 // keepalived's own doc/samples, when a copy is at hand (VIGIL_KEEPALIVED_SAMPLES=DIR): the
-// counts go to the log; every sample must either import to a valid config or fail with a reason.
+// counts go to the log; every sample must either import to a valid config or fail with a
+// reason. The samples name scripts of the machine they were written for
+// (/usr/local/bin/vrrp.sh): a loader that checks scripts finds them missing here, which
+// says nothing about the conversion, so that one finding is set aside.
 const samples = process.env['VIGIL_KEEPALIVED_SAMPLES'];
 test('keepalived doc/samples (VIGIL_KEEPALIVED_SAMPLES)', { skip: samples === undefined ? 'VIGIL_KEEPALIVED_SAMPLES is not set (a copy of keepalived\'s doc/samples)' : false }, (t) => {
   const dir = samples ?? '';
@@ -541,7 +550,9 @@ test('keepalived doc/samples (VIGIL_KEEPALIVED_SAMPLES)', { skip: samples === un
     const i = run(path.join(dir, name), 'high');
     if (i.code === 1) tally.failed.push(name);
     else {
-      assertValidOrNotify(i, name);
+      const r = parseConfig(i.yaml, name);
+      const problems = r.ok ? [] : r.errors.filter((e) => !/cannot run: \S+: ENOENT/.test(e.message) && (loaderKnowsNotify || !/\.notify$|^notifiers$/.test(e.path)));
+      assert.deepEqual(problems.map(formatIssue), [], `${name}: the output does not pass check-config`);
       (i.warnings.length === 0 ? tally.clean : tally.warnings).push(name);
     }
   }

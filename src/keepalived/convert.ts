@@ -8,7 +8,7 @@
  */
 import type { KaStatement } from './parse.js';
 import { ImportContext, readBool, readDuration, readInt, secondsToMs, splitScript, vigilName, type KaWarning } from './context.js';
-import { convertInstance, GARP_KEYS, NOTIFY_KEYS, notifyScript } from './instance.js';
+import { convertInstance, GARP_KEYS, NOTIFY_KEYS, notifyScript, scriptCommand } from './instance.js';
 import { emitYaml, YMap, YSeq } from './yaml-out.js';
 
 export interface ConvertResult {
@@ -238,9 +238,11 @@ function convertGlobal(block: KaStatement, ctx: ImportContext, global: YMap, not
         break;
       case 'script_user': {
         const user = s.args[0];
-        if (s.args[1] !== undefined) ctx.warn(s, `the group ${s.args[1]}: vigil runs scripts with the user's own group`, global);
-        if (user !== undefined && user !== 'root') {
-          notifiers.set('script_user', user);
+        const group = s.args[1];
+        if (user !== undefined && (user !== 'root' || (group !== undefined && group !== 'root'))) {
+          const g = group?.replace(/^:/, '') ?? '';
+          notifiers.set('script_user', g !== '' ? `${user}:${g}` : user);
+          if (group?.startsWith(':') === true) ctx.warn(s, 'the supplementary groups (":GROUP") are not set: vigil sets the user and the group', notifiers);
           ctx.scriptUser = { user, where: s };
         } else if (user === 'root') ctx.note(s, 'vigil runs scripts as root unless notifiers.script_user is set', global);
         break;
@@ -255,10 +257,8 @@ function convertGlobal(block: KaStatement, ctx: ImportContext, global: YMap, not
       }
       case 'notify_fifo_script':
       case 'vrrp_notify_fifo_script': {
-        const argv = splitScript(s.args[0] ?? '');
-        if (argv[0] !== undefined && argv[0].startsWith('/')) notifiers.map('fifo').set('script', argv[0]);
-        else ctx.warn(s, 'vigil starts the FIFO script by absolute path only; left out', notifiers);
-        if (argv.length > 1) ctx.warn(s, `the arguments "${argv.slice(1).join(' ')}" are not passed (vigil passes the FIFO path only)`, notifiers);
+        const command = scriptCommand(s, ctx, notifiers, 'FIFO');
+        if (command !== undefined) notifiers.map('fifo').set('script', command);
         break;
       }
       case 'vrrp_notify_priority_changes':

@@ -508,23 +508,32 @@ function trackRef(line: KaStatement, ctx: ImportContext, m: YMap, refs: Map<stri
 }
 
 /**
- * notify_* "SCRIPT ARGS" [USER [GROUP]]: vigil's notify keys take the script's path
- * (src/config/notifier-types.ts); arguments and a per-script user cannot be expressed.
+ * notify_* "SCRIPT ARGS" [USER [GROUP]]: vigil's notify keys take "PATH [ARG ...]", split
+ * on blanks (docs/config.md, notify scripts). An argument with a blank in it (keepalived's
+ * single quotes) and a per-script user cannot be expressed.
  */
 export function notifyScript(s: KaStatement, key: string, ctx: ImportContext, notify: YMap, comments: YMap): void {
+  const command = scriptCommand(s, ctx, comments, 'notify');
+  if (command !== undefined) notify.set(key, command);
+  if (s.args.length > 1) ctx.warn(s, `runs as ${s.args.slice(1).join(':')} in keepalived: vigil has one notifiers.script_user for all scripts`, comments);
+}
+
+/** A script line as vigil's "PATH [ARG ...]", or undefined (warned) when it cannot be one. */
+export function scriptCommand(s: KaStatement, ctx: ImportContext, comments: YMap, what: string): string | undefined {
   const argv = splitScript(s.args[0] ?? '');
   const program = argv[0];
   if (program === undefined) {
     ctx.warn(s, 'no script given; left out', comments);
-    return;
+    return undefined;
   }
   if (!program.startsWith('/')) {
-    ctx.warn(s, `vigil runs notify scripts by absolute path only; ${program} left out`, comments);
-    return;
+    ctx.warn(s, `vigil runs ${what} scripts by absolute path only; ${program} left out`, comments);
+    return undefined;
   }
-  notify.set(key, program);
-  if (argv.length > 1) {
-    ctx.warn(s, `the arguments "${argv.slice(1).join(' ')}" are not passed: vigil's notify takes a path (it sets VIGIL_INSTANCE, VIGIL_STATE, ... in the environment); use a wrapper script`, comments);
+  const spaced = argv.slice(1).filter((a) => /\s/.test(a) || a === '');
+  if (spaced.length > 0) {
+    ctx.warn(s, `the arguments ${spaced.map((a) => JSON.stringify(a)).join(', ')} hold blanks, which vigil's "PATH ARG ..." cannot carry: written without arguments (use a wrapper script)`, comments);
+    return program;
   }
-  if (s.args.length > 1) ctx.warn(s, `runs as ${s.args.slice(1).join(':')} in keepalived: vigil has one notifiers.script_user for all scripts`, comments);
+  return argv.join(' ');
 }
