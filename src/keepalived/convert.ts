@@ -179,7 +179,9 @@ export function convertKeepalived(statements: readonly KaStatement[], header: re
   for (const g of groups) convertSyncGroup(g, ctx, syncGroups);
   convertChecks(scripts, processes, ctx, checks);
 
-  if (global.size > 0 || global.parts.length > 0) doc.set('global', global);
+  // global_defs lines that became no key are comments at the top, not an empty `global: {}`.
+  const globalComments = global.size === 0 ? global.parts.filter((p) => p.kind === 'comment') : [];
+  if (global.size > 0) doc.set('global', global);
   doc.set('instances', instances);
   if (syncGroups.parts.length > 0) doc.set('sync_groups', syncGroups);
   if (checks.parts.length > 0) doc.set('health_checks', checks);
@@ -187,7 +189,7 @@ export function convertKeepalived(statements: readonly KaStatement[], header: re
   // Top-level comments (unsupported blocks) go to the end, after the keys.
   const comments = doc.parts.filter((p) => p.kind === 'comment');
   const entries = doc.parts.filter((p) => p.kind === 'entry');
-  doc.parts.splice(0, doc.parts.length, ...entries, ...comments);
+  doc.parts.splice(0, doc.parts.length, ...globalComments, ...entries, ...comments);
   const count = instances.items.length;
   return { yaml: emitYaml(doc, header), document: doc, warnings: ctx.warnings, instances: count };
 }
