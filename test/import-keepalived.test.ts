@@ -392,7 +392,7 @@ test('ipv6-mixed: IPv6 is VRRPv3, a VIP of the other family moves to excluded_ip
   assert.deepEqual(v6['virtual_ips'], ['fd13::60/64', { address: 'fe80::60/64', scope: 'link' }]);
   assert.deepEqual(v6['excluded_ips'], [{ address: 'fd13::61/64', dev: 'eth1' }, '10.213.0.60/24']);
   assert.deepEqual(v6['vmac'], { name: 'vrrp6.60' });
-  assert.deepEqual(warned(i), ['ipv6-mixed.conf:3: virtual_ipaddress', 'ipv6-mixed.conf:7: version']);
+  assert.deepEqual(warned(i), ['ipv6-mixed.conf:12: virtual_ipaddress', 'ipv6-mixed.conf:7: version']);
 });
 
 test('state-master: nopreempt and preempt_delay as keepalived applies them (cleared by state MASTER, delay cleared by nopreempt)', () => {

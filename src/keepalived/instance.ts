@@ -255,7 +255,7 @@ export function convertInstance(stmt: KaStatement, ctx: ImportContext, out: YSeq
     if (v.family === family) kept.push(v);
     else {
       excluded.push(v);
-      ctx.warn({ keyword: 'virtual_ipaddress', file: stmt.where.file, line: stmt.where.line }, `${v.address} is not of the instance's family: moved to excluded_ips (keepalived does the same)`, m);
+      ctx.warn(v.at, `${v.address} is not of the instance's family (that of the first address): moved to excluded_ips (keepalived does the same)`, m);
     }
   }
   m.set('virtual_ips', seqOf(kept));
