@@ -445,6 +445,48 @@ test('instances vigil cannot run are left out with a warning, and their sync gro
   assert.equal(i.warnings.filter((w) => /sync group left out/.test(w)).length, 1);
 });
 
+test('vrrp_track_process becomes a process check (quorum = min_count), what it cannot express warned; track_process weights per instance', () => {
+  const i = runText(
+    [
+      'vrrp_track_process haproxy {',
+      '  process haproxy',
+      '  quorum 2',
+      '  weight -30',
+      '  delay 2',
+      '  full_command',
+      '}',
+      'vrrp_instance A {',
+      '  interface eth0',
+      '  virtual_router_id 5',
+      '  virtual_ipaddress { 10.213.0.5/24 }',
+      '  track_process {',
+      '    haproxy',
+      '  }',
+      '}',
+      'vrrp_instance B {',
+      '  interface eth0',
+      '  virtual_router_id 6',
+      '  virtual_ipaddress { 10.213.0.6/24 }',
+      '  track_process {',
+      '    haproxy weight 0',
+      '    nginx',
+      '  }',
+      '}',
+    ].join('\n'),
+  );
+  assert.equal(i.code, 0);
+  assertValid(i, 'track-process');
+  assert.deepEqual(i.doc['health_checks'], [
+    { name: 'haproxy.w-30', type: 'process', process: 'haproxy', min_count: 2, interval: '1s', weight: -30, instances: ['A'] },
+    { name: 'haproxy.w0', type: 'process', process: 'haproxy', min_count: 2, interval: '1s', weight: 0, instances: ['B'] },
+  ]);
+  assert.deepEqual(
+    i.warnings.map((w) => w.replace(/^.*?:(\d+): ([^:]+):.*$/, '$1 $2')),
+    ['22 track_process', '5 delay'],
+  );
+  assert.match(i.warnings[0] ?? '', /no vrrp_track_process is named nginx/);
+});
+
 // ---------------------------------------------------------------------------------------
 // The configs the interop tests give keepalived
 

@@ -51,6 +51,8 @@ export class ImportContext {
   readonly vrids = new Map<string, string>();
   /** Instance (vigil name) → its sync group: an instance can be in one only. */
   readonly grouped = new Map<string, string>();
+  /** > 0 while a block is converted again (one check per weight): comments only, no second warning. */
+  repeating = 0;
   /** The global script_user, when not root. */
   scriptUser?: { user: string; where: KaStatement };
 
@@ -58,7 +60,7 @@ export class ImportContext {
   warn(stmt: KaStatement | KaSource & { keyword: string }, message: string, into?: YMap | YSeq): void {
     const where = 'where' in stmt ? stmt.where : stmt;
     const keyword = stmt.keyword;
-    this.warnings.push({ file: where.file, line: where.line, keyword, message });
+    if (this.repeating === 0) this.warnings.push({ file: where.file, line: where.line, keyword, message });
     into?.comment(`${where.file}:${where.line}: ${describe(stmt)}: ${message}`);
   }
 

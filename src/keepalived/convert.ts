@@ -381,7 +381,9 @@ function convertChecks(scripts: ReadonlyMap<string, KaStatement>, processes: Rea
         if (weights.length > 1) checkName = vigilName(`${name}.w${w}`);
         while (used.has(checkName)) checkName = `${checkName}_`;
         used.add(checkName);
+        if (w !== weights[0]) ctx.repeating++;
         const m = kind === 'script' ? scriptCheck(def, ctx) : processCheck(def, ctx);
+        if (w !== weights[0]) ctx.repeating--;
         if (m === undefined) continue;
         m.parts.unshift({ kind: 'entry', key: 'name', value: checkName });
         if (weights.length > 1) ctx.note(def, `tracked with weight ${w}: one check per weight (vigil's weight is per check)`, m);
