@@ -533,6 +533,14 @@ test('vigil import-keepalived: -o writes the file, warnings go to stderr, usage 
     assert.match(readFileSync(target, 'utf8'), /^# vigil\.yaml imported from .*routes\.conf by vigil import-keepalived \(config-id x\)/);
     assert.equal(await importKeepalivedCommand.run([fixture('localcheck.conf')], io), 0);
     assert.match(out, /health_checks:/);
+    // Without -i, conditional lines follow the host name, and stderr says so.
+    err = '';
+    out = '';
+    assert.equal(await importKeepalivedCommand.run([fixture('conditional.conf')], io), 0);
+    assert.match(err, /note: 10 conditional \(@\) lines decided for config-id "[^"]+", this host's name/);
+    err = '';
+    assert.equal(await importKeepalivedCommand.run([fixture('conditional.conf'), '-i', 'low'], io), 0);
+    assert.equal(err, '');
     err = '';
     assert.equal(await importKeepalivedCommand.run([], io), 2);
     assert.equal(await importKeepalivedCommand.run(['a', 'b'], io), 2);

@@ -52,7 +52,7 @@ export interface ImportOutcome {
 }
 
 /** The conversion without the argument handling (tests call it). */
-export function importKeepalived(file: string, configId: string | undefined): ImportOutcome {
+export function importKeepalived(file: string, configId: string | undefined, configIdGiven = true): ImportOutcome {
   let read;
   try {
     read = readKeepalivedConf(file, {
@@ -72,7 +72,11 @@ export function importKeepalived(file: string, configId: string | undefined): Im
     '',
   ];
   const result = convertKeepalived(read.statements, header);
-  const notes = read.notes.map((n) => `${n.where.file}:${n.where.line}: ${n.keyword}: ${n.message}\n`).join('');
+  const idNote =
+    read.conditionals > 0 && !configIdGiven
+      ? `vigil import-keepalived: note: ${read.conditionals} conditional (@) lines decided for config-id "${configId ?? ''}", this host's name as keepalived would; give -i ID to import for another node\n`
+      : '';
+  const notes = idNote + read.notes.map((n) => `${n.where.file}:${n.where.line}: ${n.keyword}: ${n.message}\n`).join('');
   const warnings = result.warnings.map((w) => `${formatWarning(w)}\n`).join('');
   if (result.instances === 0) {
     return {
@@ -91,6 +95,7 @@ export const importKeepalivedCommand: CliCommand = {
     let file: string;
     let output: string | undefined;
     let configId: string | undefined;
+    let configIdGiven = false;
     try {
       const { values, positionals } = parseArgs({
         args: argv,
@@ -108,13 +113,14 @@ export const importKeepalivedCommand: CliCommand = {
       }
       file = positionals[0];
       output = values.output;
+      configIdGiven = values['config-id'] !== undefined;
       configId = values['config-id'] ?? hostname().split('.')[0];
     } catch (e) {
       if (!isParseArgsError(e)) throw e;
       io.stderr(`vigil import-keepalived: ${e.message}\nUsage: ${USAGE}\n`);
       return EXIT_USAGE;
     }
-    const outcome = importKeepalived(file, configId);
+    const outcome = importKeepalived(file, configId, configIdGiven);
     if (outcome.stderr !== '') io.stderr(outcome.stderr);
     if (outcome.code !== EXIT_OK || outcome.yaml === undefined) return outcome.code;
     if (output !== undefined) {

@@ -75,6 +75,8 @@ export interface ReadResult {
   readonly notes: KaNote[];
   /** Every file read, the top one first. */
   readonly files: string[];
+  /** How many `@ID` / `@^ID` lines the config-id decided. */
+  readonly conditionals: number;
 }
 
 interface Token {
@@ -96,13 +98,14 @@ const MAX_SUBSTITUTIONS = 1000;
 export function readKeepalivedConf(file: string, options: ReadOptions): ReadResult {
   const reader = new Reader(options);
   reader.readFile(file, undefined, 0);
-  return { statements: buildTree(reader.lines), notes: reader.notes, files: reader.files };
+  return { statements: buildTree(reader.lines), notes: reader.notes, files: reader.files, conditionals: reader.conditionals };
 }
 
 class Reader {
   readonly lines: Line[] = [];
   readonly notes: KaNote[] = [];
   readonly files: string[] = [];
+  conditionals = 0;
   private readonly defs = new Map<string, string>();
 
   constructor(private readonly options: ReadOptions) {}
@@ -147,6 +150,7 @@ class Reader {
     // Conditional lines: `@id rest` / `@^id rest`.
     const cond = /^@(\^?)(\S+)\s*(.*)$/s.exec(line);
     if (cond) {
+      this.conditionals++;
       const matches = this.options.configId !== undefined && cond[2] === this.options.configId;
       const negate = cond[1] === '^';
       if (matches === negate) return;
