@@ -53,7 +53,7 @@ const instance = fc.tuple(name, fc.array(instanceLine, { maxLength: 12 })).map((
 const vrrpScript = fc
   .tuple(script, fc.array(pick('  script "/bin/true"', '  script "killall -0 sshd"', '  script "</dev/tcp/127.0.0.1/80"', '  script "echo $HOME | grep x"', '  interval 0.001', '  interval 2', '  timeout 0', '  rise 0', '  fall 3', '  weight -300', '  weight 10 reverse', '  user nobody', '  init_fail'), { maxLength: 6 }))
   .map(([n, l]) => `vrrp_script ${n} {\n${l.join('\n')}\n}`);
-const syncGroup = fc.tuple(pick('G1', 'G2', 'G1'), fc.array(name, { maxLength: 3 }), optional(pick('  notify_master /usr/bin/true', '  global_tracking'))).map(([g, members, extra]) => `vrrp_sync_group ${g} {\n  group {\n    ${members.join('\n    ')}\n  }\n${extra}\n}`);
+const syncGroup = fc.tuple(pick('G1', 'G2', 'G1'), fc.array(pick('VI_1', 'VI_2', 'gw', 'VI 3'), { maxLength: 2 }), optional(pick('  notify_master /usr/bin/true', '  global_tracking'))).map(([g, members, extra]) => `vrrp_sync_group ${g} {\n  group {\n    ${members.join('\n    ')}\n  }\n${extra}\n}`);
 const globalDefs = lines(
   pick('  router_id x', '  vrrp_version 3', '  vrrp_version 2', '  vrrp_strict', '  vrrp_garp_master_delay 0', '  vrrp_rt_priority 150', '  max_auto_priority', '  script_user nobody', '  notify_fifo /run/k.fifo', '  enable_dbus', '  snmp_socket unix:/x', '  enable_traps', '  smtp_server 10.213.0.9', '  unknown_global 1'),
   6,

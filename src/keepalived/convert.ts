@@ -180,12 +180,12 @@ export function convertKeepalived(statements: readonly KaStatement[], header: re
   convertChecks(scripts, processes, ctx, checks);
 
   // global_defs lines that became no key are comments at the top, not an empty `global: {}`.
-  const globalComments = global.size === 0 ? global.parts.filter((p) => p.kind === 'comment') : [];
+  const globalComments = [global, notifiers].flatMap((m) => (m.size === 0 ? m.parts.filter((p) => p.kind === 'comment') : []));
   if (global.size > 0) doc.set('global', global);
   doc.set('instances', instances);
   if (syncGroups.parts.length > 0) doc.set('sync_groups', syncGroups);
   if (checks.parts.length > 0) doc.set('health_checks', checks);
-  if (notifiers.size > 0 || notifiers.parts.length > 0) doc.set('notifiers', notifiers);
+  if (notifiers.size > 0) doc.set('notifiers', notifiers);
   // Top-level comments (unsupported blocks) go to the end, after the keys.
   const comments = doc.parts.filter((p) => p.kind === 'comment');
   const entries = doc.parts.filter((p) => p.kind === 'entry');
@@ -305,6 +305,10 @@ function convertGlobal(block: KaStatement, ctx: ImportContext, global: YMap, not
 
 function convertSyncGroup(s: KaStatement, ctx: ImportContext, out: YSeq): void {
   const name = vigilName(s.args[0] ?? '');
+  if (out.items.some((g) => g instanceof YMap && g.get('name') === name)) {
+    ctx.warn(s, `sync group left out: another sync group is named "${name}"`, out);
+    return;
+  }
   const m = new YMap().set('name', name);
   if (name !== (s.args[0] ?? '')) ctx.warn(s, `the name has characters vigil does not allow: written as "${name}"`, m);
   const members = new YSeq();
