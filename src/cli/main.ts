@@ -63,6 +63,7 @@ export const COMMANDS: readonly CliCommand[] = [
   lazy('instance', "Set an instance's role as Pacemaker's agent does: free, stopped, unpromoted, promoted", async () => (await import('./instance.js')).instanceCommand),
   lazy('keygen', 'Write a new shared key for the quorum heartbeats', async () => (await import('./keygen.js')).keygenCommand),
   lazy('check-config', 'Check a configuration file and summarize it', async () => (await import('./check-config.js')).checkConfigCommand),
+  lazy('import-keepalived', 'Convert a keepalived.conf to a vigil.yaml', async () => (await import('./import-keepalived.js')).importKeepalivedCommand),
   lazy('packet', 'Decode a VRRP advert from hex to JSON, or encode JSON to hex', async () => (await import('./packet.js')).packetCommand),
   lazy('demo', 'Run a three-node failover demo in network namespaces and print the timeline', async () => (await import('./demo.js')).demoCommand),
 ];
