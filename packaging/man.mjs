@@ -89,8 +89,8 @@ export function markdownToMan(markdown) {
       flush();
       if (m[1].length === 1) continue; // the title: the page's NAME says it
       // .SH in capitals, as plain text (font escapes would not survive toUpperCase).
-      if (m[1].length === 2) out.push('.SH', esc(m[2].replace(/[`*]/g, '').toUpperCase()));
-      else out.push('.SS', inline(m[2]));
+      if (m[1].length === 2) out.push(`.SH ${esc(m[2].replace(/[`*]/g, '').toUpperCase())}`);
+      else out.push(`.SS ${inline(m[2])}`);
     } else if (/^\s*\|/.test(line)) {
       flush();
       const rows = [];
@@ -182,7 +182,7 @@ export function vigil8() {
     '.SH COMMANDS',
   ];
   for (const c of commands) {
-    out.push('.SS', esc(c.name), inline(c.summary) + '.', '.PP', '.RS 4', '.nf', esc(help(c.name, '--help')), '.fi', '.RE');
+    out.push(`.SS ${esc(c.name)}`, inline(c.summary) + '.', '.PP', '.RS 4', '.nf', esc(help(c.name, '--help')), '.fi', '.RE');
   }
   out.push(
     '.SH SIGNALS',
