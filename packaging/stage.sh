@@ -83,14 +83,17 @@ gzip -9n < "$man/vigil.8" > "$root/usr/share/man/man8/vigil.8.gz"
 gzip -9n < "$man/vigil.yaml.5" > "$root/usr/share/man/man5/vigil.yaml.5.gz"
 chmod 0644 "$root"/usr/share/man/man*/*.gz
 
-# Files other work adds, in their standard places: D-Bus system bus policies and MIBs.
-if compgen -G 'packaging/dbus/*.conf' >/dev/null; then
+# Files other work adds, in their standard places: D-Bus system bus policies and MIBs
+# (VIGIL_DBUS_DIR and VIGIL_MIBS_DIR point elsewhere, for the test of this).
+dbus=${VIGIL_DBUS_DIR:-packaging/dbus}
+mibs=${VIGIL_MIBS_DIR:-packaging/mibs}
+if compgen -G "$dbus/*.conf" >/dev/null; then
   install -d -m 0755 "$root/usr/share/dbus-1/system.d"
-  install -m 0644 packaging/dbus/*.conf "$root/usr/share/dbus-1/system.d/"
+  install -m 0644 "$dbus"/*.conf "$root/usr/share/dbus-1/system.d/"
 fi
-if [ -d packaging/mibs ] && [ -n "$(ls -A packaging/mibs)" ]; then
+if [ -d "$mibs" ] && [ -n "$(find "$mibs" -maxdepth 1 -type f)" ]; then
   install -d -m 0755 "$root/usr/share/snmp/mibs"
-  find packaging/mibs -maxdepth 1 -type f -exec install -m 0644 {} "$root/usr/share/snmp/mibs/" \;
+  find "$mibs" -maxdepth 1 -type f -exec install -m 0644 {} "$root/usr/share/snmp/mibs/" \;
 fi
 
 # copyright (machine-readable, DEP-5): vigil's licence from package.json, and each bundled

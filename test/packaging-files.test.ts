@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,5 +114,42 @@ test('vigil --version prints package.json\'s version', () => {
     const r = spawnSync(process.execPath, [MAIN, flag], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, `vigil ${VERSION}\n`);
+  }
+});
+
+test("README's two commands go through scripts/setup, and .ci/run runs README's test command", () => {
+  const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
+  const block = /## The two commands[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  const commands = block.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+  assert.deepEqual(commands, ['scripts/setup demo && npm run demo', 'scripts/setup test && npm test']);
+  const ci = readFileSync(path.join(REPO, '.ci', 'run'), 'utf8');
+  const ciCommands = ci.split('\n').filter((l) => l !== '' && !l.startsWith('#') && !/^(set|cd|export) /.test(l));
+  assert.deepEqual(ciCommands, [commands[1]], '.ci/run runs exactly the test command');
+  const setup = spawnSync('sh', [path.join(REPO, 'scripts', 'setup')], { encoding: 'utf8' });
+  assert.equal(setup.status, 2, 'scripts/setup without demo|test is a usage error');
+});
+
+function stageMissing(): string | false {
+  if (!existsSync(path.join(REPO, 'build', 'Release', 'vigil_native.node'))) return 'the native addon is not built';
+  return spawnSync('sh', ['-c', 'command -v strip && command -v npm']).status === 0 ? false : 'strip (binutils) or npm is missing';
+}
+
+test('the staged tree picks up D-Bus policies and MIB files where later work puts them', { skip: stageMissing(), timeout: 120_000 }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vigil-stage-'));
+  try {
+    const dbus = path.join(dir, 'dbus');
+    const mibs = path.join(dir, 'mibs');
+    execFileSync('mkdir', ['-p', dbus, mibs]);
+    writeFileSync(path.join(dbus, 'org.keepalived.Vrrp1.conf'), '<busconfig/>\n');
+    writeFileSync(path.join(dbus, 'notes.txt'), 'not a policy\n');
+    writeFileSync(path.join(mibs, 'VRRPV3-MIB.txt'), 'VRRPV3-MIB DEFINITIONS ::= BEGIN\nEND\n');
+    const root = path.join(dir, 'root');
+    execFileSync('bash', [path.join(REPO, 'packaging', 'stage.sh'), root], { cwd: REPO, env: { ...process.env, VIGIL_DBUS_DIR: dbus, VIGIL_MIBS_DIR: mibs }, stdio: 'ignore' });
+    assert.equal(readFileSync(path.join(root, 'usr', 'share', 'dbus-1', 'system.d', 'org.keepalived.Vrrp1.conf'), 'utf8'), '<busconfig/>\n');
+    assert.ok(!existsSync(path.join(root, 'usr', 'share', 'dbus-1', 'system.d', 'notes.txt')), 'only *.conf');
+    assert.match(readFileSync(path.join(root, 'usr', 'share', 'snmp', 'mibs', 'VRRPV3-MIB.txt'), 'utf8'), /^VRRPV3-MIB/);
+    assert.equal(statSync(path.join(root, 'usr', 'share', 'snmp', 'mibs', 'VRRPV3-MIB.txt')).mode & 0o777, 0o644);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
