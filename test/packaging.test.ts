@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function missing(): string | false {
-  for (const tool of ['dpkg-deb', 'dpkg']) {
+  for (const tool of ['dpkg-deb', 'dpkg', 'dpkg-shlibdeps', 'git']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} is not installed`;
   }
   if (!existsSync(path.join(REPO, 'build', 'Release', 'vigil_native.node'))) return 'the native addon is not built';
@@ -30,6 +30,7 @@ test('packaging: the .deb carries the daemon, its dependencies, the config and t
     assert.equal(field('Package'), 'vigil');
     assert.equal(field('Version'), JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')).version);
     assert.match(field('Depends'), /nodejs \(>= 20\)/);
+    assert.match(field('Depends'), /libc6 \(>= [0-9.]+\)/, 'the addon\'s libraries');
 
     const listing = execFileSync('dpkg-deb', ['-c', deb], { encoding: 'utf8', maxBuffer: 16 << 20 });
     for (const file of [
@@ -40,12 +41,18 @@ test('packaging: the .deb carries the daemon, its dependencies, the config and t
       './usr/lib/vigil/node_modules/yaml/package.json',
       './usr/lib/vigil/node_modules/ajv/package.json',
       './etc/vigil/vigil.yaml',
-      './lib/systemd/system/vigil.service',
+      './usr/lib/systemd/system/vigil.service',
+      './usr/share/man/man8/vigil.8.gz',
+      './usr/share/man/man5/vigil.yaml.5.gz',
+      './usr/share/bash-completion/completions/vigil',
+      './usr/share/doc/vigil/copyright',
+      './usr/share/doc/vigil/changelog.gz',
     ]) {
       assert.ok(listing.includes(` ${file}\n`), `${file} in the package`);
     }
     assert.ok(!listing.includes('/dist/test/'), 'no tests in the package');
-    assert.ok(!/ \.\/usr\/lib\/vigil\/node_modules\/(typescript|fast-check)\//.test(listing), 'no dev dependencies');
+    assert.ok(!/ \.\/usr\/lib\/vigil\/node_modules\/(typescript|fast-check|node-addon-api)\//.test(listing), 'no dev or build-only dependencies');
+    assert.match(listing, /^drwx------ root\/root .* \.\/var\/lib\/vigil\/$/m, '/var/lib/vigil is root-only');
     assert.match(listing, /root\/root .* \.\/usr\/bin\/vigil/, 'files owned by root');
 
     const control = execFileSync('dpkg-deb', ['--ctrl-tarfile', deb]);
@@ -65,7 +72,9 @@ test('packaging: the .deb carries the daemon, its dependencies, the config and t
     const addon = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(root, 'usr', 'lib', 'vigil', 'build', 'Release', 'vigil_native.node'))}).socket`], { encoding: 'utf8' });
     assert.equal(addon.status, 0, addon.stderr);
     assert.equal(statSync(path.join(root, 'usr', 'bin', 'vigil')).mode & 0o777, 0o755);
-    const unit = readFileSync(path.join(root, 'lib', 'systemd', 'system', 'vigil.service'), 'utf8');
+    const version = run('--version');
+    assert.equal(version.stdout, `vigil ${field('Version')}\n`, version.stderr);
+    const unit = readFileSync(path.join(root, 'usr', 'lib', 'systemd', 'system', 'vigil.service'), 'utf8');
     assert.match(unit, /^Type=notify$/m);
     assert.match(unit, /^ExecStart=\/usr\/bin\/vigil run -c \/etc\/vigil\/vigil.yaml$/m);
     assert.match(unit, /^KillMode=process$/m);

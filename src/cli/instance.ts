@@ -21,7 +21,7 @@ const HELP = `Usage: vigil instance role NAME [ROLE] [--runtime-dir DIR]
        vigil instance status NAME [--runtime-dir DIR]
 
 status prints one line, "ROLE STATE PRIORITY" (the effective priority; FAULT's reasons
-follow), from the status \`vigil status --json\` shows; exit 3 when NAME is not an instance.
+follow), from the daemon's status, as vigil status shows it; exit 3 when NAME is not an instance.
 
 Prints or sets the role Pacemaker gives the VRRP instance NAME (ocf:vigil:vrrp):
   free        not under Pacemaker: VRRP alone decides (every instance when vigil starts)

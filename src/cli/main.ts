@@ -13,7 +13,7 @@
  * Commands import only types from this module (`import type`), so there is no runtime
  * import cycle.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 
@@ -39,6 +39,23 @@ export const EXIT_OK = 0;
 export const EXIT_NO = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERNAL = 70;
+
+/**
+ * vigil's version: the `version` of the package.json at the package root (three levels
+ * above this file in a checkout's dist/src/cli and in /usr/lib/vigil/dist/src/cli alike),
+ * the one place versions come from; the deb and rpm take theirs from the same file.
+ */
+export function vigilVersion(): string {
+  const file = new URL('../../../package.json', import.meta.url);
+  let version: unknown;
+  try {
+    version = (JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown }).version;
+  } catch (e) {
+    throw new Error(`vigil --version: cannot read ${fileURLToPath(file)}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (typeof version !== 'string') throw new Error(`vigil --version: ${fileURLToPath(file)} has no "version" string`);
+  return version;
+}
 
 /** A command whose module is imported when it runs. */
 function lazy(name: string, summary: string, load: () => Promise<CliCommand>): CliCommand {
@@ -77,6 +94,7 @@ export function usage(commands: readonly CliCommand[] = COMMANDS): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     `  ${'help'.padEnd(width)}  Show this list, or \`vigil help <command>\` for one command`,
     '',
+    '`vigil --version` prints the version.',
     'Run `vigil <command> --help` for the options of a command.',
   ];
   return `${lines.join('\n')}\n`;
@@ -91,6 +109,15 @@ export async function runCli(argv: readonly string[], io: CliIo, commands: reado
   }
   if (name === '--help' || name === '-h') {
     io.stdout(usage(commands));
+    return EXIT_OK;
+  }
+  if (name === '--version' || name === '-V') {
+    try {
+      io.stdout(`vigil ${vigilVersion()}\n`);
+    } catch (e) {
+      io.stderr(`${e instanceof Error ? e.message : String(e)}\n`);
+      return EXIT_INTERNAL;
+    }
     return EXIT_OK;
   }
   if (name === 'help') {
