@@ -36,7 +36,7 @@ export class TestHost implements MonitorHost {
   constructor(instances: readonly TestInstance[]) {
     const yaml = [
       'instances:',
-      ...instances.map((i) => `  - { name: ${i.name}, interface: ${i.interface}, vrid: ${i.vrid}, priority: ${i.priority}, advert_interval: 1s, virtual_ips: [10.213.0.${100 + i.vrid}/24] }`),
+      ...instances.map((i) => `  - { name: ${i.name}, interface: ${i.interface}, vrid: ${i.vrid}, priority: ${i.priority}, advert_interval: 1s, accept: false, virtual_ips: [10.213.0.${100 + i.vrid}/24] }`),
       ...(instances.length > 1 ? ['sync_groups:', `  - { name: g1, instances: [${instances.map((i) => i.name).join(', ')}] }`] : []),
     ].join('\n');
     const parsed = parseConfig(yaml, 'test.yaml');
