@@ -27,6 +27,7 @@ import { QuorumService, findLocalNode } from '../daemon/quorum-service.js';
 import { ResourceService } from '../daemon/resource-service.js';
 import { canonical } from '../daemon/reload.js';
 import { monotonicMs } from '../daemon/clock.js';
+import { startMonitors, type Monitors } from '../monitor/index.js';
 import type { CliCommand, CliIo } from './main.js';
 
 const EXIT_OK = 0;
@@ -150,6 +151,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   }
 
   let reloading: Promise<void> | undefined;
+  let monitors: Monitors | undefined;
   const reload = async (): Promise<{ ok: boolean; errors: string[] }> => {
     const next = await loadConfig(options.configPath);
     if (!next.ok) {
@@ -168,6 +170,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
       }
       await daemon.reload(candidate);
       config = candidate;
+      await monitors?.reload(candidate.notifiers);
       return { ok: true, errors: [] };
     } catch (e) {
       log.log('error', 'reload-failed', { detail: errorText(e) });
@@ -181,6 +184,21 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     reloading = run.then(() => undefined);
     return run;
   };
+
+  // D-Bus, SNMP and Prometheus (src/monitor): they read the daemon through this host only.
+  monitors = await startMonitors(
+    config.notifiers,
+    {
+      status: () => daemon.status(),
+      events: daemon.events,
+      config: () => config,
+      reload: async () => {
+        const r = await serialReload();
+        if (!r.ok) throw new Error(r.errors.join('; '));
+      },
+    },
+    log,
+  );
 
   const handler = async (request: ControlRequest): Promise<ControlResponse> => {
     switch (request.command) {
@@ -237,6 +255,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   } catch (e) {
     io.stderr(`vigil run: control socket in ${config.global.runtimeDir}: ${errorText(e)}\n`);
     await daemon.stop();
+    await monitors.stop();
     return EXIT_FAILED;
   }
   log.log('info', 'started', { pid: process.pid, config: options.configPath, control: control.socketPath, instances: config.instances.length });
@@ -261,6 +280,8 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
           await daemon.stop();
           await resources.stop();
           await quorum?.close();
+          // After the daemon, so that D-Bus clients see every instance go to Stop.
+          await monitors?.stop();
         } catch (e) {
           log.log('error', 'stop-failed', { detail: errorText(e) });
         }

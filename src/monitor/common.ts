@@ -23,8 +23,11 @@ export interface MonitorHost {
   config(): VigilConfig;
   /** D-Bus ReloadConfig: as SIGHUP. Rejects with the reasons when the new config is refused. */
   reload(): Promise<void>;
-  /** D-Bus SendGarp: one round of gratuitous ARP / unsolicited NA for the instance (when master). */
-  sendGarp(instance: string): void;
+  /**
+   * D-Bus SendGarp: one round of gratuitous ARP / unsolicited NA for the instance. Absent
+   * where the daemon cannot do it (SendGarp then answers an error saying so).
+   */
+  sendGarp?(instance: string): void;
   /** Backlog and losses of the other notifiers (scripts, FIFO), for the metrics; absent: none. */
   notifierStats?(): readonly NotifierStats[];
 }

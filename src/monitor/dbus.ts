@@ -328,7 +328,7 @@ export class DbusMonitor {
         continue;
       }
       const view = viewOf(i);
-      const e: Exported = { path: instanceObjectPath(i.interface, i.vrid, i.family), keepalived: new KeepalivedInstance(view, () => this.host.sendGarp(i.name)), vigil: new VigilInstance(view) };
+      const e: Exported = { path: instanceObjectPath(i.interface, i.vrid, i.family), keepalived: new KeepalivedInstance(view, () => this.garp(i.name)), vigil: new VigilInstance(view) };
       this.bus.export(e.path, e.keepalived);
       this.bus.export(e.path, e.vigil);
       this.exported.set(i.name, e);
@@ -415,6 +415,11 @@ export class DbusMonitor {
       default:
         return;
     }
+  }
+
+  private garp(instance: string): void {
+    if (!this.host.sendGarp) throw new Error('this daemon cannot send gratuitous ARP on request');
+    this.host.sendGarp(instance);
   }
 
   /** Emits a signal; a failure is counted and logged, never thrown into the event stream. */
