@@ -38,7 +38,11 @@ SH
 chmod 0755 "$root/usr/bin/vigil"
 install -m 0644 etc/vigil.yaml "$root/etc/vigil/vigil.yaml"
 install -m 0644 packaging/vigil.service "$root/lib/systemd/system/vigil.service"
-install -m 0644 README.md docs/config.md "$root/usr/share/doc/vigil/"
+install -m 0644 README.md docs/config.md docs/monitoring.md "$root/usr/share/doc/vigil/"
+# The D-Bus policy for org.keepalived.Vrrp1 (root owns and calls; others read). Under its
+# own file name: keepalived's package ships org.keepalived.Vrrp1.conf itself.
+install -D -m 0644 packaging/dbus/org.keepalived.Vrrp1.conf "$root/usr/share/dbus-1/system.d/vigil-org.keepalived.Vrrp1.conf"
+install -D -m 0644 packaging/grafana/vigil-dashboard.json "$root/usr/share/doc/vigil/grafana/vigil-dashboard.json"
 
 size=$(du -sk "$root" | cut -f1)
 cat > "$root/DEBIAN/control" <<CONTROL

@@ -41,11 +41,17 @@ test('packaging: the .deb carries the daemon, its dependencies, the config and t
       './usr/lib/vigil/node_modules/ajv/package.json',
       './etc/vigil/vigil.yaml',
       './lib/systemd/system/vigil.service',
+      './usr/share/dbus-1/system.d/vigil-org.keepalived.Vrrp1.conf',
+      './usr/share/doc/vigil/grafana/vigil-dashboard.json',
+      './usr/share/doc/vigil/monitoring.md',
+      './usr/lib/vigil/node_modules/dbus-next/package.json',
+      './usr/lib/vigil/node_modules/net-snmp/package.json',
     ]) {
       assert.ok(listing.includes(` ${file}\n`), `${file} in the package`);
     }
     assert.ok(!listing.includes('/dist/test/'), 'no tests in the package');
     assert.ok(!/ \.\/usr\/lib\/vigil\/node_modules\/(typescript|fast-check)\//.test(listing), 'no dev dependencies');
+    assert.ok(!listing.includes('/node_modules/usocket/'), "no dbus-next's optional native usocket");
     assert.match(listing, /root\/root .* \.\/usr\/bin\/vigil/, 'files owned by root');
 
     const control = execFileSync('dpkg-deb', ['--ctrl-tarfile', deb]);
