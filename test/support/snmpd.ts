@@ -3,13 +3,13 @@
  * no clash with another snmpd), each with its own config (-C: no system config) and
  * persistent directory. Ended by PID.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { run } from '../../src/lab/netns.js';
+import { run, type ExecResult, type Lab } from '../../src/lab/netns.js';
 
 export const COMMUNITY = 'vigiltest';
 
@@ -58,11 +58,30 @@ export class SnmpLab {
     readonly agentxPort: number,
     readonly snmpPort: number,
     readonly trapPort: number,
+    /** Where snmpd, snmptrapd and snmpwalk run: a lab host's namespace, or this one. */
+    private readonly where?: { readonly lab: Lab; readonly host: string },
   ) {}
 
+  /** On this namespace's loopback, on ports the kernel hands out (the bench). */
   static async create(): Promise<SnmpLab> {
-    const dir = mkdtempSync(path.join(tmpdir(), 'vigil-snmp-'));
-    const lab = new SnmpLab(dir, await freeTcpPort(), await freeUdpPort(), await freeUdpPort());
+    return SnmpLab.setUp(mkdtempSync(path.join(tmpdir(), 'vigil-snmp-')), await freeTcpPort(), await freeUdpPort(), await freeUdpPort());
+  }
+
+  /** Inside a lab host's namespace: its own loopback, so snmpd's standard ports (705, 161, 162). */
+  static async createIn(lab: Lab, host: string): Promise<SnmpLab> {
+    return SnmpLab.setUp(mkdtempSync(path.join(tmpdir(), 'vigil-snmp-')), 705, 161, 162, { lab, host });
+  }
+
+  private spawnCmd(cmd: string, args: readonly string[], options: SpawnOptions): ChildProcess {
+    return this.where ? this.where.lab.spawn(this.where.host, cmd, args, options) : spawn(cmd, [...args], options);
+  }
+
+  private runCmd(cmd: string, args: readonly string[]): Promise<ExecResult> {
+    return this.where ? this.where.lab.exec(this.where.host, cmd, args, true) : run(cmd, args, true);
+  }
+
+  private static async setUp(dir: string, agentxPort: number, snmpPort: number, trapPort: number, where?: { readonly lab: Lab; readonly host: string }): Promise<SnmpLab> {
+    const lab = new SnmpLab(dir, agentxPort, snmpPort, trapPort, where);
     writeFileSync(
       path.join(dir, 'snmpd.conf'),
       [
@@ -79,7 +98,7 @@ export class SnmpLab {
   }
 
   async startTrapd(): Promise<void> {
-    const child = spawn('snmptrapd', ['-f', '-C', '-c', path.join(this.dir, 'snmptrapd.conf'), '-Lo', '-On', '-m', '', `udp:127.0.0.1:${this.trapPort}`], {
+    const child = this.spawnCmd('snmptrapd', ['-f', '-C', '-c', path.join(this.dir, 'snmptrapd.conf'), '-Lo', '-On', '-m', '', `udp:127.0.0.1:${this.trapPort}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, SNMP_PERSISTENT_DIR: path.join(this.dir, 'trapd') },
     });
@@ -90,7 +109,7 @@ export class SnmpLab {
   }
 
   async startSnmpd(): Promise<void> {
-    const child = spawn('snmpd', ['-f', '-C', '-c', path.join(this.dir, 'snmpd.conf'), '-Lo', '-m', ''], {
+    const child = this.spawnCmd('snmpd', ['-f', '-C', '-c', path.join(this.dir, 'snmpd.conf'), '-Lo', '-m', ''], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, SNMP_PERSISTENT_DIR: path.join(this.dir, 'snmpd') },
     });
@@ -111,7 +130,7 @@ export class SnmpLab {
    * synchronous: the subagent that answers runs on this process's event loop.
    */
   async walk(oid: string, extra: readonly string[] = []): Promise<Map<string, string>> {
-    const r = await run('snmpwalk', ['-v2c', '-c', COMMUNITY, '-On', '-m', '', '-t', '2', '-r', '1', ...extra, `127.0.0.1:${this.snmpPort}`, oid], true);
+    const r = await this.runCmd('snmpwalk', ['-v2c', '-c', COMMUNITY, '-On', '-m', '', '-t', '2', '-r', '1', ...extra, `127.0.0.1:${this.snmpPort}`, oid]);
     const out = new Map<string, string>();
     for (const line of r.stdout.split('\n')) {
       const i = line.indexOf(' = ');
@@ -122,12 +141,13 @@ export class SnmpLab {
 
   /** snmpwalk's raw output with the given MIBs loaded (name checks). */
   async walkText(oid: string, mibs: string): Promise<string> {
-    return (await run('snmpwalk', ['-v2c', '-c', COMMUNITY, '-m', mibs, '-t', '2', '-r', '1', `127.0.0.1:${this.snmpPort}`, oid], true)).stdout;
+    return (await this.runCmd('snmpwalk', ['-v2c', '-c', COMMUNITY, '-m', mibs, '-t', '2', '-r', '1', `127.0.0.1:${this.snmpPort}`, oid])).stdout;
   }
 
-  async waitFor(check: () => boolean, what: string, detail: () => string, timeoutMs = 10_000): Promise<void> {
+  /** Waits until `check` holds, calling `poll` (when given) before each look. */
+  async waitFor(check: () => boolean, what: string, detail: () => string, timeoutMs = 10_000, poll?: () => Promise<void>): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!check()) {
+    while ((await poll?.(), !check())) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${detail()}`);
       await new Promise((r) => setTimeout(r, 25));
     }
