@@ -1,6 +1,7 @@
 /**
- * The SNMP AgentX subagent (src/monitor/snmp.ts) under Debian's snmpd (`master agentx` on a
- * private loopback port), read with snmpwalk (numeric OIDs, no MIB loaded) and with
+ * The SNMP AgentX subagent (src/monitor/snmp.ts) under Debian's snmpd (`master agentx`),
+ * all inside a lab namespace (its own loopback, snmpd's standard ports; the subagent runs
+ * there as a child process, test/support/snmp-agent-child.ts), read with snmpwalk (numeric OIDs, no MIB loaded) and with
  * Debian's VRRPv3-MIB / KEEPALIVED-MIB for the names; traps received by snmptrapd; snmpd
  * restarted under a running subagent. The instances are real VirtualRouters (TestHost).
  */
