@@ -1,6 +1,6 @@
 /**
  * startMonitors (src/monitor/index.ts): nothing configured starts nothing; a reload restarts
- * only the notifier whose settings changed; a notifier that cannot start is logged and left
+ * only the notifier whose settings changed, and the metrics' event counts survive it; a notifier that cannot start is logged and left
  * out while the others run. Real HTTP endpoints on loopback.
  */
 import { test } from 'node:test';
@@ -31,6 +31,9 @@ test('a reload restarts only the notifier that changed; one that cannot start le
     await m.reload(cfg(0));
     assert.equal(m.prometheus, first);
 
+    // More events than the stream keeps (1000): only counting from the start gets them all.
+    for (let i = 0; i < 1005; i++) host.events.emit({ kind: 'announced', instance: 'gw', addresses: ['10.213.0.151'], round: 1, of: 1, reason: 'become-master' });
+
     // A port in use: logged, no endpoint, the daemon's monitors go on.
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
@@ -49,7 +52,9 @@ test('a reload restarts only the notifier that changed; one that cannot start le
     assert.notEqual(again, first);
     const res = await fetch(`http://127.0.0.1:${again.address.port}/metrics`);
     assert.equal(res.status, 200);
-    assert.match(await res.text(), /^vigil_up 1$/m);
+    const text = await res.text();
+    assert.match(text, /^vigil_up 1$/m);
+    assert.match(text, /^vigil_vrrp_gratuitous_announcements_total\{iname="gw",[^}]*\} 1005$/m, 'counts survive the endpoint\'s restart');
   } finally {
     await m.stop();
   }

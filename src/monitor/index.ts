@@ -8,7 +8,7 @@ import type { NotifiersConfig } from '../config/notifier-types.js';
 import type { Logger } from '../daemon/logger.js';
 import { errorText, type MonitorCounters, type MonitorHost } from './common.js';
 import { DbusMonitor } from './dbus.js';
-import { PrometheusMonitor } from './prometheus.js';
+import { PrometheusMonitor, countEvents } from './prometheus.js';
 import { SnmpMonitor } from './snmp.js';
 
 export type { MonitorHost, NotifierStats } from './common.js';
@@ -28,6 +28,8 @@ class MonitorSet implements Monitors {
   snmp: SnmpMonitor | undefined;
   prometheus: PrometheusMonitor | undefined;
   private config: NotifiersConfig;
+  /** Event counts for the metrics, for the daemon's whole life (an endpoint restarted by a reload keeps them). */
+  private readonly events: ReturnType<typeof countEvents>;
 
   constructor(
     config: NotifiersConfig,
@@ -35,6 +37,7 @@ class MonitorSet implements Monitors {
     private readonly log: Logger,
   ) {
     this.config = config;
+    this.events = countEvents(host);
   }
 
   counters(): Record<string, MonitorCounters> {
@@ -63,7 +66,7 @@ class MonitorSet implements Monitors {
     const c = this.config.prometheus;
     if (!c) return;
     try {
-      this.prometheus = await PrometheusMonitor.start(c, this.host, this.log, () => this.counters());
+      this.prometheus = await PrometheusMonitor.start(c, this.host, this.log, () => this.counters(), this.events.counters);
     } catch (e) {
       this.log.log('error', 'prometheus-not-started', { detail: errorText(e) });
     }
@@ -91,6 +94,7 @@ class MonitorSet implements Monitors {
 
   async stop(): Promise<void> {
     await Promise.all([this.dbus?.stop(), this.snmp?.stop(), this.prometheus?.stop()]);
+    this.events.stop();
     this.dbus = undefined;
     this.snmp = undefined;
     this.prometheus = undefined;

@@ -20,6 +20,7 @@ import type { PrometheusNotifierConfig } from '../config/notifier-types.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
 import type { Logger } from '../daemon/logger.js';
 import type { StampedEvent } from '../events/types.js';
+import { INFINITY } from '../resources/manager.js';
 import { REJECT_REASONS } from '../vrrp/rejection.js';
 import { dbusState, errorText, type MonitorCounters, type MonitorHost, type NotifierStats } from './common.js';
 
@@ -98,6 +99,21 @@ export class EventCounters {
         break;
     }
   }
+}
+
+/**
+ * Counts a host's events for as long as the daemon runs: the events already kept by the
+ * stream first, then every new one. Owned by the monitor set, not by one endpoint, so a
+ * reload that restarts the endpoint does not restart the counters.
+ */
+export function countEvents(host: MonitorHost): { readonly counters: EventCounters; readonly stop: () => void } {
+  const counters = new EventCounters();
+  for (const e of host.events.since()) counters.observe(e);
+  const after = host.events.lastSeq;
+  const stop = host.events.subscribe((e) => {
+    if (e.seq > after) counters.observe(e);
+  });
+  return { counters, stop };
 }
 
 function bump(m: Map<string, number>, key: string): void {
@@ -235,7 +251,7 @@ export function renderMetrics(input: RenderInput): string {
     for (const res of r.resources) {
       const l = { resource: res.name, group: res.group ?? '' };
       x.add('vigil_resource_running', 'gauge', 'Whether the resource runs here (state started).', l, res.state === 'started' ? 1 : 0);
-      x.add('vigil_resource_fail_count', 'gauge', 'Unexpired failures (Pacemaker fail-count; +Inf after a fatal failure).', l, res.failCount >= 1_000_000 ? Infinity : res.failCount);
+      x.add('vigil_resource_fail_count', 'gauge', 'Unexpired failures (Pacemaker fail-count; +Inf after a fatal failure).', l, res.failCount >= INFINITY ? Infinity : res.failCount);
       x.add('vigil_resource_banned', 'gauge', 'Whether the resource\'s group is banned on this node.', l, res.banned ? 1 : 0);
       if (res.lastFailure) {
         x.add('vigil_resource_last_failure_timestamp_seconds', 'gauge', 'When the resource last failed, seconds since the epoch.', l, Math.round((now - res.lastFailure.agoMs) / 10) / 100);
@@ -276,7 +292,7 @@ export class PrometheusMonitor {
   private server: Server | undefined;
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
-  readonly counters = new EventCounters();
+  readonly counters: EventCounters;
   private readonly unsubscribe: () => void;
   scrapes = 0;
   textfileWrites = 0;
@@ -287,17 +303,27 @@ export class PrometheusMonitor {
     private readonly host: MonitorHost,
     private readonly log: Logger,
     private readonly monitors: () => Readonly<Record<string, MonitorCounters>>,
+    counters: EventCounters | undefined,
   ) {
-    // Events before the subscription (start-up) are caught up from the stream's ring.
-    for (const e of host.events.since()) this.counters.observe(e);
-    const after = host.events.lastSeq;
-    this.unsubscribe = host.events.subscribe((e) => {
-      if (e.seq > after) this.counters.observe(e);
-    });
+    if (counters) {
+      this.counters = counters;
+      this.unsubscribe = () => undefined;
+    } else {
+      const own = countEvents(host);
+      this.counters = own.counters;
+      this.unsubscribe = own.stop;
+    }
   }
 
-  static async start(config: PrometheusNotifierConfig, host: MonitorHost, log: Logger, monitors: () => Readonly<Record<string, MonitorCounters>> = () => ({})): Promise<PrometheusMonitor> {
-    const m = new PrometheusMonitor(config, host, log, monitors);
+  /** `counters`: the monitor set's event counts (kept across reloads); absent: this endpoint counts its own. */
+  static async start(
+    config: PrometheusNotifierConfig,
+    host: MonitorHost,
+    log: Logger,
+    monitors: () => Readonly<Record<string, MonitorCounters>> = () => ({}),
+    counters?: EventCounters,
+  ): Promise<PrometheusMonitor> {
+    const m = new PrometheusMonitor(config, host, log, monitors, counters);
     try {
       if (config.listen) await m.listen(config.listen.host, config.listen.port);
       if (config.textfile !== undefined) {
