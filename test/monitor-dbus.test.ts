@@ -87,6 +87,18 @@ test('keepalived clients read State (2, "Master"), see VrrpStatusChange and Prop
     assert.match(xml.stdout, /<property name="State" type="\(us\)" access="read"\/>/);
     assert.match(xml.stdout, /<signal name="VrrpStatusChange">\s*<arg type="u"/);
 
+    // A reload that removes db: Deleted (97) on its object, then the object is gone.
+    host.routers.delete('db');
+    host.reloadError = undefined;
+    await host.reload();
+    const dbPath = '/org/keepalived/Vrrp1/Instance/eth1/52/IPv4';
+    await until(() => new RegExp(`path=${dbPath};[^\\n]*member=VrrpStatusChange\\n\\s*uint32 97`).test(seen), () => `no VrrpStatusChange(97) of db in:\n${seen}`);
+    const gone = await client('busctl', [`--address=${bus.address}`, 'get-property', NAME, dbPath, 'org.keepalived.Vrrp1.Instance', 'State']);
+    assert.notEqual(gone.code, 0, 'the deleted instance has no object any more');
+
+    // The daemon stopping: Stop (98) for every instance, then VrrpStopped.
+    host.events.emit({ kind: 'daemon-stopping', reason: 'stop' });
+    await until(() => new RegExp(`path=${GW_PATH};[^\\n]*member=VrrpStatusChange\\n\\s*uint32 98`).test(seen), () => `no VrrpStatusChange(98) in:\n${seen}`);
     await m.stop();
     m = undefined;
     await until(() => seen.includes('member=VrrpStopped'), () => `no VrrpStopped in:\n${seen}`);
