@@ -108,3 +108,26 @@ test('keepalived clients read State (2, "Master"), see VrrpStatusChange and Prop
     await bus.stop();
   }
 });
+
+test('the bus restarted under a running service: signals meanwhile are counted, the name and objects come back, stop does not hang', { skip: dbusSkipReason() }, async () => {
+  const bus = await PrivateBus.start();
+  const host = new TestHost([{ name: 'gw', interface: 'eth0', vrid: 51, priority: 150 }]);
+  const m = await DbusMonitor.start({ bus: bus.address, name: NAME }, host, log);
+  try {
+    await bus.restart();
+    await until(() => !m.connected || m.counters.reconnects > 0, () => 'the service did not see the bus go');
+    host.becomeMaster('gw');
+    await until(() => m.connected, () => `not reconnected: ${JSON.stringify(m.counters)}`, 15_000);
+    assert.ok(m.counters.reconnects >= 1);
+    const state = await client('busctl', [`--address=${bus.address}`, 'get-property', NAME, '/org/keepalived/Vrrp1/Instance/eth0/51/IPv4', 'org.keepalived.Vrrp1.Instance', 'State']);
+    assert.equal(state.stdout.trim(), '(us) 2 "Master"', state.stderr);
+    await bus.restart();
+    // The bus is back but the service may not be yet; stopping now must still end promptly.
+    const t0 = performance.now();
+    await m.stop();
+    assert.ok(performance.now() - t0 < 3000, 'stop() does not wait on a lost bus');
+  } finally {
+    await m.stop();
+    await bus.stop();
+  }
+});

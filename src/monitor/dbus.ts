@@ -266,6 +266,11 @@ function openBus(bus: string): dbus.MessageBus {
   return dbus.sessionBus({ busAddress: bus });
 }
 
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 5000;
+/** How long stop() waits for the bus to release the name. */
+const RELEASE_TIMEOUT_MS = 500;
+
 export class DbusMonitor {
   readonly counters: MonitorCounters = { sent: 0, failed: 0, reconnects: 0 };
   private readonly exported = new Map<string, Exported>();
@@ -273,12 +278,15 @@ export class DbusMonitor {
   private readonly daemon: VigilDaemon;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
+  /** The connection with the name taken; undefined while the bus is away. */
+  private bus: dbus.MessageBus | undefined;
+  private retryMs = RECONNECT_MIN_MS;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly config: DbusNotifierConfig,
     private readonly host: MonitorHost,
     private readonly log: Logger,
-    private readonly bus: dbus.MessageBus,
   ) {
     this.vrrp = new VrrpObject({
       printData: () => this.printFile('vigil.data', JSON.stringify(this.host.status(), null, 2)),
@@ -290,31 +298,97 @@ export class DbusMonitor {
 
   /**
    * Connects, exports every object, then takes the bus name (so a client that sees the name
-   * finds the objects), and emits VrrpStarted as keepalived does once on the bus.
+   * finds the objects), and emits VrrpStarted as keepalived does once on the bus. Fails when
+   * the first connection fails (a wrong address, the name refused by the policy); a bus lost
+   * later (dbus-daemon restarted) is reconnected with a backoff.
    */
   static async start(config: DbusNotifierConfig, host: MonitorHost, log: Logger): Promise<DbusMonitor> {
-    const bus = openBus(config.bus);
-    const m = new DbusMonitor(config, host, log, bus);
-    bus.on('error', (e: unknown) => {
-      m.counters.failed++;
-      log.log('warn', 'dbus-error', { bus: config.bus, detail: errorText(e) });
-    });
+    const m = new DbusMonitor(config, host, log);
+    m.sync(host.status());
+    await m.connect();
+    m.unsubscribe = host.events.subscribe((e) => m.onEvent(e));
+    return m;
+  }
+
+  get connected(): boolean {
+    return this.bus !== undefined;
+  }
+
+  private objects(): [string, dbus.interface.Interface][] {
+    const list: [string, dbus.interface.Interface][] = [
+      [VRRP_PATH, this.vrrp],
+      [VRRP_PATH, this.daemon],
+    ];
+    for (const e of this.exported.values()) list.push([e.path, e.keepalived], [e.path, e.vigil]);
+    return list;
+  }
+
+  private async connect(): Promise<void> {
+    const bus = openBus(this.config.bus);
+    bus.on('error', (e: unknown) => this.lost(bus, e));
+    // dbus-next (0.10) reports a closed connection only at the next write; its connection
+    // object's 'end' tells at once, so the service is back on a restarted bus without
+    // waiting for a state change. (Without it, the write error above still triggers.)
+    const connection = (bus as unknown as { _connection?: { on(event: 'end', listener: () => void): void } })._connection;
+    connection?.on('end', () => this.lost(bus, new Error('the bus closed the connection')));
     try {
-      bus.export(VRRP_PATH, m.vrrp);
-      bus.export(VRRP_PATH, m.daemon);
-      m.sync(host.status());
-      const reply = await bus.requestName(config.name, dbus.NameFlag.DO_NOT_QUEUE);
+      for (const [p, iface] of this.objects()) bus.export(p, iface);
+      const reply = await bus.requestName(this.config.name, dbus.NameFlag.DO_NOT_QUEUE);
       if (reply !== dbus.RequestNameReply.PRIMARY_OWNER && reply !== dbus.RequestNameReply.ALREADY_OWNER) {
-        throw new Error(`the name ${config.name} is owned by another connection`);
+        throw new Error(`the name ${this.config.name} is owned by another connection`);
       }
     } catch (e) {
-      bus.disconnect();
-      throw new Error(`dbus: cannot take ${config.name} on the ${config.bus} bus: ${errorText(e)}`);
+      this.drop(bus);
+      throw new Error(`dbus: cannot take ${this.config.name} on the ${this.config.bus} bus: ${errorText(e)}`);
     }
-    m.unsubscribe = host.events.subscribe((e) => m.onEvent(e));
-    m.signal(() => m.vrrp.VrrpStarted());
-    log.log('info', 'dbus-ready', { bus: config.bus, name: config.name, instances: m.exported.size });
-    return m;
+    if (this.stopped) {
+      this.drop(bus);
+      return;
+    }
+    this.bus = bus;
+    this.retryMs = RECONNECT_MIN_MS;
+    this.signal(() => this.vrrp.VrrpStarted());
+    this.log.log('info', 'dbus-ready', { bus: this.config.bus, name: this.config.name, instances: this.exported.size });
+  }
+
+  /** Unexports everything from a connection (its listeners on our objects) and closes it. */
+  private drop(bus: dbus.MessageBus): void {
+    for (const [p, iface] of this.objects()) {
+      try {
+        bus.unexport(p, iface);
+      } catch {
+        // not exported there
+      }
+    }
+    try {
+      bus.disconnect();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** An error on the connection: it is dropped and made again (signals meanwhile are counted as failed). */
+  private lost(bus: dbus.MessageBus, e: unknown): void {
+    if (bus !== this.bus) return;
+    this.counters.failed++;
+    this.bus = undefined;
+    this.drop(bus);
+    if (this.stopped) return;
+    this.log.log('warn', 'dbus-lost', { bus: this.config.bus, detail: errorText(e) });
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.counters.reconnects++;
+      this.connect().catch((e: unknown) => {
+        if (this.retryMs >= RECONNECT_MAX_MS) this.log.log('warn', 'dbus-reconnect-failed', { bus: this.config.bus, detail: errorText(e) });
+        this.scheduleReconnect();
+      });
+    }, this.retryMs);
+    this.retryTimer.unref();
+    this.retryMs = Math.min(this.retryMs * 2, RECONNECT_MAX_MS);
   }
 
   /** Exports objects for new instances, unexports those gone (VrrpStatusChange Deleted first), refreshes the views. */
@@ -329,16 +403,16 @@ export class DbusMonitor {
       }
       const view = viewOf(i);
       const e: Exported = { path: instanceObjectPath(i.interface, i.vrid, i.family), keepalived: new KeepalivedInstance(view, () => this.garp(i.name)), vigil: new VigilInstance(view) };
-      this.bus.export(e.path, e.keepalived);
-      this.bus.export(e.path, e.vigil);
+      this.bus?.export(e.path, e.keepalived);
+      this.bus?.export(e.path, e.vigil);
       this.exported.set(i.name, e);
     }
     for (const [name, e] of this.exported) {
       if (seen.has(name)) continue;
       e.keepalived.view.state = 'deleted';
       this.signal(() => e.keepalived.VrrpStatusChange(dbusState('deleted')[0]));
-      this.bus.unexport(e.path, e.keepalived);
-      this.bus.unexport(e.path, e.vigil);
+      this.bus?.unexport(e.path, e.keepalived);
+      this.bus?.unexport(e.path, e.vigil);
       this.exported.delete(name);
     }
     this.daemon.view.resources = daemonView(status).resources;
@@ -424,6 +498,10 @@ export class DbusMonitor {
 
   /** Emits a signal; a failure is counted and logged, never thrown into the event stream. */
   private signal(send: () => void): void {
+    if (!this.bus) {
+      this.counters.failed++;
+      return;
+    }
     try {
       send();
       this.counters.sent++;
@@ -461,11 +539,14 @@ export class DbusMonitor {
     this.unsubscribe?.();
     this.signal(() => this.vrrp.VrrpStopped());
     this.stopped = true;
-    try {
-      await this.bus.releaseName(this.config.name);
-    } catch {
-      // the bus is gone: nothing to release
-    }
-    this.bus.disconnect();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const bus = this.bus;
+    this.bus = undefined;
+    if (!bus) return;
+    // A bus that went away answers nothing: the daemon's exit must not wait on it.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([bus.releaseName(this.config.name).catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, RELEASE_TIMEOUT_MS)))]);
+    clearTimeout(timer);
+    this.drop(bus);
   }
 }

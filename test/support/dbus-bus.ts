@@ -24,12 +24,23 @@ export function dbusSkipReason(): string | false {
 export class PrivateBus {
   private constructor(
     readonly address: string,
-    private readonly child: ChildProcess,
+    private child: ChildProcess,
     private readonly dir: string,
   ) {}
 
   static async start(): Promise<PrivateBus> {
     const dir = mkdtempSync(path.join(tmpdir(), 'vigil-dbus-'));
+    const { address, child } = await PrivateBus.launch(dir);
+    return new PrivateBus(address, child, dir);
+  }
+
+  /** Ends the dbus-daemon and starts another on the same socket (a bus restart under its clients). */
+  async restart(): Promise<void> {
+    await this.end();
+    this.child = (await PrivateBus.launch(this.dir)).child;
+  }
+
+  private static async launch(dir: string): Promise<{ address: string; child: ChildProcess }> {
     // nobody must reach the socket to be refused by the policy (not by the file system).
     chmodSync(dir, 0o755);
     const config = path.join(dir, 'bus.conf');
@@ -71,7 +82,8 @@ export class PrivateBus {
         const line = out.split('\n')[0];
         if (out.includes('\n') && line) {
           clearTimeout(timer);
-          resolve(line.trim());
+          // Without the guid, as a configured address is (and it stays valid across a restart).
+          resolve(line.trim().replace(/,guid=[0-9a-f]+/, ""));
         }
       });
       child.once('exit', (code) => {
@@ -79,15 +91,19 @@ export class PrivateBus {
         reject(new Error(`dbus-daemon exited (${code}): ${err}`));
       });
     });
-    return new PrivateBus(address, child, dir);
+    return { address, child };
   }
 
-  async stop(): Promise<void> {
+  private async end(): Promise<void> {
     if (this.child.exitCode === null && this.child.pid !== undefined) {
       const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
       process.kill(this.child.pid, 'SIGTERM');
       await exited;
     }
+  }
+
+  async stop(): Promise<void> {
+    await this.end();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
