@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import type { VigilConfig } from '../config/types.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
-import type { InstanceStatus } from '../daemon/instance.js';
 import type { EventSource } from '../events/stream.js';
 import { REJECT_COUNTER, type RejectReason } from '../vrrp/rejection.js';
 import type { RouterState } from '../vrrp/types.js';
@@ -167,11 +166,6 @@ export function interfaceIndex(ifname: string): number {
   } catch {
     return 0;
   }
-}
-
-/** The instances of a status, by name. */
-export function byName(status: DaemonStatus): ReadonlyMap<string, InstanceStatus> {
-  return new Map(status.instances.map((i) => [i.name, i]));
 }
 
 /** The sync group an instance is in, or undefined. */

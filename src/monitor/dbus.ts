@@ -529,10 +529,6 @@ export class DbusMonitor {
     return lines.join('\n');
   }
 
-  /** The bus name to a new config: a change of bus or name reconnects (done by the caller: stop + start). */
-  sameConfig(next: DbusNotifierConfig): boolean {
-    return next.bus === this.config.bus && next.name === this.config.name;
-  }
 
   async stop(): Promise<void> {
     if (this.stopped) return;

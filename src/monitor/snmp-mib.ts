@@ -8,8 +8,7 @@ import snmp from 'net-snmp';
 import type { VigilConfig } from '../config/types.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
 import { parseIp } from '../net/address.js';
-import type { RejectReason } from '../vrrp/rejection.js';
-import { NEW_MASTER_REASON, PROTO_ERR_REASON, counterSum, keepalivedMibState, rfc6527Status, syncGroupOf, virtualMac, type ProtoErrReason } from './common.js';
+import { NEW_MASTER_REASON, PROTO_ERR_REASON, allRejects, counterSum, keepalivedMibState, rfc6527Status, syncGroupOf, virtualMac, type ProtoErrReason } from './common.js';
 
 const { ObjectType: T, MibProviderType: P, MaxAccess: A } = snmp;
 const RO = A['read-only'];
@@ -195,10 +194,7 @@ export function buildMib(status: DaemonStatus, config: VigilConfig, rows: readon
   const mib = snmp.createMib();
   for (const p of providers(keepalivedMib)) mib.registerProvider(p);
   const settings = new Map(config.instances.map((i) => [i.name, i]));
-  const all: Partial<Record<RejectReason, number>> = {};
-  for (const counts of [...Object.values(status.socketRejects), ...status.instances.map((i) => i.rejected)]) {
-    for (const [reason, n] of Object.entries(counts) as [RejectReason, number][]) all[reason] = (all[reason] ?? 0) + n;
-  }
+  const all = allRejects(status);
   mib.setScalarValue('vrrpv3RouterChecksumErrors', counterSum(all, 'vrrpv3GlobalStatisticsChecksumErrors'));
   mib.setScalarValue('vrrpv3RouterVersionErrors', counterSum(all, 'vrrpv3GlobalStatisticsVersionErrors'));
   mib.setScalarValue('vrrpv3RouterVrIdErrors', counterSum(all, 'vrrpv3GlobalStatisticsVrIdErrors'));

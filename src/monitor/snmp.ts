@@ -325,10 +325,6 @@ export class SnmpMonitor {
     }
   }
 
-  sameConfig(next: SnmpNotifierConfig): boolean {
-    return next.agentx.host === this.config.agentx.host && next.agentx.port === this.config.agentx.port && next.traps === this.config.traps && next.keepalivedMib === this.config.keepalivedMib;
-  }
-
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
