@@ -1,6 +1,7 @@
 /**
  * The monitors inside real `vigil run` daemons: two daemons in lab namespaces, a failover
- * (the master stopped), scraped on each namespace's own loopback with curl. Needs the
+ * (the master stopped), scraped on each namespace's own loopback with curl, and walked
+ * through each namespace's own snmpd. Needs the
  * `notifiers:` section of the config (the notify branch's resolver): until the loader
  * accepts it, the test says so and skips.
  */
@@ -10,9 +11,12 @@ import { parseConfig } from '../src/config/load.js';
 import { withLab, type Lab } from './lab/netns.js';
 import { VigilProcess, configYaml, instanceYaml } from './lab/vigil.js';
 import { labSkipReason } from './support/skip.js';
+import { SnmpLab, snmpSkipReason } from './support/snmpd.js';
 import { until } from './support/until.js';
 
 const NOTIFIERS = 'notifiers:\n  prometheus:\n    listen: 127.0.0.1:9650\n';
+/** Each daemon's snmpd is in its own namespace, on its own loopback: one config for both. */
+const SNMP_NOTIFIERS = 'notifiers:\n  snmp:\n    agentx: "tcp:127.0.0.1:705"\n    traps: true\n    keepalived_mib: true\n';
 
 function skipReason(): string | false {
   const lab = labSkipReason();
@@ -65,6 +69,42 @@ test('metrics of two real daemons through a failover: the state follows, counter
       }
     } finally {
       await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});
+
+test('SNMP of two real daemons through a failover: the walk follows, the new master sends vrrpv3NewMaster, a restarted snmpd gets it back', { skip: skipReason() || snmpSkipReason(), timeout: 90_000 }, async () => {
+  await withLab({ hosts: ['a', 'b'] }, async (lab) => {
+    const snmp = { a: await SnmpLab.createIn(lab, 'a'), b: await SnmpLab.createIn(lab, 'b') };
+    const yaml = (priority: number): string => `${configYaml(instanceYaml({ vrid: 61, priority, vips: ['10.213.0.100/24'] }))}${SNMP_NOTIFIERS}`;
+    let a: VigilProcess | undefined;
+    let b: VigilProcess | undefined;
+    try {
+      for (const s of [snmp.a, snmp.b]) {
+        await s.startTrapd();
+        await s.startSnmpd();
+      }
+      [a, b] = await Promise.all([VigilProcess.start(lab, 'a', yaml(150)), VigilProcess.start(lab, 'b', yaml(100))]);
+      const status = '.1.3.6.1.2.1.207.1.1.1.1.6';
+      const statusOf = async (s: SnmpLab): Promise<string | undefined> => [...(await s.walk(status)).entries()].find(([oid]) => oid.endsWith('.61.1'))?.[1];
+      let sa: string | undefined;
+      let sb: string | undefined;
+      await until(async () => {
+        sa = await statusOf(snmp.a);
+        sb = await statusOf(snmp.b);
+        return sa === 'INTEGER: 3' && sb === 'INTEGER: 2';
+      }, () => `a: ${sa}, b: ${sb}`, 20_000, 200);
+      await a.stop();
+      await snmp.b.waitFor(() => snmp.b.traps.includes('OID: .1.3.6.1.2.1.207.0.1'), 'vrrpv3NewMaster from b', () => snmp.b.traps);
+      assert.equal(await statusOf(snmp.b), 'INTEGER: 3');
+      await snmp.b.stopSnmpd();
+      await snmp.b.startSnmpd();
+      await until(async () => (await statusOf(snmp.b)) === 'INTEGER: 3', () => 'b not back in the walk after the snmpd restart', 20_000, 200);
+      assert.equal(b.exited, false, 'vigil runs on');
+    } finally {
+      await Promise.all([a?.stop(), b?.stop()]);
+      await snmp.a.destroy();
+      await snmp.b.destroy();
     }
   });
 });
