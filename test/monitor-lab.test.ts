@@ -1,17 +1,19 @@
 /**
  * The monitors inside real `vigil run` daemons: two daemons in lab namespaces, a failover
- * (the master stopped), scraped on each namespace's own loopback with curl, and walked
- * through each namespace's own snmpd. Needs the
+ * (the master stopped), scraped on each namespace's own loopback with curl, walked
+ * through each namespace's own snmpd, and read on each daemon's own private D-Bus. Needs the
  * `notifiers:` section of the config (the notify branch's resolver): until the loader
  * accepts it, the test says so and skips.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../src/config/load.js';
-import { withLab, type Lab } from './lab/netns.js';
+import { run, withLab, type Lab } from './lab/netns.js';
 import { VigilProcess, configYaml, instanceYaml } from './lab/vigil.js';
 import { labSkipReason } from './support/skip.js';
 import { SnmpLab, snmpSkipReason } from './support/snmpd.js';
+import { PrivateBus, dbusSkipReason } from './support/dbus-bus.js';
+import { spawn } from 'node:child_process';
 import { until } from './support/until.js';
 
 const NOTIFIERS = 'notifiers:\n  prometheus:\n    listen: 127.0.0.1:9650\n';
@@ -107,4 +109,42 @@ test('SNMP of two real daemons through a failover: the walk follows, the new mas
       await snmp.b.destroy();
     }
   });
+});
+
+test('D-Bus of two real daemons through a failover: busctl reads State, dbus-monitor sees VrrpStatusChange and PropertiesChanged', { skip: skipReason() || dbusSkipReason(), timeout: 90_000 }, async () => {
+  // One private bus per daemon (a bus is reached by its socket path, whatever the namespace).
+  const buses = { a: await PrivateBus.start(), b: await PrivateBus.start() };
+  const yaml = (priority: number, bus: string): string =>
+    `${configYaml(instanceYaml({ vrid: 61, priority, vips: ['10.213.0.100/24'] }))}notifiers:\n  dbus:\n    bus: "${bus}"\n    name: org.keepalived.Vrrp1\n`;
+  const path = '/org/keepalived/Vrrp1/Instance/eth0/61/IPv4';
+  const state = async (bus: PrivateBus): Promise<string> =>
+    (await run('busctl', [`--address=${bus.address}`, 'get-property', 'org.keepalived.Vrrp1', path, 'org.keepalived.Vrrp1.Instance', 'State'], true)).stdout.trim();
+  const monitor = spawn('dbus-monitor', ['--address', buses.b.address, "type='signal',sender='org.keepalived.Vrrp1'"], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let seen = '';
+  monitor.stdout.on('data', (d: Buffer) => (seen += d.toString()));
+  try {
+    await withLab({ hosts: ['a', 'b'] }, async (lab) => {
+      const a = await VigilProcess.start(lab, 'a', yaml(150, buses.a.address));
+      const b = await VigilProcess.start(lab, 'b', yaml(100, buses.b.address));
+      try {
+        let sa = '';
+        let sb = '';
+        await until(async () => {
+          sa = await state(buses.a);
+          sb = await state(buses.b);
+          return sa === '(us) 2 "Master"' && sb === '(us) 1 "Backup"';
+        }, () => `a: ${sa}, b: ${sb}`, 20_000, 200);
+        await a.stop();
+        await until(async () => (await state(buses.b)) === '(us) 2 "Master"', () => 'b is not Master on its bus', 20_000, 100);
+        await until(() => /member=VrrpStatusChange\n\s*uint32 2/.test(seen), () => `no VrrpStatusChange(2) from b:\n${seen}`);
+        await until(() => /member=PropertiesChanged[\s\S]*?"org\.vigil\.Instance1"[\s\S]*?"master"/.test(seen), () => `no PropertiesChanged from b:\n${seen}`);
+      } finally {
+        await Promise.all([a.stop(), b.stop()]);
+      }
+    });
+  } finally {
+    if (monitor.pid !== undefined && monitor.exitCode === null) process.kill(monitor.pid, 'SIGTERM');
+    await buses.a.stop();
+    await buses.b.stop();
+  }
 });
