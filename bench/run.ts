@@ -9,7 +9,7 @@
  *   VIGIL_BENCH_RES_SECONDS   window of the resource measure (default 10)
  *   VIGIL_BENCH_RES_INTERVAL  advert interval of the resource measure in ms (default 100)
  *   VIGIL_BENCH_INTERVALS     failover intervals in ms (default 1000,100,10)
- *   VIGIL_BENCH_SECTIONS      any of core,failover,resources,quorum,web,notify,corosync (default core,failover,resources)
+ *   VIGIL_BENCH_SECTIONS      any of core,failover,resources,quorum,web,notify,corosync,monitor (default core,failover,resources)
  *   VIGIL_BENCH_NOTIFY_SECONDS  window of the notify advert-gap measure (bench/notify.ts; default 10; 0 skips)
  *   VIGIL_BENCH_WEB_CONFIGS   web: check-w0 (default), check-w-100, group-mt1 (bench/resources-failover.ts)
  *   VIGIL_BENCH_QUORUM_SECONDS  window of the heartbeat CPU measure (bench/quorum.ts)
@@ -22,6 +22,7 @@ import { runFailoverBench } from './failover.js';
 import { runResourceBench } from './resources.js';
 import { runQuorumBench } from './quorum.js';
 import { runCorosyncBench } from './corosync.js';
+import { runMonitorBench } from './monitor.js';
 import { runWebFailoverBench, webConfigsFromEnv } from './resources-failover.js';
 import { runNotifyBench } from './notify.js';
 import { envNumber, keepalivedAvailable, type DaemonKind } from './lab-daemons.js';
@@ -43,6 +44,11 @@ function labSkipReason(): string | undefined {
 
 async function main(): Promise<void> {
   if (sections.has('core')) runCoreBench();
+  if (sections.has('monitor')) {
+    // D-Bus and SNMP delays and the RSS of each notifier (bench/monitor.ts): root, dbus-daemon, snmpd.
+    if (process.getuid?.() !== 0) console.log('\n## Monitoring notifiers: skipped (needs root)');
+    else await runMonitorBench();
+  }
   if (!sections.has('failover') && !sections.has('resources') && !sections.has('quorum') && !sections.has('web') && !sections.has('notify') && !sections.has('corosync')) return;
   const skip = labSkipReason();
   if (skip) {

@@ -16,7 +16,7 @@
 #   /usr/share/doc/vigil/      README.md, config.md, migrating-from-keepalived.md,
 #                              changelog.gz, copyright (with the
 #                              dependencies')
-#   /usr/share/dbus-1/system.d/*.conf   every packaging/dbus/*.conf, if any
+#   /usr/share/dbus-1/system.d/vigil-*.conf   every packaging/dbus/*.conf, if any (as vigil-NAME)
 #   /usr/share/snmp/mibs/*              every file in packaging/mibs/, if any
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,7 +74,8 @@ SH
 chmod 0755 "$root/usr/bin/vigil"
 install -m 0644 etc/vigil.yaml "$root/etc/vigil/vigil.yaml"
 install -m 0644 packaging/vigil.service "$root/usr/lib/systemd/system/vigil.service"
-install -m 0644 README.md docs/config.md docs/migrating-from-keepalived.md "$root/usr/share/doc/vigil/"
+install -m 0644 README.md docs/config.md docs/migrating-from-keepalived.md docs/monitoring.md "$root/usr/share/doc/vigil/"
+install -D -m 0644 packaging/grafana/vigil-dashboard.json "$root/usr/share/doc/vigil/grafana/vigil-dashboard.json"
 # Pacemaker's OCF resource agent for a vigil instance as a promotable clone (ocf:vigil:vrrp).
 install -d -m 0755 "$root/usr/lib/ocf/resource.d/vigil"
 install -m 0755 packaging/ocf/vrrp "$root/usr/lib/ocf/resource.d/vigil/vrrp"
@@ -94,7 +95,12 @@ dbus=${VIGIL_DBUS_DIR:-packaging/dbus}
 mibs=${VIGIL_MIBS_DIR:-packaging/mibs}
 if compgen -G "$dbus/*.conf" >/dev/null; then
   install -d -m 0755 "$root/usr/share/dbus-1/system.d"
-  install -m 0644 "$dbus"/*.conf "$root/usr/share/dbus-1/system.d/"
+  # Under vigil-NAME: keepalived's package ships org.keepalived.Vrrp1.conf itself.
+  for conf in "$dbus"/*.conf; do
+    name=$(basename "$conf")
+    case $name in vigil-*) ;; *) name="vigil-$name" ;; esac
+    install -m 0644 "$conf" "$root/usr/share/dbus-1/system.d/$name"
+  done
 fi
 if [ -d "$mibs" ] && [ -n "$(find "$mibs" -maxdepth 1 -type f)" ]; then
   install -d -m 0755 "$root/usr/share/snmp/mibs"

@@ -145,7 +145,7 @@ test('the staged tree picks up D-Bus policies and MIB files where later work put
     writeFileSync(path.join(mibs, 'VRRPV3-MIB.txt'), 'VRRPV3-MIB DEFINITIONS ::= BEGIN\nEND\n');
     const root = path.join(dir, 'root');
     execFileSync('bash', [path.join(REPO, 'packaging', 'stage.sh'), root], { cwd: REPO, env: { ...process.env, VIGIL_DBUS_DIR: dbus, VIGIL_MIBS_DIR: mibs }, stdio: 'ignore' });
-    assert.equal(readFileSync(path.join(root, 'usr', 'share', 'dbus-1', 'system.d', 'org.keepalived.Vrrp1.conf'), 'utf8'), '<busconfig/>\n');
+    assert.equal(readFileSync(path.join(root, 'usr', 'share', 'dbus-1', 'system.d', 'vigil-org.keepalived.Vrrp1.conf'), 'utf8'), '<busconfig/>\n');
     assert.ok(!existsSync(path.join(root, 'usr', 'share', 'dbus-1', 'system.d', 'notes.txt')), 'only *.conf');
     assert.match(readFileSync(path.join(root, 'usr', 'share', 'snmp', 'mibs', 'VRRPV3-MIB.txt'), 'utf8'), /^VRRPV3-MIB/);
     assert.equal(statSync(path.join(root, 'usr', 'share', 'snmp', 'mibs', 'VRRPV3-MIB.txt')).mode & 0o777, 0o644);

@@ -47,12 +47,18 @@ test('packaging: the .deb carries the daemon, its dependencies, the config and t
       './usr/share/bash-completion/completions/vigil',
       './usr/share/doc/vigil/copyright',
       './usr/share/doc/vigil/changelog.gz',
+      './usr/share/dbus-1/system.d/vigil-org.keepalived.Vrrp1.conf',
+      './usr/share/doc/vigil/grafana/vigil-dashboard.json',
+      './usr/share/doc/vigil/monitoring.md',
+      './usr/lib/vigil/node_modules/dbus-next/package.json',
+      './usr/lib/vigil/node_modules/net-snmp/package.json',
     ]) {
       assert.ok(listing.includes(` ${file}\n`), `${file} in the package`);
     }
     assert.ok(!listing.includes('/dist/test/'), 'no tests in the package');
     assert.ok(!/ \.\/usr\/lib\/vigil\/node_modules\/(typescript|fast-check|node-addon-api)\//.test(listing), 'no dev or build-only dependencies');
     assert.match(listing, /^drwx------ root\/root .* \.\/var\/lib\/vigil\/$/m, '/var/lib/vigil is root-only');
+    assert.ok(!listing.includes('/node_modules/usocket/'), "no dbus-next's optional native usocket");
     assert.match(listing, /root\/root .* \.\/usr\/bin\/vigil/, 'files owned by root');
 
     const control = execFileSync('dpkg-deb', ['--ctrl-tarfile', deb]);

@@ -32,6 +32,7 @@ import { canonical } from '../daemon/reload.js';
 import { monotonicMs } from '../daemon/clock.js';
 import { Notifiers } from '../notify/notifiers.js';
 import type { EventStream } from '../events/stream.js';
+import { startMonitors, type Monitors } from '../monitor/index.js';
 import type { CliCommand, CliIo } from './main.js';
 
 const EXIT_OK = 0;
@@ -183,6 +184,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   }
 
   let reloading: Promise<void> | undefined;
+  let monitors: Monitors | undefined;
   const reload = async (): Promise<{ ok: boolean; errors: string[] }> => {
     const next = await loadConfig(options.configPath);
     if (!next.ok) {
@@ -202,6 +204,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
       await daemon.reload(candidate);
       await notifiers.reload(candidate).catch((e: unknown) => log.log('error', 'reload-notifiers-failed', { detail: errorText(e) }));
       config = candidate;
+      await monitors?.reload(candidate.notifiers);
       return { ok: true, errors: [] };
     } catch (e) {
       log.log('error', 'reload-failed', { detail: errorText(e) });
@@ -215,6 +218,23 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     reloading = run.then(() => undefined);
     return run;
   };
+
+  // D-Bus, SNMP and Prometheus (src/monitor): they read the daemon through this host only.
+  monitors = await startMonitors(
+    config.notifiers,
+    {
+      status: () => daemon.status(),
+      events: daemon.events,
+      config: () => config,
+      reload: async () => {
+        const r = await serialReload();
+        if (!r.ok) throw new Error(r.errors.join('; '));
+      },
+      sendGarp: (name) => daemon.sendGarp(name),
+      notifierStats: () => notifiers.stats(),
+    },
+    log,
+  );
 
   const handler = async (request: ControlRequest): Promise<ControlResponse | ControlStream> => {
     switch (request.command) {
@@ -294,6 +314,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   } catch (e) {
     io.stderr(`vigil run: control socket in ${config.global.runtimeDir}: ${errorText(e)}\n`);
     await daemon.stop();
+    await monitors.stop();
     await notifiers.stop();
     return EXIT_FAILED;
   }
@@ -319,6 +340,8 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
           await daemon.stop();
           await resources.stop();
           await quorum?.close();
+          // After the daemon, so that D-Bus clients see every instance go to Stop.
+          await monitors?.stop();
           // The STOP scripts and FIFO lines of the shutdown run before the process ends.
           await notifiers.stop();
         } catch (e) {

@@ -129,6 +129,18 @@ export class Notifiers {
     return { scripts: this.scripts.status(), fifo: this.fifo?.status() ?? null, alerts: this.alerts.status() };
   }
 
+  /** Backlog, deliveries, losses and failures per notifier, for the metrics (src/monitor). */
+  stats(): { notifier: string; backlog: number; delivered: number; lost: number; failures: number }[] {
+    const s = this.scripts.status();
+    const a = this.alerts.status();
+    const f = this.fifo?.status();
+    return [
+      { notifier: 'scripts', backlog: s.backlog, delivered: s.started, lost: s.abandoned, failures: s.failed + s.timedOut + s.refused },
+      { notifier: 'alerts', backlog: a.backlog, delivered: a.started, lost: 0, failures: a.failed + a.timedOut + a.refused },
+      ...(f ? [{ notifier: 'fifo', backlog: f.backlog, delivered: f.written, lost: f.lost, failures: 0 }] : []),
+    ];
+  }
+
   /**
    * After the daemon stopped: the queued scripts (the STOP ones among them) run, at most
    * `deadlineMs` in all; the FIFO's lines are written and its script stopped.
