@@ -37,6 +37,7 @@ import {
   type InstanceSpec,
   type Summary,
 } from './lab-daemons.js';
+import { errorText } from '../src/base/error-text.js';
 
 export type Mode = 'sigkill' | 'linkdown' | 'sigterm';
 const MODE_LABEL: Record<Mode, string> = { sigkill: 'SIGKILL', linkdown: 'link down', sigterm: 'SIGTERM' };
@@ -181,7 +182,7 @@ export async function failoverLab(kind: DaemonKind, intervalMs: number, runs: nu
             }
             master = await waitStable(nodes, hold, down * 3 + 15000);
           } catch (e) {
-            bucket.errors.push(e instanceof Error ? e.message : String(e));
+            bucket.errors.push(errorText(e));
             if (cap) await cap.stop().catch(() => undefined);
             master = await recover();
           }
@@ -291,7 +292,7 @@ export async function runFailoverBench(o: FailoverBenchOptions): Promise<void> {
       try {
         all.set(`${kind}/${interval}`, await failoverLab(kind, interval, o.runs, modes));
       } catch (e) {
-        errors.push(`${kind} at ${intervalLabel(interval)}: ${e instanceof Error ? e.message : String(e)}`);
+        errors.push(`${kind} at ${intervalLabel(interval)}: ${errorText(e)}`);
       }
       process.stderr.write(`  [failover ${kind} ${intervalLabel(interval)}: ${((performance.now() - t0) / 1000).toFixed(1)} s]\n`);
     }
@@ -359,7 +360,7 @@ export async function runFailoverBench(o: FailoverBenchOptions): Promise<void> {
       try {
         gapResults.push(await gapLab(v.kind, v.label, 10, o.gapSeconds, o.gapHogs, v.options));
       } catch (e) {
-        gapErrors.push(`${v.label}: ${e instanceof Error ? e.message : String(e)}`);
+        gapErrors.push(`${v.label}: ${errorText(e)}`);
       }
       process.stderr.write(`  [gap ${v.label}: ${((performance.now() - t0) / 1000).toFixed(1)} s]\n`);
     }

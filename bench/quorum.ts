@@ -22,8 +22,9 @@ import path from 'node:path';
 import { withLab, type Lab } from '../test/lab/netns.js';
 import { Capture, gratuitousArps, sleep, vrrpAdverts, type Frame } from '../test/lab/capture.js';
 import { VigilProcess, configYaml, instanceYaml, type LogEvent } from '../test/lab/vigil.js';
-import { writeKeyFile } from '../src/quorum/authkey.js';
+import { writeKeyFile } from '../src/quorum/io/authkey.js';
 import { CLK_TCK, cpuSeconds, envNumber, fmtSummary, printTable, summarize, waitUntil } from './lab-daemons.js';
+import { errorText } from '../src/base/error-text.js';
 
 const VIP = '10.213.0.100';
 type LossMode = 'sigkill' | 'linkcut';
@@ -169,7 +170,7 @@ async function lossBench(runs: number): Promise<Map<LossMode, { runs: LossRun[];
                 memberLeftFromLastPacket: realtime(left.receivedAt) - lastB,
               });
             } catch (e) {
-              bucket.errors.push(e instanceof Error ? e.message : String(e));
+              bucket.errors.push(errorText(e));
               if (cap) await cap.stop().catch(() => undefined);
             } finally {
               // Back to a pair: b returns (a restart after SIGKILL, the link healed), preempts.

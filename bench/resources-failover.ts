@@ -43,6 +43,7 @@ import { errorWindow, startNginx, writeHaproxyConfig, type HttpResult, type Ngin
 import { controlRequest } from '../src/daemon/control.js';
 import type { ResourceManagerStatus } from '../src/resources/manager.js';
 import { BenchCapture, fmtSummary, printTable, summarize, waitUntil, type Summary } from './lab-daemons.js';
+import { errorText } from '../src/base/error-text.js';
 
 export type WebConfig = 'check-w0' | 'check-w-100' | 'group-mt1';
 export const WEB_CONFIGS: readonly WebConfig[] = ['check-w0', 'check-w-100', 'group-mt1'];
@@ -315,7 +316,7 @@ export async function webFailoverLab(config: WebConfig, runs: number): Promise<W
             );
           }
         } catch (e) {
-          out.errors.push(`run ${r + 1}: ${e instanceof Error ? e.message : String(e)}`);
+          out.errors.push(`run ${r + 1}: ${errorText(e)}`);
         }
         // Restore: forget a's failure; its haproxy starts again and a preempts back.
         const res = await controlRequest(a.runtimeDir, { command: 'resource-command', args: { command: 'cleanup', resource: 'haproxy' } });
@@ -381,7 +382,7 @@ export async function runWebFailoverBench(o: WebBenchOptions): Promise<void> {
     try {
       all.push(await webFailoverLab(config, o.runs));
     } catch (e) {
-      all.push({ config, results: [], errors: [e instanceof Error ? e.message : String(e)] });
+      all.push({ config, results: [], errors: [errorText(e)] });
     }
     process.stderr.write(`  [web ${config}: ${((performance.now() - t0) / 1000).toFixed(1)} s]\n`);
   }

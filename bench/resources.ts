@@ -20,6 +20,7 @@ import {
   type DaemonKind,
   type InstanceSpec,
 } from './lab-daemons.js';
+import { errorText } from '../src/base/error-text.js';
 
 export interface ResourceResult {
   readonly kind: DaemonKind;
@@ -114,7 +115,7 @@ export async function runResourceBench(o: ResourceBenchOptions): Promise<void> {
       try {
         results.push(...(await resourceLab(kind, count, o.intervalMs, o.seconds)));
       } catch (e) {
-        errors.push(`${kind} × ${count}: ${e instanceof Error ? e.message : String(e)}`);
+        errors.push(`${kind} × ${count}: ${errorText(e)}`);
       }
       process.stderr.write(`  [resources ${kind} × ${count}: ${((performance.now() - t0) / 1000).toFixed(1)} s]\n`);
     }

@@ -23,6 +23,7 @@ import { runWebFailoverBench, webConfigsFromEnv } from './resources-failover.js'
 import { envNumber, keepalivedAvailable, type DaemonKind } from './lab-daemons.js';
 import { labAvailable } from '../test/lab/netns.js';
 import { native } from '../src/native/index.js';
+import { errorText } from '../src/base/error-text.js';
 
 const sections = new Set((process.env['VIGIL_BENCH_SECTIONS'] ?? 'core,failover,resources').split(',').map((s) => s.trim()));
 
@@ -32,7 +33,7 @@ function labSkipReason(): string | undefined {
   try {
     native();
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return errorText(e);
   }
   return undefined;
 }

@@ -29,6 +29,7 @@ import {
   type NftPort,
 } from '../src/daemon/accept-filter.js';
 import { until } from './support/until.js';
+import { errorText } from '../src/base/error-text.js';
 
 // ---------------------------------------------------------------------------------------
 // The filter's logic, on a fake nft
@@ -132,7 +133,7 @@ function skipReason(): string | false {
   try {
     native();
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return errorText(e);
   }
   for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
     try {

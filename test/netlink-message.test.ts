@@ -8,8 +8,6 @@ import { parseMac } from '../src/net/mac.js';
 import { parseAddress } from '../src/netlink/addresses.js';
 import { parseLink } from '../src/netlink/links.js';
 import {
-  AF_INET,
-  AF_INET6,
   IFA,
   IFA_F,
   IFF,
@@ -40,6 +38,7 @@ import {
   type NetlinkMessage,
   type RtAttr,
 } from '../src/netlink/message.js';
+import { AF_INET, AF_INET6 } from '../src/net/af.js';
 
 const LE = endianness() === 'LE';
 

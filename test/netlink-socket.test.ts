@@ -11,8 +11,6 @@ import { NetlinkError } from '../src/netlink/errors.js';
 import { NetlinkWatcher, type NetlinkEvent } from '../src/netlink/events.js';
 import { deleteLink, getLink } from '../src/netlink/links.js';
 import {
-  AF_INET,
-  AF_INET6,
   IFA,
   IFF,
   IFLA,
@@ -36,6 +34,7 @@ import {
   type NetlinkTransport,
   type ReceiveHandlers,
 } from '../src/netlink/socket.js';
+import { AF_INET, AF_INET6 } from '../src/net/af.js';
 
 class FakeTransport implements NetlinkTransport {
   readonly sent: Buffer[] = [];

@@ -24,11 +24,12 @@ import type { ChildProcess } from 'node:child_process';
 import { labAvailable, withLab, type Lab } from './lab/netns.js';
 import { Capture, parsePcap, sleep } from './lab/capture.js';
 import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders, type LogEvent } from './lab/vigil.js';
-import { generateKey, writeKeyFile } from '../src/quorum/authkey.js';
+import { generateKey, writeKeyFile } from '../src/quorum/io/authkey.js';
 import { encodeHeartbeat, newBootEpoch } from '../src/quorum/heartbeat.js';
 import { toNodeId, toVotes } from '../src/quorum/types.js';
 import { native } from '../src/native/index.js';
 import { until } from './support/until.js';
+import { errorText } from '../src/base/error-text.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -38,7 +39,7 @@ function skipReason(): string | false {
   try {
     native();
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return errorText(e);
   }
   for (const tool of ['nft', 'ping', 'tcpdump']) {
     if (!['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((dir) => isExecutable(`${dir}/${tool}`))) return `${tool} is not installed`;
@@ -113,7 +114,7 @@ async function audit(lab: Lab, live: readonly VigilProcess[], step: string): Pro
 async function settle(lab: Lab, live: readonly VigilProcess[], expected: readonly string[], step: string, timeoutMs = 10_000): Promise<void> {
   const running = live.filter((p) => !p.exited).map((p) => p.host);
   await waitHolders(lab, running, VIP, expected, timeoutMs).catch((e: unknown) => {
-    throw new Error(`${step}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`${step}: ${errorText(e)}`);
   });
   await sleep(400);
   const h = await audit(lab, live, step);

@@ -10,7 +10,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ip } from '../src/net/address.js';
-import { fenceCheck, pingCheck, scriptProblem, tcpCheck } from '../src/quorum/tie-breaker.js';
+import { fenceCheck, pingCheck, tcpCheck } from '../src/quorum/io/tie-breaker.js';
+import { scriptProblem } from '../src/os/script-safety.js';
 import { labAvailable, withLab } from './lab/netns.js';
 import { VIGIL_MAIN } from './lab/vigil.js';
 

@@ -1,5 +1,5 @@
 /**
- * Heartbeats over real UDP sockets (src/quorum/transport.ts) between lab namespaces on
+ * Heartbeats over real UDP sockets (src/quorum/io/transport.ts) between lab namespaces on
  * one bridge: hosts a (node 1) and b (node 2) share the key; c holds another key.
  * Each node is test/support/heartbeat-driver.js run inside its namespace, with the whole
  * receive path (decode, then membership with the replay rule).
@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { labAvailable, withLab, type Lab } from './lab/netns.js';
 import { Capture } from './lab/capture.js';
-import { generateKey } from '../src/quorum/authkey.js';
-import { HeartbeatTransport, type HeartbeatDestination, type HeartbeatTransportOptions } from '../src/quorum/transport.js';
+import { generateKey } from '../src/quorum/io/authkey.js';
+import { HeartbeatTransport, type HeartbeatDestination, type HeartbeatTransportOptions } from '../src/quorum/io/transport.js';
 
 const available = labAvailable();
 const skip = available.ok ? false : available.reason;

@@ -26,6 +26,7 @@ import { controlRequest } from '../src/daemon/control.js';
 import type { ResourceServiceStatus } from '../src/daemon/resource-service.js';
 import { native } from '../src/native/index.js';
 import { until } from './support/until.js';
+import { errorText } from '../src/base/error-text.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -39,7 +40,7 @@ function labSkip(): string | false {
   try {
     native();
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return errorText(e);
   }
   return false;
 }

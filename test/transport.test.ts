@@ -18,7 +18,7 @@ import {
   PACKET_OUTGOING,
   native,
 } from '../src/native/index.js';
-import { VrrpSocket, VRRP_IPV4_GROUP, VRRP_IPV6_GROUP, type VrrpPacketMeta, type VrrpSocketOptions } from '../src/vrrp/transport.js';
+import { VrrpSocket, type VrrpPacketMeta, type VrrpSocketOptions } from '../src/vrrp/io/transport.js';
 import { decodeAdvert, encodeAdvert, type AdvertV3 } from '../src/vrrp/codec.js';
 import {
   decodeGratuitousArp,
@@ -28,6 +28,7 @@ import {
 } from '../src/vrrp/announce-frames.js';
 import type { Centiseconds, Priority, Vrid } from '../src/vrrp/types.js';
 import { inNetns, injectVrrp } from './lab/inject.js';
+import { VRRP_IPV4_GROUP, VRRP_IPV6_GROUP } from '../src/vrrp/multicast.js';
 
 const available = labAvailable();
 const skip = available.ok ? false : available.reason;

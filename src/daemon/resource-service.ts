@@ -18,6 +18,7 @@ import { ResourceManager, type ResourceAction, type ResourceManagerStatus } from
 import type { GroupConfig, HealthCheckConfig, ResourceAgent } from '../resources/types.js';
 import type { Logger } from './logger.js';
 import type { Scheduler } from './scheduler.js';
+import { errorText } from '../base/error-text.js';
 
 /** The VRRP side as the resource manager sees it. */
 export interface VrrpView {
@@ -275,7 +276,7 @@ export class ResourceService {
       writeFileSync(temp, `${JSON.stringify(this.state)}\n`, { mode: 0o600 });
       renameSync(temp, this.stateFile);
     } catch (e) {
-      this.log.log('error', 'node-state-save-failed', { file: this.stateFile, detail: e instanceof Error ? e.message : String(e) });
+      this.log.log('error', 'node-state-save-failed', { file: this.stateFile, detail: errorText(e) });
     }
   }
 }

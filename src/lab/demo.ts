@@ -23,6 +23,7 @@ import { native } from '../native/index.js';
 import { Capture, gratuitousArps, icmpEchoes, sleep, vrrpAdverts, type Frame } from './capture.js';
 import { Lab } from './netns.js';
 import { VigilNode } from './vigil.js';
+import { errorText } from '../base/error-text.js';
 
 export const DEMO_VIP = '10.213.0.100';
 const VIP_PREFIX = 24;
@@ -107,7 +108,7 @@ export function demoPrerequisites(): string | undefined {
   try {
     native();
   } catch (e) {
-    return `vigil demo needs the native addon (npm run build:native): ${e instanceof Error ? e.message : String(e)}`;
+    return `vigil demo needs the native addon (npm run build:native): ${errorText(e)}`;
   }
   return undefined;
 }

@@ -15,9 +15,6 @@ import { addressFromBytes, type AddressFamily, type IpAddress } from '../net/add
 import { NetlinkError } from './errors.js';
 import { describeIndex } from './links.js';
 import {
-  AF_INET,
-  AF_INET6,
-  AF_UNSPEC,
   IFA,
   IFA_F,
   NLM_F,
@@ -35,6 +32,7 @@ import {
   type ScopeName,
 } from './message.js';
 import type { NetlinkRequester } from './socket.js';
+import { AF_INET, AF_INET6, AF_UNSPEC } from '../net/af.js';
 
 export interface AddressSpec {
   readonly ifindex: number;

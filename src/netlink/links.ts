@@ -7,7 +7,6 @@
 import { macFromBytes, sameMac, type MacAddress } from '../net/mac.js';
 import { NetlinkError } from './errors.js';
 import {
-  AF_UNSPEC,
   IFF,
   IFLA,
   IFLA_INFO,
@@ -30,6 +29,7 @@ import {
   type OperState,
 } from './message.js';
 import type { NetlinkRequester } from './socket.js';
+import { AF_UNSPEC } from '../net/af.js';
 
 export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
 

@@ -13,6 +13,7 @@
  * linux/if_addr.h and linux/if.h (checked against this machine's headers).
  */
 import { constants as osConstants, endianness } from 'node:os';
+import { AF_UNSPEC } from '../net/af.js';
 
 const LE = endianness() === 'LE';
 
@@ -20,10 +21,6 @@ const LE = endianness() === 'LE';
 // Constants
 // ---------------------------------------------------------------------------------
 
-export const AF_UNSPEC = 0;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-export const AF_NETLINK = 16;
 export const SOCK_RAW = 3;
 export const NETLINK_ROUTE = 0;
 export const SOL_NETLINK = 270;

@@ -26,6 +26,7 @@ import {
   type DecodeError,
   type NetlinkMessage,
 } from './message.js';
+import { errorText } from '../base/error-text.js';
 
 export interface ReceiveHandlers {
   /** One received datagram (it may hold several netlink messages). */
@@ -198,7 +199,7 @@ export class NetlinkRequester {
         const info = syscallErrorInfo(e);
         const error = info
           ? new NetlinkError({ errno: info.errno, code: info.code, operation: context.operation, object: context.object, kernelMessage: `${info.syscall || 'send'} failed`, cause: e })
-          : NetlinkError.local('EINVAL', context.operation, context.object, e instanceof Error ? e.message : String(e), e);
+          : NetlinkError.local('EINVAL', context.operation, context.object, errorText(e), e);
         exchange.finish({ ok: false, error });
       }
     });
@@ -258,7 +259,7 @@ export class NetlinkRequester {
       ok: false,
       error: info
         ? new NetlinkError({ errno: info.errno, code: info.code, operation: x.context.operation, object: x.context.object, kernelMessage: 'receive failed', cause: e })
-        : NetlinkError.local('EBADMSG', x.context.operation, x.context.object, e instanceof Error ? e.message : String(e), e),
+        : NetlinkError.local('EBADMSG', x.context.operation, x.context.object, errorText(e), e),
     });
   }
 }

@@ -9,7 +9,6 @@
  * not move a VRRP instance (keepalived checks nl_pid the same way).
  */
 import {
-  AF_NETLINK,
   MSG_TRUNC,
   NETLINK_ROUTE,
   SOCK_RAW,
@@ -23,6 +22,7 @@ import {
 import { parseSockaddr, sockaddrNl } from '../net/sockaddr.js';
 import { NETLINK_OPT, SOL_NETLINK } from './message.js';
 import type { NetlinkTransport, ReceiveHandlers, TransportOptions } from './socket.js';
+import { AF_NETLINK } from '../net/af.js';
 
 /** SO_RCVBUFFORCE (asm-generic/socket.h): like SO_RCVBUF, past rmem_max, with CAP_NET_ADMIN. */
 const SO_RCVBUFFORCE = 33;

@@ -9,6 +9,7 @@
  * the config's node list; expected votes, quorate and wait_for_all flags from the members'
  * own reports (MemberReport).
  */
+import type { Brand } from '../base/brand.js';
 import type { MemberReport, NodeId, QuorumEngineConfig, QuorumNode, TieBreakerNode } from './types.js';
 
 // ---- configuration -------------------------------------------------------------------
@@ -26,11 +27,8 @@ export interface QuorumConfigIssue {
   readonly message: string;
 }
 
-declare const validated: unique symbol;
-
 /** A config that passed `validateQuorumConfig`, with corrections applied and E resolved. */
-export type ValidatedQuorumConfig = QuorumEngineConfig & {
-  readonly [validated]: true;
+export type ValidatedQuorumConfig = Brand<QuorumEngineConfig, 'ValidatedQuorumConfig'> & {
   /** The configured expected votes, or the node list's total. */
   readonly resolvedExpectedVotes: number;
 };

@@ -10,8 +10,6 @@ import type { Lab } from './netns.js';
 import { ip, type IpAddress, type IPv6Address } from '../../src/net/address.js';
 import { sockaddrIn, sockaddrIn6 } from '../../src/net/sockaddr.js';
 import {
-  AF_INET,
-  AF_INET6,
   CLONE_NEWNET,
   IP_MULTICAST_IF,
   IP_MULTICAST_TTL,
@@ -24,7 +22,8 @@ import {
   native,
 } from '../../src/native/index.js';
 import { vrrpChecksum } from '../../src/vrrp/checksum.js';
-import { VRRP_IPV4_GROUP, VRRP_IPV6_GROUP } from '../../src/vrrp/transport.js';
+import { AF_INET, AF_INET6 } from '../../src/net/af.js';
+import { VRRP_IPV4_GROUP, VRRP_IPV6_GROUP } from '../../src/vrrp/multicast.js';
 
 /** Runs `body` with the main thread in the namespace `ns`, then returns to this process's own. */
 export function inNetns<T>(ns: string, body: () => T): T {

@@ -4,6 +4,7 @@
  */
 import { labAvailable } from '../lab/netns.js';
 import { native } from '../../src/native/index.js';
+import { errorText } from '../../src/base/error-text.js';
 
 export function labSkipReason(): string | false {
   const lab = labAvailable();
@@ -11,7 +12,7 @@ export function labSkipReason(): string | false {
   try {
     native();
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return errorText(e);
   }
   return false;
 }

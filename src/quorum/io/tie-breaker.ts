@@ -10,9 +10,10 @@
  * fencing (the hook powering the peer off) settles that case, as in corosync.
  */
 import { execFile } from 'node:child_process';
-import { Socket } from 'node:net';
-import type { IpAddress } from '../net/address.js';
-import { scriptProblem } from '../daemon/script-safety.js';
+import type { IpAddress } from '../../net/address.js';
+import { since } from '../../os/elapsed.js';
+import { scriptProblem } from '../../os/script-safety.js';
+import { tcpConnectCheck } from '../../os/tcp-check.js';
 
 export interface CheckResult {
   readonly check: 'ping' | 'tcp' | 'fence';
@@ -20,10 +21,6 @@ export interface CheckResult {
   /** What was tried and what came of it, for the log and status. */
   readonly detail: string;
   readonly elapsedMs: number;
-}
-
-function since(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
 /**
@@ -47,23 +44,9 @@ export function pingCheck(target: IpAddress, timeoutMs: number): Promise<CheckRe
 }
 
 /** A TCP connection to the witness, closed at once: ok when it was accepted within `timeoutMs`. */
-export function tcpCheck(target: { readonly address: IpAddress; readonly port: number }, timeoutMs: number): Promise<CheckResult> {
-  const start = process.hrtime.bigint();
-  const where = target.address.family === 'ipv6' ? `[${target.address.text}]:${target.port}` : `${target.address.text}:${target.port}`;
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const finish = (ok: boolean, detail: string): void => {
-      socket.destroy();
-      resolve({ check: 'tcp', ok, detail: `${where}: ${detail}`, elapsedMs: since(start) });
-    };
-    socket.setTimeout(timeoutMs, () => finish(false, `no connection within ${timeoutMs} ms`));
-    socket.once('connect', () => finish(true, 'connected'));
-    socket.once('error', (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
-    socket.connect({ host: target.address.text, port: target.port });
-  });
+export async function tcpCheck(target: { readonly address: IpAddress; readonly port: number }, timeoutMs: number): Promise<CheckResult> {
+  return { check: 'tcp', ...(await tcpConnectCheck(target, timeoutMs)) };
 }
-
-export { scriptProblem } from '../daemon/script-safety.js';
 
 /**
  * Runs the fencing hook with the peer's name and address as arguments; ok only on exit
