@@ -1,7 +1,7 @@
 /**
  * Quorum in the lab: real `vigil run` daemons with a `quorum:` section in network
  * namespaces on one bridge; partitions made with nftables inside the lab namespaces
- * (never `ip link set down`: ../shared/reference/quorum.md, "pain points").
+ * (never `ip link set down`: docs/reference/quorum.md, "pain points").
  *
  * Fast timing everywhere: VRRP advert_interval 100 ms (Master_Down_Interval about
  * 340-360 ms), heartbeat_interval 50 ms and heartbeat_timeout 200 ms — shorter than

@@ -1,5 +1,5 @@
 /**
- * The resource manager (src/resources/manager.ts) against ../shared/reference/resources.md:
+ * The resource manager (src/resources/manager.ts) against docs/reference/resources.md:
  * unit tests named by the rule they check, on a fake executor whose "world" answers the
  * operations truthfully (start makes it run, stop makes it stop, monitor tells which) unless
  * a test scripts a failure; then property tests over random event histories (random op

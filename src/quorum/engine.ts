@@ -1,5 +1,5 @@
 /**
- * The votequorum engine: corosync's votequorum (../shared/reference/quorum.md, rules
+ * The votequorum engine: corosync's votequorum (docs/reference/quorum.md, rules
  * R2–R10) as a pure state machine.
  *
  * `handle(event, now)` takes a membership change (the members of the local node's current

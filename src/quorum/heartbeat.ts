@@ -1,7 +1,7 @@
 /**
  * The quorum heartbeat: what every node multicasts (or unicasts) to its peers, about
  * once per heartbeat interval, so that each can build the membership and follow the
- * others' view of quorum (../shared/reference/quorum.md R2, R8).
+ * others' view of quorum (docs/reference/quorum.md R2, R8).
  *
  * Wire format, version 1: 68 bytes, every integer big-endian (network order).
  *

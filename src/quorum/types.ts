@@ -1,6 +1,6 @@
 /**
  * Value types shared by the quorum modules: node ids, votes, and the configuration of
- * the votequorum-style engine (../shared/reference/quorum.md numbers its rules R2–R10).
+ * the votequorum-style engine (docs/reference/quorum.md numbers its rules R2–R10).
  */
 
 import type { Brand } from '../base/brand.js';

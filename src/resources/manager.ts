@@ -1,6 +1,6 @@
 /**
  * The resource manager of one node: Pacemaker's resource handling, in small
- * (../shared/reference/resources.md), as a pure state machine.
+ * (docs/reference/resources.md), as a pure state machine.
  *
  * `handle(event, now)` takes a placement change (the VRRP side decides where a group may
  * run), an operation's result, a health check change, an operator command, standby or

@@ -1,5 +1,5 @@
 /**
- * The resource manager's vocabulary, Pacemaker's in small (../shared/reference/resources.md):
+ * The resource manager's vocabulary, Pacemaker's in small (docs/reference/resources.md):
  * resources with start / stop / monitor operations that answer in OCF exit codes, their
  * meta attributes, groups bound to the VRRP side, and health checks.
  */
