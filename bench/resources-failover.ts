@@ -27,7 +27,7 @@
  *   - a's first advert after T (priority 0 for FAULT, or the lowered priority);
  *   - b's first advert (as master) and first gratuitous ARP for the VIP, captured on the client;
  *   - the first HTTP answer through b (its end, at the client);
- *   - the client's error window (errorWindow of test/lab/web.ts: the longest run of failed
+ *   - the client's error window (errorWindow of src/lab/web.ts: the longest run of failed
  *     requests, by start time) and the failed requests around the failover.
  * Restore: `vigil resource cleanup haproxy` on a (through the control socket); a's
  * haproxy starts again, the check turns healthy, a preempts back and serves.
@@ -36,14 +36,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { withLab, type Lab } from '../test/lab/netns.js';
-import { gratuitousArps, sleep, vrrpAdverts, type Frame } from '../test/lab/capture.js';
-import { VigilProcess, configYaml, instanceYaml } from '../test/lab/vigil.js';
-import { errorWindow, startNginx, writeHaproxyConfig, type HttpResult, type NginxBackend } from '../test/lab/web.js';
+import { withLab, type Lab } from '../src/lab/netns.js';
+import { Capture, gratuitousArps, vrrpAdverts, type Frame } from '../src/lab/capture.js';
+import { VigilProcess, configYaml, instanceYaml } from '../src/lab/vigil.js';
+import { errorWindow, startNginx, writeHaproxyConfig, type HttpResult, type NginxBackend } from '../src/lab/web.js';
 import { controlRequest } from '../src/daemon/control.js';
 import type { ResourceManagerStatus } from '../src/resources/manager.js';
-import { BenchCapture, fmtSummary, printTable, summarize, waitUntil, type Summary } from './lab-daemons.js';
+import { BENCH_CAPTURE, fmtSummary, printTable, summarize, type Summary } from './lab-daemons.js';
 import { errorText } from '../src/base/error-text.js';
+import { sleep, until } from '../src/lab/wait.js';
 
 export type WebConfig = 'check-w0' | 'check-w-100' | 'group-mt1';
 export const WEB_CONFIGS: readonly WebConfig[] = ['check-w0', 'check-w-100', 'group-mt1'];
@@ -139,7 +140,7 @@ class ClientLoop {
     const c = this.child;
     if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return;
     process.kill(c.pid, 'SIGTERM');
-    await waitUntil(() => c.exitCode !== null || c.signalCode !== null, 'the client loop to exit', 3000).catch(() => {
+    await until(() => c.exitCode !== null || c.signalCode !== null, 'the client loop to exit', 3000, 5).catch(() => {
       if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
     });
   }
@@ -254,7 +255,7 @@ export async function webFailoverLab(config: WebConfig, runs: number): Promise<W
     const backends: NginxBackend[] = [];
     const nodes = {} as Record<Node, VigilProcess>;
     const stateDirs = {} as Record<Node, string>;
-    let cap: BenchCapture | undefined;
+    let cap: Capture | undefined;
     let loop: ClientLoop | undefined;
     try {
       backends.push(await startNginx(lab, 'web1'), await startNginx(lab, 'web2'));
@@ -267,7 +268,7 @@ export async function webFailoverLab(config: WebConfig, runs: number): Promise<W
       }
       const a = nodes.a;
       const b = nodes.b;
-      cap = await BenchCapture.start(lab, 'client', 'vrrp or arp');
+      cap = await Capture.start(lab, 'client', 'vrrp or arp', BENCH_CAPTURE);
       loop = ClientLoop.start(lab, 'client', `http://${VIP}/`, 10, 500);
       const l = loop;
       /** a master, b backup, and the last `n` requests answered through a. */
@@ -276,7 +277,7 @@ export async function webFailoverLab(config: WebConfig, runs: number): Promise<W
         return done.length === n && done.every((r) => r.ok && r.node === 'a');
       };
       const stable = async (timeoutMs: number): Promise<void> => {
-        await waitUntil(() => lastState(a) === 'master' && lastState(b) === 'backup' && servedByA(20), 'a master, b backup, HTTP through a', timeoutMs, 10);
+        await until(() => lastState(a) === 'master' && lastState(b) === 'backup' && servedByA(20), 'a master, b backup, HTTP through a', timeoutMs, 10);
         // haproxy answers before its start op ends (the exec settle time, 500 ms): a kill
         // before that would be a failed start, not a failed monitor.
         await waitStarted(a, timeoutMs);
@@ -296,7 +297,7 @@ export async function webFailoverLab(config: WebConfig, runs: number): Promise<W
           const t = mono();
           process.kill(pid, 'SIGKILL');
           await b.waitState(INSTANCE, 'master', 5000, fromB);
-          await waitUntil(() => l.results.some((x) => x.ok && x.node === 'b' && x.e >= t), 'an HTTP answer through b', 5000, 5);
+          await until(() => l.results.some((x) => x.ok && x.node === 'b' && x.e >= t), 'an HTTP answer through b', 5000, 5);
           await sleep(300);
           const end = mono();
           // Every request started before `end` has finished (or timed out, 500 ms): a SYN sent

@@ -10,9 +10,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { withLab, type Lab } from './lab/netns.js';
+import { withLab, type Lab } from '../src/lab/netns.js';
 import { IFLA, RTM, attr, encodeIfInfoMsg, encodeMessage } from '../src/netlink/message.js';
-import { labSkipReason } from './support/skip.js';
+import { labSkipReason } from '../src/lab/netns.js';
 
 const DRIVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'netlink-driver.js');
 

@@ -15,48 +15,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { accessSync, mkdtempSync, rmSync, writeFileSync, constants as fsConstants } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
-import { labAvailable, withLab, type Lab } from './lab/netns.js';
-import { Capture, parsePcap, sleep } from './lab/capture.js';
-import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders, type LogEvent } from './lab/vigil.js';
+import { labSkipReason, withLab, type Lab } from '../src/lab/netns.js';
+import { Capture, parsePcap } from '../src/lab/capture.js';
+import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders, type LogEvent } from '../src/lab/vigil.js';
 import { generateKey, writeKeyFile } from '../src/quorum/io/authkey.js';
 import { encodeHeartbeat, newBootEpoch } from '../src/quorum/heartbeat.js';
 import { toNodeId, toVotes } from '../src/quorum/types.js';
-import { native } from '../src/native/index.js';
-import { until } from './support/until.js';
 import { errorText } from '../src/base/error-text.js';
+import { sleep } from '../src/lab/wait.js';
+import { until } from '../src/lab/wait.js';
 
 const execFileAsync = promisify(execFile);
 
-function skipReason(): string | false {
-  const lab = labAvailable();
-  if (!lab.ok) return lab.reason;
-  try {
-    native();
-  } catch (e) {
-    return errorText(e);
-  }
-  for (const tool of ['nft', 'ping', 'tcpdump']) {
-    if (!['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((dir) => isExecutable(`${dir}/${tool}`))) return `${tool} is not installed`;
-  }
-  return false;
-}
 
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-const skip = skipReason();
+const skip = labSkipReason(['nft', 'ping', 'tcpdump']);
 const TEST_TIMEOUT = 60_000;
 const VIP = '10.213.0.100';
 const CLUSTER = 'lab';

@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { labAvailable, withLab, type Lab } from './lab/netns.js';
-import { Capture } from './lab/capture.js';
+import { labAvailable, withLab, type Lab } from '../src/lab/netns.js';
+import { Capture } from '../src/lab/capture.js';
 import { generateKey } from '../src/quorum/io/authkey.js';
 import { HeartbeatTransport, type HeartbeatDestination, type HeartbeatTransportOptions } from '../src/quorum/io/transport.js';
+import { sleep } from '../src/lab/wait.js';
 
 const available = labAvailable();
 const skip = available.ok ? false : available.reason;
@@ -111,10 +112,6 @@ class Driver {
   waitReceived(pred: (r: Received) => boolean, what: string, timeoutMs = 5000): Promise<Received> {
     return this.waitFor((l) => l.event === 'received' && pred(l as Received), what, timeoutMs) as Promise<Received>;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function scenario(lab: Lab, destination: (self: string) => HeartbeatDestination): Promise<void> {

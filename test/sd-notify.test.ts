@@ -12,11 +12,11 @@ import { randomBytes } from 'node:crypto';
 import { SOCK_DGRAM, native } from '../src/native/index.js';
 import { sockaddrUn } from '../src/net/sockaddr.js';
 import { formatNotifyMessage, sdNotify, watchdogInterval } from '../src/daemon/sd-notify.js';
-import { labAvailable, withLab } from './lab/netns.js';
-import { sleep } from './lab/capture.js';
-import { VIGIL_MAIN, configYaml, instanceYaml } from './lab/vigil.js';
+import { labAvailable, withLab } from '../src/lab/netns.js';
+import { VIGIL_MAIN, configYaml, instanceYaml } from '../src/lab/vigil.js';
 import { AF_UNIX } from '../src/net/af.js';
 import { errorText } from '../src/base/error-text.js';
+import { sleep } from '../src/lab/wait.js';
 
 function addonMissing(): string | false {
   try {

@@ -15,8 +15,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { sleep } from './capture.js';
 import type { Lab } from './netns.js';
+import { sleep } from './wait.js';
 
 export interface NginxBackend {
   readonly host: string;
