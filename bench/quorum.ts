@@ -63,16 +63,6 @@ function quorumYaml(lab: Lab, keyFile: string, o: { cluster: string; port: numbe
   ].join('\n');
 }
 
-async function cut(lab: Lab, host: string): Promise<void> {
-  await lab.exec(host, 'nft', ['add', 'table', 'netdev', 'vigilcut']);
-  await lab.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'in', '{ type filter hook ingress device eth0 priority 0 ; policy drop ; }']);
-  await lab.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'out', '{ type filter hook egress device eth0 priority 0 ; policy drop ; }']);
-}
-
-async function heal(lab: Lab, host: string): Promise<void> {
-  await lab.exec(host, 'nft', ['delete', 'table', 'netdev', 'vigilcut'], true);
-}
-
 /** Source IPv4 of frames that are b's heartbeats (UDP to `port`) or adverts. */
 function lastPacketFrom(frames: readonly Frame[], src: string, port: number, before: number): number | undefined {
   let last: number | undefined;
@@ -147,7 +137,7 @@ async function lossBench(runs: number): Promise<Map<LossMode, { runs: LossRun[];
               const mark = pa.events.length;
               const t0 = performance.now();
               if (mode === 'sigkill') pb.signal('SIGKILL');
-              else await cut(lab, 'b');
+              else await lab.cut('b');
               const after = (pred: (e: LogEvent) => boolean, what: string): Promise<LogEvent> => pa.waitFor(pred, what, 5000, mark);
               const left = await after((e) => e.event === 'member-left' && e['node'] === 2, 'member-left');
               const won = await after((e) => e.event === 'tie-breaker' && e['result'] === 'won', 'tie-breaker won');
@@ -175,7 +165,7 @@ async function lossBench(runs: number): Promise<Map<LossMode, { runs: LossRun[];
               if (cap) await cap.stop().catch(() => undefined);
             } finally {
               // Back to a pair: b returns (a restart after SIGKILL, the link healed), preempts.
-              await heal(lab, 'b');
+              await lab.heal('b');
               if (mode === 'sigkill' && b) {
                 await b.stop();
                 b = undefined;
@@ -184,7 +174,7 @@ async function lossBench(runs: number): Promise<Map<LossMode, { runs: LossRun[];
           }
         }
       } finally {
-        await heal(lab, 'b');
+        await lab.heal('b');
         await Promise.all([a?.stop(), b?.stop()]);
       }
     });

@@ -41,10 +41,11 @@ import { Capture, gratuitousArps, vrrpAdverts, type Frame } from '../src/lab/cap
 import { VigilProcess, configYaml, instanceYaml } from '../src/lab/vigil.js';
 import { errorWindow, startNginx, writeHaproxyConfig, type HttpResult, type NginxBackend } from '../src/lab/web.js';
 import { controlRequest } from '../src/daemon/control.js';
-import type { ResourceManagerStatus } from '../src/resources/manager.js';
 import { BENCH_CAPTURE, fmtSummary, printTable, summarize, type Summary } from './lab-daemons.js';
 import { errorText } from '../src/base/error-text.js';
 import { sleep, until } from '../src/lab/wait.js';
+import type { ResourceManagerStatus } from '../src/resources/types.js';
+import { onLines } from '../src/lab/lines.js';
 
 export type WebConfig = 'check-w0' | 'check-w-100' | 'group-mt1';
 export const WEB_CONFIGS: readonly WebConfig[] = ['check-w0', 'check-w-100', 'group-mt1'];
@@ -113,18 +114,8 @@ process.on('SIGTERM', () => { sending = false; setTimeout(() => process.exit(0),
 
 class ClientLoop {
   readonly results: Req[] = [];
-  private buffer = '';
   private constructor(readonly child: ChildProcess) {
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) !== -1) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        if (line.trim()) this.results.push(JSON.parse(line) as Req);
-      }
-    });
+    onLines(child.stdout, (line) => this.results.push(JSON.parse(line) as Req));
   }
 
   static start(lab: Lab, host: string, url: string, everyMs: number, timeoutMs: number): ClientLoop {

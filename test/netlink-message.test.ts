@@ -8,17 +8,6 @@ import { parseMac } from '../src/net/mac.js';
 import { parseAddress } from '../src/netlink/addresses.js';
 import { parseLink } from '../src/netlink/links.js';
 import {
-  IFA,
-  IFA_F,
-  IFF,
-  IFLA,
-  IFLA_INFO,
-  IFLA_MACVLAN,
-  MACVLAN_MODE,
-  NLMSG,
-  NLM_F,
-  RTM,
-  RT_SCOPE,
   attr,
   attrNested,
   attrString,
@@ -31,7 +20,6 @@ import {
   encodeIfInfoMsg,
   encodeMessage,
   encodeNlMsgErr,
-  errnoName,
   findAttr,
   validInterfaceName,
   type AttrSpec,
@@ -39,6 +27,7 @@ import {
   type RtAttr,
 } from '../src/netlink/message.js';
 import { AF_INET, AF_INET6 } from '../src/net/af.js';
+import { IFA, IFA_F, IFF, IFLA, IFLA_INFO, IFLA_MACVLAN, MACVLAN_MODE, NLMSG, NLM_F, RTM, RT_SCOPE, errnoName } from '../src/netlink/constants.js';
 
 const LE = endianness() === 'LE';
 

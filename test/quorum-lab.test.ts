@@ -125,17 +125,6 @@ async function stateOf(p: VigilProcess): Promise<string> {
   return (await p.instance('gw')).state;
 }
 
-/** Cuts `host` off: everything in and out of its eth0 dropped (netdev ingress and egress: IP, ARP, packet sockets). */
-async function cut(lab: Lab, host: string): Promise<void> {
-  await lab.exec(host, 'nft', ['add', 'table', 'netdev', 'vigilcut']);
-  await lab.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'in', '{ type filter hook ingress device eth0 priority 0 ; policy drop ; }']);
-  await lab.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'out', '{ type filter hook egress device eth0 priority 0 ; policy drop ; }']);
-}
-
-async function heal(lab: Lab, host: string): Promise<void> {
-  await lab.exec(host, 'nft', ['delete', 'table', 'netdev', 'vigilcut'], true);
-}
-
 function eventsSince(p: VigilProcess, from: number, name: string): LogEvent[] {
   return p.events.slice(from).filter((e) => e.event === name);
 }
@@ -157,7 +146,7 @@ test('quorum lab (a): two_node, a node booting with its link cut never claims th
       let a: VigilProcess | undefined;
       let b: VigilProcess | undefined;
       try {
-        await cut(lab, 'a');
+        await lab.cut('a');
         a = await VigilProcess.start(lab, 'a', nodeYaml(lab, 200, q));
         // ~2 s alone: FAULT throughout, never the VIP, never master.
         for (let i = 0; i < 10; i++) {
@@ -188,7 +177,7 @@ test('quorum lab (a): two_node, a node booting with its link cut never claims th
         assert.equal(b.stateChanges('gw').filter((e) => e['to'] === 'master').length, 0, 'b never became master');
 
         // Heal: both see each other (T == E), wait_for_all clears, both quorate; a wins.
-        await heal(lab, 'a');
+        await lab.heal('a');
         await until(async () => (await quorumOf(a!)).quorate && (await quorumOf(b!)).quorate, () => 'a and b quorate');
         await settle(lab, [a, b], ['a'], 'healed');
         assert.equal(await stateOf(a), 'master');
@@ -200,7 +189,7 @@ test('quorum lab (a): two_node, a node booting with its link cut never claims th
           assert.equal((await quorumOf(p)).waitingForAll, false);
         }
       } finally {
-        await heal(lab, 'a');
+        await lab.heal('a');
         await stopAll([a, b]);
       }
     }),
@@ -271,7 +260,7 @@ test('quorum lab (c): three nodes, the master isolated by nftables loses quorum 
         await settle(lab, ps, ['a'], 'all up');
 
         const marks = ps.map((p) => p.events.length);
-        await cut(lab, 'a');
+        await lab.cut('a');
         await a.waitFor((e) => e.event === 'quorum-change' && e['quorate'] === false, 'a inquorate', 5000, marks[0]);
         const aFault = await a.waitState('gw', 'fault', 5000, marks[0]);
         // b (the next priority) takes over; c follows it.
@@ -293,7 +282,7 @@ test('quorum lab (c): three nodes, the master isolated by nftables loses quorum 
         assert.equal(await stateOf(c), 'backup');
 
         // Heal: a rejoins, is quorate again and preempts: one master.
-        await heal(lab, 'a');
+        await lab.heal('a');
         await until(async () => (await quorumOf(a)).quorate, () => 'a quorate again');
         await a.waitState('gw', 'master', 5000, marks[0]);
         await settle(lab, ps, ['a'], 'healed');
@@ -301,7 +290,7 @@ test('quorum lab (c): three nodes, the master isolated by nftables loses quorum 
         assert.equal(await stateOf(b), 'backup');
         assert.equal(await stateOf(c), 'backup');
       } finally {
-        await heal(lab, 'a');
+        await lab.heal('a');
         await stopAll(ps);
       }
     }),
@@ -327,7 +316,7 @@ test('quorum lab (d): two_node with tie_breaker ping: the cut-off master loses t
 
         const marks = ps.map((p) => p.events.length);
         const cutAt = Date.now();
-        await cut(lab, 'a');
+        await lab.cut('a');
         await a.waitFor((e) => e.event === 'tie-breaker' && e['result'] === 'lost', "a's tie-breaker lost", 5000, marks[0]);
         await b.waitFor((e) => e.event === 'tie-breaker' && e['result'] === 'won', "b's tie-breaker won", 5000, marks[1]);
         await a.waitState('gw', 'fault', 5000, marks[0]);
@@ -360,13 +349,13 @@ test('quorum lab (d): two_node with tie_breaker ping: the cut-off master loses t
         assert.equal(sb.tieBreaker?.state, 'won');
 
         // Heal: the split ends, a preempts again.
-        await heal(lab, 'a');
+        await lab.heal('a');
         await a.waitFor((e) => e.event === 'two-node-rejoined', 'a rejoined', 5000, marks[0]);
         await a.waitState('gw', 'master', 5000, marks[0]);
         await settle(lab, ps, ['a'], 'healed');
         assert.equal((await quorumOf(a)).tieBreaker?.split, false);
       } finally {
-        await heal(lab, 'a');
+        await lab.heal('a');
         await stopAll(ps);
       }
     }),
@@ -394,7 +383,7 @@ test('quorum lab (d, no tie_breaker): two_node without a tie-breaker — the sam
         const [a, b] = ps as [VigilProcess, VigilProcess];
         await settle(lab, ps, ['a'], 'both up');
         const marks = ps.map((p) => p.events.length);
-        await cut(lab, 'a');
+        await lab.cut('a');
         await b.waitState('gw', 'master', 5000, marks[1]);
         // Expected here (no dual-master audit): both halves quorate, both master.
         await waitHolders(lab, ['a', 'b'], VIP, ['a', 'b']);
@@ -413,10 +402,10 @@ test('quorum lab (d, no tie_breaker): two_node without a tie-breaker — the sam
           assert.match(qs.stdout, /WARNING: two_node without a tie_breaker/);
         }
         // Heal: VRRP settles it (a has the higher priority).
-        await heal(lab, 'a');
+        await lab.heal('a');
         await settle(lab, ps, ['a'], 'healed');
       } finally {
-        await heal(lab, 'a');
+        await lab.heal('a');
         await stopAll(ps);
         rmSync(dir, { recursive: true, force: true });
       }
@@ -607,7 +596,7 @@ test('quorum lab (freeze): no_quorum_policy freeze — an isolated backup takes 
         await settle(lab, [a, b], ['a'], 'both up');
         const fromA = a.events.length;
         const fromB = b.events.length;
-        await cut(lab, 'b');
+        await lab.cut('b');
         // Both halves lose quorum (1 vote of 2): freeze keeps each as it is.
         await until(async () => (await quorumOf(a)).verdict === 'keep' && (await quorumOf(b)).verdict === 'keep', () => 'both inquorate, verdict keep');
         await sleep(1000); // several Master_Down_Intervals (361 ms) without adverts on b
@@ -615,7 +604,7 @@ test('quorum lab (freeze): no_quorum_policy freeze — an isolated backup takes 
         assert.equal(await stateOf(b), 'backup', 'b, which hears no adverts, did not take over');
         assert.equal(await stateOf(a), 'master', 'a kept its VIP while inquorate');
         assert.equal((await quorumStatusCli(b)).code, 2);
-        await heal(lab, 'b');
+        await lab.heal('b');
         await until(async () => (await quorumOf(a)).quorate && (await quorumOf(b)).quorate, () => 'both quorate again');
         await settle(lab, [a, b], ['a'], 'healed');
         assert.deepEqual(eventsSince(b, fromB, 'state-change'), [], 'b never changed state after the cut');

@@ -14,6 +14,7 @@ import { Capture } from '../src/lab/capture.js';
 import { generateKey } from '../src/quorum/io/authkey.js';
 import { HeartbeatTransport, type HeartbeatDestination, type HeartbeatTransportOptions } from '../src/quorum/io/transport.js';
 import { sleep } from '../src/lab/wait.js';
+import { onLines } from '../src/lab/lines.js';
 
 const available = labAvailable();
 const skip = available.ok ? false : available.reason;
@@ -38,22 +39,13 @@ interface Received extends DriverLine {
 class Driver {
   readonly lines: DriverLine[] = [];
   stderr = '';
-  private buffer = '';
   private readonly waiters = new Set<() => void>();
 
   constructor(
     readonly host: string,
     readonly child: ChildProcess,
   ) {
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) !== -1) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        if (line.trim()) this.lines.push(JSON.parse(line) as DriverLine);
-      }
+    onLines(child.stdout, (line) => this.lines.push(JSON.parse(line) as DriverLine), () => {
       for (const w of [...this.waiters]) w();
     });
     child.stderr?.setEncoding('utf8');

@@ -12,16 +12,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkProperty } from './support/property.js';
 import {
-  INFINITY,
   ResourceManager,
-  type ResourceAction,
-  type ResourceCommand,
-  type ResourceEvent,
-  type ResourceManagerConfig,
-  type ResourceManagerStatus,
-  type ResourceStatus,
 } from '../src/resources/manager.js';
 import { OCF, type GroupConfig, type OnFail, type OperationName, type OperationResult, type ResourceConfig } from '../src/resources/types.js';
+import { INFINITY, type ResourceAction, type ResourceCommand, type ResourceEvent, type ResourceManagerConfig, type ResourceManagerStatus, type ResourceStatus } from '../src/resources/types.js';
 
 const RUNS = Number(process.env['VIGIL_PROPERTY_RUNS'] ?? 150);
 

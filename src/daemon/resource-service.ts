@@ -14,11 +14,12 @@ import path from 'node:path';
 import type { VigilConfig } from '../config/types.js';
 import { HealthChecker } from '../health/checker.js';
 import { createAgent } from '../resources/agents/index.js';
-import { ResourceManager, type ResourceAction, type ResourceManagerStatus } from '../resources/manager.js';
+import { ResourceManager } from '../resources/manager.js';
 import type { GroupConfig, HealthCheckConfig, ResourceAgent } from '../resources/types.js';
 import type { Logger } from './logger.js';
 import type { Scheduler } from './scheduler.js';
 import { errorText } from '../base/error-text.js';
+import { type ResourceAction, type ResourceManagerStatus } from '../resources/types.js';
 
 /** The VRRP side as the resource manager sees it. */
 export interface VrrpView {

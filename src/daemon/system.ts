@@ -22,11 +22,11 @@ import {
   type AppliedSysctl,
   type Link,
 } from '../netlink/index.js';
-import type { ScopeName } from '../netlink/message.js';
 import { VrrpSocket, type VrrpSocketProblem } from '../vrrp/io/transport.js';
 import type { VirtualIp } from '../config/types.js';
 import type { AddressEvent, FrameSender, LinkState, NetworkPorts, SocketPorts, VrrpChannel, VrrpChannelOptions } from './ports.js';
 import { errorText } from '../base/error-text.js';
+import type { ScopeName } from '../netlink/constants.js';
 
 function linkState(link: Link): LinkState {
   return { index: link.index, name: link.name, up: link.up, carrier: link.carrier, mac: link.mac ?? undefined };

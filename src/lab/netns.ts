@@ -184,6 +184,22 @@ export class Lab {
     await run('ip', ['-n', this.host(host).ns, 'link', 'set', 'eth0', up ? 'up' : 'down']);
   }
 
+  /**
+   * Cuts `host` off: everything in and out of its eth0 dropped (nftables netdev ingress
+   * and egress: IP, ARP, packet sockets), which is a partition as the daemon sees it
+   * (never `ip link set down`: docs/reference/quorum.md, "pain points"). Needs nft.
+   */
+  async cut(host: string): Promise<void> {
+    await this.exec(host, 'nft', ['add', 'table', 'netdev', 'vigilcut']);
+    await this.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'in', '{ type filter hook ingress device eth0 priority 0 ; policy drop ; }']);
+    await this.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'out', '{ type filter hook egress device eth0 priority 0 ; policy drop ; }']);
+  }
+
+  /** Undoes cut(); nothing happens when `host` is not cut. */
+  async heal(host: string): Promise<void> {
+    await this.exec(host, 'nft', ['delete', 'table', 'netdev', 'vigilcut'], true);
+  }
+
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     await this.stopChildren();

@@ -16,6 +16,7 @@ import type { DaemonStatus } from '../daemon/daemon.js';
 import type { InstanceStatus } from '../daemon/instance.js';
 import type { Lab } from './netns.js';
 import { sleep } from './wait.js';
+import { onLines } from './lines.js';
 
 /** dist/src/cli/main.js, from dist/src/lab/vigil.js. */
 export const VIGIL_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
@@ -36,7 +37,6 @@ export class VigilProcess {
   readonly kind = 'vigil';
   readonly events: LogEvent[] = [];
   stderr = '';
-  private buffer = '';
   private readonly waiters = new Set<() => void>();
 
   private constructor(
@@ -48,22 +48,17 @@ export class VigilProcess {
     readonly configPath: string,
     readonly runtimeDir: string,
   ) {
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) !== -1) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        if (!line.trim()) continue;
+    onLines(
+      child.stdout,
+      (line) => {
         try {
           this.events.push({ ...(JSON.parse(line) as { time: string; level: string; event: string }), receivedAt: performance.now() });
         } catch {
           this.events.push({ time: '', level: 'raw', event: 'raw', line, receivedAt: performance.now() });
         }
-      }
-      this.wake();
-    });
+      },
+      () => this.wake(),
+    );
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => (this.stderr += d));
     child.once('exit', () => this.wake());

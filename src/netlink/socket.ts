@@ -18,15 +18,14 @@
  */
 import { NetlinkError, syscallErrorInfo } from './errors.js';
 import {
-  NLM_F,
   decodeDatagram,
   encodeMessage,
-  messageTypeName,
   type AttrSpec,
   type DecodeError,
   type NetlinkMessage,
 } from './message.js';
 import { errorText } from '../base/error-text.js';
+import { NLM_F, messageTypeName } from './constants.js';
 
 export interface ReceiveHandlers {
   /** One received datagram (it may hold several netlink messages). */

@@ -10,8 +10,6 @@
  */
 import {
   MSG_TRUNC,
-  NETLINK_ROUTE,
-  SOCK_RAW,
   SOL_SOCKET,
   SO_RCVBUF,
   SyscallError,
@@ -20,9 +18,9 @@ import {
   type PollHandle,
 } from '../native/index.js';
 import { parseSockaddr, sockaddrNl } from '../net/sockaddr.js';
-import { NETLINK_OPT, SOL_NETLINK } from './message.js';
 import type { NetlinkTransport, ReceiveHandlers, TransportOptions } from './socket.js';
 import { AF_NETLINK } from '../net/af.js';
+import { NETLINK_OPT, NETLINK_ROUTE, SOCK_RAW, SOL_NETLINK } from './constants.js';
 
 /** SO_RCVBUFFORCE (asm-generic/socket.h): like SO_RCVBUF, past rmem_max, with CAP_NET_ADMIN. */
 const SO_RCVBUFFORCE = 33;

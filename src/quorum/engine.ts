@@ -8,6 +8,9 @@
  * last_man_standing window ends, and the caller delivers a `tick` then. Votes come from
  * the config's node list; expected votes, quorate and wait_for_all flags from the members'
  * own reports (MemberReport).
+ *
+ * Over 600 lines on purpose: the config check and the engine that relies on it are kept
+ * together, so that each rule R2–R10 is stated once, next to the code that enforces it.
  */
 import type { Brand } from '../base/brand.js';
 import type { MemberReport, NodeId, QuorumEngineConfig, QuorumNode, TieBreakerNode } from './types.js';

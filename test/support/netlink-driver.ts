@@ -15,7 +15,7 @@
  * after a line {"ready":true}, until stdin ends or receives a line.
  */
 import { ip } from '../../src/net/address.js';
-import { NETLINK_ROUTE, SOCK_RAW, native } from '../../src/native/index.js';
+import { native } from '../../src/native/index.js';
 import { sockaddrNl } from '../../src/net/sockaddr.js';
 import { parseMac } from '../../src/net/mac.js';
 import {
@@ -29,9 +29,9 @@ import {
   type AddressSpec,
   type AppliedSysctl,
 } from '../../src/netlink/index.js';
-import type { ScopeName } from '../../src/netlink/message.js';
 import { AF_NETLINK } from '../../src/net/af.js';
 import { errorStackText } from '../../src/base/error-text.js';
+import { NETLINK_ROUTE, SOCK_RAW, type ScopeName } from '../../src/netlink/constants.js';
 
 type Op = Record<string, unknown> & { op: string };
 
