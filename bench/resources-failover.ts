@@ -46,6 +46,7 @@ import { errorText } from '../src/base/error-text.js';
 import { sleep, until } from '../src/lab/wait.js';
 import type { ResourceManagerStatus } from '../src/resources/types.js';
 import { onLines } from '../src/lab/lines.js';
+import { procRunning } from '../src/lab/proc.js';
 
 export type WebConfig = 'check-w0' | 'check-w-100' | 'group-mt1';
 export const WEB_CONFIGS: readonly WebConfig[] = ['check-w0', 'check-w-100', 'group-mt1'];
@@ -204,16 +205,6 @@ function execPid(stateDir: string): number {
   return file.pid;
 }
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
 function analyse(lab: Lab, frames: readonly Frame[], loop: ClientLoop, m: RunMarks): WebRunResult {
   const aIp = lab.host('a').ipv4;
   const bIp = lab.host('b').ipv4;
@@ -278,7 +269,7 @@ export async function webFailoverLab(config: WebConfig, runs: number): Promise<W
       for (let r = 0; r < runs; r++) {
         try {
           const pid = execPid(stateDirs.a);
-          if (!alive(pid)) throw new Error(`a's haproxy (pid ${pid}) is not running before the kill`);
+          if (!procRunning(pid)) throw new Error(`a's haproxy (pid ${pid}) is not running before the kill`);
           const fromA = a.events.length;
           const fromB = b.events.length;
           // A random phase against the 100 ms check / monitor period.

@@ -16,8 +16,7 @@ import { addressFromBytes, ip } from '../src/net/address.js';
 import { formatMac } from '../src/net/mac.js';
 import { encodeAdvert } from '../src/vrrp/codec.js';
 import type { Centiseconds, Priority, Vrid } from '../src/vrrp/types.js';
-import { sleep } from '../src/lab/wait.js';
-import { until } from '../src/lab/wait.js';
+import { sleep, until } from '../src/lab/wait.js';
 import { labSkipReason } from '../src/lab/netns.js';
 
 const skip = labSkipReason();

@@ -18,8 +18,7 @@ import { addressFromBytes } from '../src/net/address.js';
 import { formatMac } from '../src/net/mac.js';
 import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders, type LogEvent } from '../src/lab/vigil.js';
 import type { DaemonStatus } from '../src/daemon/daemon.js';
-import { sleep } from '../src/lab/wait.js';
-import { until } from '../src/lab/wait.js';
+import { sleep, until } from '../src/lab/wait.js';
 import { labSkipReason } from '../src/lab/netns.js';
 
 const execFileAsync = promisify(execFile);

@@ -28,8 +28,7 @@ import { generateKey, writeKeyFile } from '../src/quorum/io/authkey.js';
 import { encodeHeartbeat, newBootEpoch } from '../src/quorum/heartbeat.js';
 import { toNodeId, toVotes } from '../src/quorum/types.js';
 import { errorText } from '../src/base/error-text.js';
-import { sleep } from '../src/lab/wait.js';
-import { until } from '../src/lab/wait.js';
+import { sleep, until } from '../src/lab/wait.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -23,8 +23,8 @@ import { VIGIL_MAIN, VigilProcess, holders, waitHolders } from '../src/lab/vigil
 import { bodies, errorWindow, startHttpLoop, startNginx, writeHaproxyConfig, type NginxBackend } from '../src/lab/web.js';
 import { controlRequest } from '../src/daemon/control.js';
 import type { ResourceServiceStatus } from '../src/daemon/resource-service.js';
-import { sleep } from '../src/lab/wait.js';
-import { until } from '../src/lab/wait.js';
+import { sleep, until } from '../src/lab/wait.js';
+import { procRunning } from '../src/lab/proc.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -120,17 +120,7 @@ function execPid(stateDir: string, resource: string): number | undefined {
   } catch {
     return undefined;
   }
-  return alive(pid) ? pid : undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
+  return procRunning(pid) ? pid : undefined;
 }
 
 /** Ends (by the PIDs in their pid files) exec resources a failed test left behind. */

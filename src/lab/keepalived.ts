@@ -12,6 +12,7 @@ import path from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import type { Lab } from './netns.js';
 import { OwnedProcess, procParent } from './proc.js';
+import type { VrrpState } from './vigil.js';
 import { sleep, until } from './wait.js';
 
 export interface KeepalivedInstance {
@@ -62,9 +63,6 @@ export interface KeepalivedDump {
   readonly masterPriority: number | undefined;
   readonly raw: string;
 }
-
-/** VRRP states as the lab's daemons report them (vigil's names). */
-export type VrrpState = 'init' | 'backup' | 'master' | 'fault';
 
 const ENTERING = /\((\S+)\) Entering (MASTER|BACKUP|FAULT) STATE/g;
 

@@ -26,6 +26,12 @@ export function procParent(pid: number): number | undefined {
   return s ? Number(s[1]) : undefined;
 }
 
+/** Whether `pid` runs: it exists and is not a zombie. */
+export function procRunning(pid: number): boolean {
+  const state = procStat(pid)?.[0];
+  return state !== undefined && state !== 'Z' && state !== 'X';
+}
+
 /** utime + stime of the whole process (all threads), in clock ticks. */
 export function procCpuTicks(pid: number): number | undefined {
   const s = procStat(pid);
