@@ -10,7 +10,6 @@ import { constants as osConstants } from 'node:os';
 // Constants
 // ---------------------------------------------------------------------------------
 
-export const SOCK_RAW = 3;
 export const NETLINK_ROUTE = 0;
 export const SOL_NETLINK = 270;
 

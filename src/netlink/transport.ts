@@ -16,11 +16,12 @@ import {
   native,
   toSyscallError,
   type PollHandle,
+  SOCK_RAW,
 } from '../native/index.js';
 import { parseSockaddr, sockaddrNl } from '../net/sockaddr.js';
 import type { NetlinkTransport, ReceiveHandlers, TransportOptions } from './socket.js';
 import { AF_NETLINK } from '../net/af.js';
-import { NETLINK_OPT, NETLINK_ROUTE, SOCK_RAW, SOL_NETLINK } from './constants.js';
+import { NETLINK_OPT, NETLINK_ROUTE, SOL_NETLINK } from './constants.js';
 
 /** SO_RCVBUFFORCE (asm-generic/socket.h): like SO_RCVBUF, past rmem_max, with CAP_NET_ADMIN. */
 const SO_RCVBUFFORCE = 33;

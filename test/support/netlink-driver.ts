@@ -15,7 +15,7 @@
  * after a line {"ready":true}, until stdin ends or receives a line.
  */
 import { ip } from '../../src/net/address.js';
-import { native } from '../../src/native/index.js';
+import { SOCK_RAW, native } from '../../src/native/index.js';
 import { sockaddrNl } from '../../src/net/sockaddr.js';
 import { parseMac } from '../../src/net/mac.js';
 import {
@@ -31,7 +31,7 @@ import {
 } from '../../src/netlink/index.js';
 import { AF_NETLINK } from '../../src/net/af.js';
 import { errorStackText } from '../../src/base/error-text.js';
-import { NETLINK_ROUTE, SOCK_RAW, type ScopeName } from '../../src/netlink/constants.js';
+import { NETLINK_ROUTE, type ScopeName } from '../../src/netlink/constants.js';
 
 type Op = Record<string, unknown> & { op: string };
 

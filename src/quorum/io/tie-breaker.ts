@@ -12,6 +12,7 @@
 import { execFile } from 'node:child_process';
 import type { IpAddress } from '../../net/address.js';
 import { since } from '../../os/elapsed.js';
+import { describeExit, runProgram } from '../../os/process-group.js';
 import { scriptProblem } from '../../os/script-safety.js';
 import { tcpConnectCheck } from '../../os/tcp-check.js';
 
@@ -50,23 +51,19 @@ export async function tcpCheck(target: { readonly address: IpAddress; readonly p
 
 /**
  * Runs the fencing hook with the peer's name and address as arguments; ok only on exit
- * status 0 within `timeoutMs` (a hung hook is killed and counts as failed).
+ * status 0 within `timeoutMs`. It runs in a process group of its own: a hung hook is
+ * killed with whatever it started, and counts as failed.
  */
-export function fenceCheck(script: string, peer: { readonly name: string; readonly address: IpAddress }, timeoutMs: number): Promise<CheckResult> {
-  const start = process.hrtime.bigint();
+export async function fenceCheck(script: string, peer: { readonly name: string; readonly address: IpAddress }, timeoutMs: number): Promise<CheckResult> {
   const refused = scriptProblem(script);
-  if (refused !== undefined) return Promise.resolve({ check: 'fence', ok: false, detail: refused, elapsedMs: 0 });
-  return new Promise((resolve) => {
-    execFile(script, [peer.name, peer.address.text], { timeout: timeoutMs, killSignal: 'SIGKILL', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', VIGIL_PEER: peer.name, VIGIL_PEER_ADDRESS: peer.address.text } }, (error, _stdout, stderr) => {
-      const elapsedMs = since(start);
-      if (!error) {
-        resolve({ check: 'fence', ok: true, detail: `${script} ${peer.name}: exit 0`, elapsedMs });
-        return;
-      }
-      const e = error as NodeJS.ErrnoException & { killed?: boolean; code?: number | string; signal?: string };
-      const why = e.killed ? `timed out after ${timeoutMs} ms` : typeof e.code === 'number' ? `exit ${e.code}` : (e.signal ?? String(e.code ?? e.message));
-      const said = stderr.trim().split('\n').slice(-1)[0];
-      resolve({ check: 'fence', ok: false, detail: `${script} ${peer.name}: ${why}${said ? ` (${said})` : ''}`, elapsedMs });
-    });
+  if (refused !== undefined) return { check: 'fence', ok: false, detail: refused, elapsedMs: 0 };
+  const what = `${script} ${peer.name}`;
+  const r = await runProgram(script, [peer.name, peer.address.text], {
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', VIGIL_PEER: peer.name, VIGIL_PEER_ADDRESS: peer.address.text },
+    timeoutMs,
   });
+  if (r.spawnError === undefined && !r.timedOut && r.code === 0) return { check: 'fence', ok: true, detail: `${what}: exit 0`, elapsedMs: r.elapsedMs };
+  const why = r.spawnError !== undefined ? (r.spawnError.code ?? r.spawnError.message) : r.timedOut ? `timed out after ${timeoutMs} ms` : describeExit(r);
+  const said = r.stderr.trim().split('\n').slice(-1)[0];
+  return { check: 'fence', ok: false, detail: `${what}: ${why}${said ? ` (${said})` : ''}`, elapsedMs: r.elapsedMs };
 }
