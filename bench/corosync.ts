@@ -21,12 +21,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { withLab, type Lab } from '../test/lab/netns.js';
-import { Capture, gratuitousArps, sleep, vrrpAdverts } from '../test/lab/capture.js';
-import { VigilProcess, configYaml, instanceYaml } from '../test/lab/vigil.js';
-import { CorosyncCluster, healPartition, partition } from '../test/lab/corosync.js';
-import { writeKeyFile } from '../src/quorum/authkey.js';
-import { CLK_TCK, cpuSeconds, envNumber, fmtSummary, printTable, summarize, waitUntil } from './lab-daemons.js';
+import { withLab, type Lab } from '../src/lab/netns.js';
+import { Capture, gratuitousArps, vrrpAdverts } from '../src/lab/capture.js';
+import { sleep, until } from '../src/lab/wait.js';
+import { VigilProcess, configYaml, instanceYaml } from '../src/lab/vigil.js';
+import { CorosyncCluster, healPartition, partition } from '../src/lab/corosync.js';
+import { writeKeyFile } from '../src/quorum/io/authkey.js';
+import { CLK_TCK, cpuSeconds, envNumber, fmtSummary, printTable, summarize } from './lab-daemons.js';
 
 type Provider = 'vigil' | 'corosync';
 const VIP = '10.213.0.100';
@@ -115,7 +116,7 @@ async function runProvider(provider: Provider, runs: number, cpuWindowS: number,
             const bIp = lab.host('b').ipv4;
             const bMac = lab.host('b').mac;
             const c = cap;
-            await waitUntil(() => gratuitousArps(c.frames()).some((g) => g.ip === VIP && g.senderMac === bMac && g.timeMs >= realtime(t0)), "b's gratuitous ARP", 10_000, 10);
+            await until(() => gratuitousArps(c.frames()).some((g) => g.ip === VIP && g.senderMac === bMac && g.timeMs >= realtime(t0)), "b's gratuitous ARP", 10_000, 10);
             let stepDown: number | undefined;
             if (mode === 'cut') {
               const e = await a.waitFor((ev) => ev.event === 'state-change' && ev['from'] === 'master', 'a steps down', 10_000, markA);

@@ -21,22 +21,23 @@
  * The gap part: a master (priority 200) and a backup (100) at 10 ms with 8 CPU hogs,
  * the worst interval between two adverts of the master over a window.
  */
-import { withLab, type Lab } from '../test/lab/netns.js';
-import { gratuitousArps, sleep, vrrpAdverts, type Frame } from '../test/lab/capture.js';
+import { withLab, type Lab } from '../src/lab/netns.js';
+import { Capture, gratuitousArps, vrrpAdverts, type Frame } from '../src/lab/capture.js';
 import {
-  BenchCapture,
+  BENCH_CAPTURE,
   CpuHogs,
   fmtSummary,
   printTable,
   startDaemon,
   summarize,
-  waitUntil,
   type BenchDaemon,
   type DaemonKind,
   type DaemonOptions,
   type InstanceSpec,
   type Summary,
 } from './lab-daemons.js';
+import { errorText } from '../src/base/error-text.js';
+import { sleep, until } from '../src/lab/wait.js';
 
 export type Mode = 'sigkill' | 'linkdown' | 'sigterm';
 const MODE_LABEL: Record<Mode, string> = { sigkill: 'SIGKILL', linkdown: 'link down', sigterm: 'SIGTERM' };
@@ -149,24 +150,24 @@ export async function failoverLab(kind: DaemonKind, intervalMs: number, runs: nu
         const bucket = out.get(mode) as ModeResults;
         for (let r = 0; r < runs; r++) {
           const backup = other(master);
-          let cap: BenchCapture | undefined;
+          let cap: Capture | undefined;
           try {
-            cap = await BenchCapture.start(lab, 'client');
+            cap = await Capture.start(lab, 'client', 'vrrp or arp', BENCH_CAPTURE);
             // At least one advert of the master in the capture before the event.
             await sleep(Math.max(1.5 * intervalMs, 100));
             const node = nodes[master];
             if (mode === 'sigkill') await node.crash();
             else if (mode === 'linkdown') await lab.link(master, false);
             else node.terminate();
-            await waitUntil(() => nodes[backup].state(INSTANCE) === 'master', `${backup} to become master`, down * 3 + 5000);
+            await until(() => nodes[backup].state(INSTANCE) === 'master', `${backup} to become master`, down * 3 + 5000, 5);
             const newIp = lab.host(backup).ipv4;
             const newMac = lab.host(backup).mac;
             const c = cap;
-            await waitUntil(() => {
+            await until(() => {
               const f = c.frames();
               return vrrpAdverts(f).some((x) => x.src.text === newIp) && (mode === 'sigterm' || gratuitousArps(f).some((g) => g.ip === VIP && g.senderMac === newMac));
             }, 'the new master\'s advert and gratuitous ARP in the capture', 3000, 10);
-            const { frames } = await cap.stop();
+            const frames = await cap.stop();
             cap = undefined;
             const result = analyse(lab, frames, mode, master, backup);
             bucket.results.push(result);
@@ -181,7 +182,7 @@ export async function failoverLab(kind: DaemonKind, intervalMs: number, runs: nu
             }
             master = await waitStable(nodes, hold, down * 3 + 15000);
           } catch (e) {
-            bucket.errors.push(e instanceof Error ? e.message : String(e));
+            bucket.errors.push(errorText(e));
             if (cap) await cap.stop().catch(() => undefined);
             master = await recover();
           }
@@ -215,20 +216,21 @@ export async function gapLab(kind: DaemonKind, label: string, intervalMs: number
     let a: BenchDaemon | undefined;
     let b: BenchDaemon | undefined;
     let hogs: CpuHogs | undefined;
-    let cap: BenchCapture | undefined;
+    let cap: Capture | undefined;
     try {
       a = await startDaemon(kind, lab, 'a', [spec(intervalMs, 200)], options);
       b = await startDaemon(kind, lab, 'b', [spec(intervalMs, BACKUP_PRIORITY)], options);
       const aa = a;
       const bb = b;
-      await waitUntil(() => aa.state(INSTANCE) === 'master' && bb.state(INSTANCE) === 'backup', 'a master, b backup', 20000);
+      await until(() => aa.state(INSTANCE) === 'master' && bb.state(INSTANCE) === 'backup', 'a master, b backup', 20000, 5);
       await sleep(300);
       hogs = CpuHogs.start(hogCount);
       await sleep(500);
       const takeoversBefore = b.entered(INSTANCE, 'master');
-      cap = await BenchCapture.start(lab, 'client');
+      cap = await Capture.start(lab, 'client', 'vrrp or arp', BENCH_CAPTURE);
       await sleep(seconds * 1000);
-      const { frames, dropped } = await cap.stop();
+      const frames = await cap.stop();
+      const dropped = cap.dropped;
       cap = undefined;
       const takeovers = b.entered(INSTANCE, 'master') - takeoversBefore;
       await hogs.stop();
@@ -291,7 +293,7 @@ export async function runFailoverBench(o: FailoverBenchOptions): Promise<void> {
       try {
         all.set(`${kind}/${interval}`, await failoverLab(kind, interval, o.runs, modes));
       } catch (e) {
-        errors.push(`${kind} at ${intervalLabel(interval)}: ${e instanceof Error ? e.message : String(e)}`);
+        errors.push(`${kind} at ${intervalLabel(interval)}: ${errorText(e)}`);
       }
       process.stderr.write(`  [failover ${kind} ${intervalLabel(interval)}: ${((performance.now() - t0) / 1000).toFixed(1)} s]\n`);
     }
@@ -359,7 +361,7 @@ export async function runFailoverBench(o: FailoverBenchOptions): Promise<void> {
       try {
         gapResults.push(await gapLab(v.kind, v.label, 10, o.gapSeconds, o.gapHogs, v.options));
       } catch (e) {
-        gapErrors.push(`${v.label}: ${e instanceof Error ? e.message : String(e)}`);
+        gapErrors.push(`${v.label}: ${errorText(e)}`);
       }
       process.stderr.write(`  [gap ${v.label}: ${((performance.now() - t0) / 1000).toFixed(1)} s]\n`);
     }

@@ -1,22 +1,22 @@
 /**
  * Bench helpers for the lab: one interface over a vigil daemon and a keepalived daemon
- * (Debian's keepalived, foreground, config and pid files in a temp dir of its own), a
- * packet capture that reports kernel drops, CPU hogs, and /proc readings.
+ * (both from src/lab, as the tests run them), the capture settings for long runs, CPU
+ * hogs, and /proc readings.
  *
- * Safety: processes are started here or by the lab and ended only by their PID (a
- * keepalived VRRP child, which the lab does not know, only after checking that its
- * /proc start time is still the one recorded when it was found as our child).
+ * Safety: processes are started here or by the lab and ended only by their PID (a CPU
+ * hog only while its /proc start time is still the one recorded when it was started).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { Lab } from '../test/lab/netns.js';
-import { parsePcap, sleep, type Frame } from '../test/lab/capture.js';
-import { VigilProcess, configYaml, instanceYaml } from '../test/lab/vigil.js';
+import { readFileSync } from 'node:fs';
+import type { CaptureOptions } from '../src/lab/capture.js';
+import { Keepalived, keepalivedConf } from '../src/lab/keepalived.js';
+import type { Lab } from '../src/lab/netns.js';
+import { OwnedProcess, procCpuTicks } from '../src/lab/proc.js';
+import { VigilProcess, configYaml, instanceYaml } from '../src/lab/vigil.js';
+import { until } from '../src/lab/wait.js';
 
 export type DaemonKind = 'vigil' | 'keepalived';
-export type VrrpState = 'init' | 'backup' | 'master' | 'fault';
+export type { VrrpState } from '../src/lab/vigil.js';
 
 export interface InstanceSpec {
   readonly name: string;
@@ -32,94 +32,28 @@ export interface DaemonOptions {
   readonly realtimePriority?: number;
 }
 
-export interface BenchDaemon {
-  readonly kind: DaemonKind;
-  readonly host: string;
-  /** The last state each instance logged. */
-  state(instance: string): VrrpState | undefined;
-  /** How many instances last logged `state`. */
-  count(state: VrrpState): number;
-  /** How many times `instance` entered `state` since start. */
-  entered(instance: string, state: VrrpState): number;
-  /** The processes that make up the daemon (vigil: one; keepalived: parent and VRRP child). */
-  pids(): number[];
-  readonly exited: boolean;
-  /** SIGKILL of the process that sends the adverts (a crash). */
-  crash(): Promise<void>;
-  /** SIGTERM (graceful stop); resolves at once, see waitExit. */
-  terminate(): void;
-  waitExit(timeoutMs: number): Promise<void>;
-  /** Ends everything left and removes its files. Idempotent. */
-  stop(): Promise<void>;
-}
+/** vigil or keepalived in the lab: state per instance, PIDs, crash, graceful stop. */
+export type BenchDaemon = VigilProcess | Keepalived;
 
-// ---------------------------------------------------------------------------------------
-// Processes we started that the lab does not know (keepalived's VRRP child, CPU hogs):
-// ended by PID on exit, only while their identity still holds.
+/** Captures for the benchmarks: headers only, and a large kernel buffer (drops are counted). */
+export const BENCH_CAPTURE: CaptureOptions = { snaplen: 128, bufferKiB: 8192 };
 
-interface Owned {
-  readonly pid: number;
-  readonly startTime: string | undefined;
-}
-const owned = new Set<Owned>();
-let hookInstalled = false;
-
-function installHook(): void {
-  if (hookInstalled) return;
-  hookInstalled = true;
-  process.on('exit', () => {
-    for (const o of owned) killOwned(o, 'SIGKILL');
-  });
-}
-
-/** Field 22 of /proc/PID/stat (start time in clock ticks since boot), or undefined if gone. */
-export function procStartTime(pid: number): string | undefined {
-  const s = procStat(pid);
-  return s?.[19];
-}
-
-/** /proc/PID/stat fields after the command (index 0 = field 3, "state"). */
-function procStat(pid: number): string[] | undefined {
+/** Starts `kind` on `host` with these instances; resolves once every instance has a state. */
+export async function startDaemon(kind: DaemonKind, lab: Lab, host: string, specs: readonly InstanceSpec[], options: DaemonOptions = {}): Promise<BenchDaemon> {
+  if (kind === 'vigil') {
+    let yaml = configYaml(...specs.map((s) => instanceYaml({ name: s.name, vrid: s.vrid, priority: s.priority, interval: `${s.intervalMs}ms`, vips: s.vips })));
+    if (options.realtimePriority) yaml = `global:\n  realtime_priority: ${options.realtimePriority}\n${yaml}`;
+    return VigilProcess.start(lab, host, yaml);
+  }
+  const k = await Keepalived.start(lab, host, keepalivedConf(`bench_${host}`, ...specs.map((s) => ({ name: s.name, vrid: s.vrid, priority: s.priority, version: 3 as const, advertInt: s.intervalMs / 1000, vips: s.vips }))));
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).trim().split(' ');
-  } catch {
-    return undefined;
+    await until(() => k.exited || k.count('backup') + k.count('master') + k.count('fault') >= specs.length, () => `keepalived on ${host} to start its instances`, 15000, 5);
+    if (k.exited) throw new Error(`keepalived on ${host} exited: ${k.output}`);
+  } catch (e) {
+    await k.stop();
+    throw e;
   }
-}
-
-export function procParent(pid: number): number | undefined {
-  const s = procStat(pid);
-  return s ? Number(s[1]) : undefined;
-}
-
-function alive(o: Owned): boolean {
-  const st = procStartTime(o.pid);
-  return st !== undefined && st === o.startTime;
-}
-
-function killOwned(o: Owned, signal: NodeJS.Signals): void {
-  if (!alive(o)) return;
-  try {
-    process.kill(o.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-function own(pid: number): Owned {
-  installHook();
-  const o = { pid, startTime: procStartTime(pid) };
-  owned.add(o);
-  return o;
-}
-
-export async function waitUntil(pred: () => boolean, what: string, timeoutMs: number, stepMs = 5): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!pred()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(stepMs);
-  }
+  return k;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -135,9 +69,9 @@ export const CLK_TCK = ((): number => {
 
 /** utime + stime of the whole process (all threads), in seconds. */
 export function cpuSeconds(pid: number): number {
-  const s = procStat(pid);
-  if (!s) throw new Error(`process ${pid} is gone`);
-  return (Number(s[11]) + Number(s[12])) / CLK_TCK;
+  const ticks = procCpuTicks(pid);
+  if (ticks === undefined) throw new Error(`process ${pid} is gone`);
+  return ticks / CLK_TCK;
 }
 
 /** VmRSS in KiB. */
@@ -149,319 +83,39 @@ export function rssKiB(pid: number): number {
 }
 
 // ---------------------------------------------------------------------------------------
-// vigil
+// CPU hogs: ended by PID when stopped, and on exit should the bench die first.
 
-class VigilDaemon implements BenchDaemon {
-  readonly kind = 'vigil';
-  private constructor(private readonly p: VigilProcess) {}
-
-  static async start(lab: Lab, host: string, specs: readonly InstanceSpec[], options: DaemonOptions): Promise<VigilDaemon> {
-    let yaml = configYaml(
-      ...specs.map((s) => instanceYaml({ name: s.name, vrid: s.vrid, priority: s.priority, interval: `${s.intervalMs}ms`, vips: s.vips })),
-    );
-    if (options.realtimePriority) yaml = `global:\n  realtime_priority: ${options.realtimePriority}\n${yaml}`;
-    return new VigilDaemon(await VigilProcess.start(lab, host, yaml));
-  }
-
-  get host(): string {
-    return this.p.host;
-  }
-
-  get exited(): boolean {
-    return this.p.exited;
-  }
-
-  private lastStates(): Map<string, VrrpState> {
-    const m = new Map<string, VrrpState>();
-    for (const e of this.p.events) if (e.event === 'state-change') m.set(String(e['instance']), e['to'] as VrrpState);
-    return m;
-  }
-
-  state(instance: string): VrrpState | undefined {
-    return this.lastStates().get(instance);
-  }
-
-  count(state: VrrpState): number {
-    let n = 0;
-    for (const s of this.lastStates().values()) if (s === state) n++;
-    return n;
-  }
-
-  entered(instance: string, state: VrrpState): number {
-    return this.p.events.filter((e) => e.event === 'state-change' && e['instance'] === instance && e['to'] === state).length;
-  }
-
-  pids(): number[] {
-    return [this.p.pid];
-  }
-
-  async crash(): Promise<void> {
-    this.p.signal('SIGKILL');
-    await this.p.waitExit(5000);
-  }
-
-  terminate(): void {
-    this.p.signal('SIGTERM');
-  }
-
-  async waitExit(timeoutMs: number): Promise<void> {
-    await this.p.waitExit(timeoutMs);
-  }
-
-  async stop(): Promise<void> {
-    await this.p.stop();
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// keepalived
-
-function keepalivedConfig(host: string, specs: readonly InstanceSpec[]): string {
-  const lines = ['global_defs {', `  router_id bench_${host}`, '  vrrp_version 3', '}'];
-  for (const s of specs) {
-    lines.push(
-      `vrrp_instance ${s.name} {`,
-      '  state BACKUP',
-      '  interface eth0',
-      `  virtual_router_id ${s.vrid}`,
-      `  priority ${s.priority}`,
-      `  advert_int ${s.intervalMs / 1000}`,
-      '  virtual_ipaddress {',
-      ...s.vips.map((v) => `    ${v}`),
-      '  }',
-      '}',
-    );
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-const KEEPALIVED_STATE = /\((\S+)\) Entering (MASTER|BACKUP|FAULT) STATE/;
-
-class KeepalivedDaemon implements BenchDaemon {
-  readonly kind = 'keepalived';
-  private readonly states = new Map<string, VrrpState>();
-  private readonly entries = new Map<string, number>();
-  private buffer = '';
-  log = '';
-  private vrrpChild: Owned | undefined;
-  private stopped = false;
-
-  private constructor(
-    readonly host: string,
-    private readonly child: ChildProcess,
-    private readonly dir: string,
-    readonly instances: number,
-  ) {
-    const onData = (d: string): void => {
-      this.buffer += d;
-      let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) !== -1) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        if (this.log.length < 200_000) this.log += `${line}\n`;
-        const m = KEEPALIVED_STATE.exec(line);
-        if (m) {
-          const name = m[1] as string;
-          const st = (m[2] as string).toLowerCase() as VrrpState;
-          this.states.set(name, st);
-          this.entries.set(`${name}/${st}`, (this.entries.get(`${name}/${st}`) ?? 0) + 1);
-        }
-      }
-    };
-    child.stdout?.setEncoding('utf8');
-    child.stderr?.setEncoding('utf8');
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-  }
-
-  static async start(lab: Lab, host: string, specs: readonly InstanceSpec[]): Promise<KeepalivedDaemon> {
-    const dir = mkdtempSync(path.join(tmpdir(), `vigil-bench-keepalived-${host}-`));
-    const conf = path.join(dir, 'keepalived.conf');
-    writeFileSync(conf, keepalivedConfig(host, specs));
-    // -n foreground, -l/-D/-G log details to the console only, -P VRRP only, -R no respawn.
-    const child = lab.spawn(host, 'keepalived', [
-      '-n', '-l', '-D', '-G', '-P', '-R',
-      '-f', conf,
-      '-p', path.join(dir, 'keepalived.pid'),
-      '-r', path.join(dir, 'vrrp.pid'),
-      '-c', path.join(dir, 'checkers.pid'),
-      '-b', path.join(dir, 'bfd.pid'),
-    ]);
-    const k = new KeepalivedDaemon(host, child, dir, specs.length);
-    try {
-      await waitUntil(() => k.exited || k.states.size >= specs.length, `keepalived on ${host} to start its instances`, 15000);
-      if (k.exited) throw new Error(`keepalived on ${host} exited: ${k.log}`);
-      await k.findChild();
-    } catch (e) {
-      await k.stop();
-      throw e;
-    }
-    return k;
-  }
-
-  /** The VRRP child: the PID in its pid file, checked to be our parent's child. */
-  private async findChild(): Promise<void> {
-    const file = path.join(this.dir, 'vrrp.pid');
-    const parent = this.child.pid;
-    await waitUntil(() => {
-      if (!existsSync(file)) return false;
-      const pid = Number(readFileSync(file, 'utf8').trim());
-      return pid > 0 && procParent(pid) === parent;
-    }, `keepalived VRRP child on ${this.host}`, 5000);
-    this.vrrpChild = own(Number(readFileSync(file, 'utf8').trim()));
-  }
-
-  get exited(): boolean {
-    return this.child.exitCode !== null || this.child.signalCode !== null;
-  }
-
-  state(instance: string): VrrpState | undefined {
-    return this.states.get(instance);
-  }
-
-  count(state: VrrpState): number {
-    let n = 0;
-    for (const s of this.states.values()) if (s === state) n++;
-    return n;
-  }
-
-  entered(instance: string, state: VrrpState): number {
-    return this.entries.get(`${instance}/${state}`) ?? 0;
-  }
-
-  pids(): number[] {
-    const out: number[] = [];
-    if (this.child.pid !== undefined && !this.exited) out.push(this.child.pid);
-    if (this.vrrpChild && alive(this.vrrpChild)) out.push(this.vrrpChild.pid);
-    return out;
-  }
-
-  async crash(): Promise<void> {
-    // The VRRP child sends the adverts; without respawn (-R) the parent then exits too.
-    const c = this.vrrpChild;
-    if (!c) throw new Error('no keepalived VRRP child');
-    killOwned(c, 'SIGKILL');
-    await waitUntil(() => !alive(c), 'keepalived VRRP child to die', 5000);
-  }
-
-  terminate(): void {
-    if (!this.exited && this.child.pid !== undefined) process.kill(this.child.pid, 'SIGTERM');
-  }
-
-  async waitExit(timeoutMs: number): Promise<void> {
-    await waitUntil(() => this.exited && !(this.vrrpChild && alive(this.vrrpChild)), `keepalived on ${this.host} to exit`, timeoutMs);
-  }
-
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    if (!this.exited) {
-      this.terminate();
-      try {
-        await this.waitExit(5000);
-      } catch {
-        if (this.child.pid !== undefined && !this.exited) process.kill(this.child.pid, 'SIGKILL');
-      }
-    }
-    if (this.vrrpChild) {
-      const c = this.vrrpChild;
-      if (alive(c)) {
-        killOwned(c, 'SIGTERM');
-        await waitUntil(() => !alive(c), 'keepalived VRRP child to exit', 3000).catch(() => killOwned(c, 'SIGKILL'));
-      }
-      owned.delete(c);
-    }
-    await waitUntil(() => this.exited, 'keepalived parent to exit', 3000).catch(() => undefined);
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-export async function startDaemon(kind: DaemonKind, lab: Lab, host: string, specs: readonly InstanceSpec[], options: DaemonOptions = {}): Promise<BenchDaemon> {
-  return kind === 'vigil' ? VigilDaemon.start(lab, host, specs, options) : KeepalivedDaemon.start(lab, host, specs);
-}
-
-export function keepalivedAvailable(): boolean {
-  try {
-    execFileSync('keepalived', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// Capture with kernel drop counts
-
-export class BenchCapture {
-  private stderr = '';
-  private constructor(
-    private readonly child: ChildProcess,
-    private readonly dir: string,
-    private readonly file: string,
-  ) {
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (d: string) => (this.stderr += d));
-  }
-
-  static async start(lab: Lab, host: string, filter = 'vrrp or arp'): Promise<BenchCapture> {
-    const dir = mkdtempSync(path.join(tmpdir(), 'vigil-bench-cap-'));
-    const file = path.join(dir, `${host}.pcap`);
-    const child = lab.spawn(host, 'tcpdump', ['-i', 'eth0', '-U', '--immediate-mode', '-n', '-B', '8192', '--time-stamp-precision=nano', '-s', '128', '-w', file, filter]);
-    const cap = new BenchCapture(child, dir, file);
-    try {
-      await waitUntil(() => cap.stderr.includes('listening on') || child.exitCode !== null, `tcpdump in ${host}`, 5000);
-    } catch (e) {
-      await cap.stop();
-      throw e;
-    }
-    if (child.exitCode !== null) {
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`tcpdump did not start in ${host}: ${cap.stderr.trim()}`);
-    }
-    return cap;
-  }
-
-  frames(): Frame[] {
-    if (!existsSync(this.file) || statSync(this.file).size < 24) return [];
-    return parsePcap(readFileSync(this.file));
-  }
-
-  /** Stops tcpdump; the frames and how many packets the kernel dropped (tcpdump's own count). */
-  async stop(): Promise<{ frames: Frame[]; dropped: number }> {
-    if (this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined) {
-      process.kill(this.child.pid, 'SIGINT');
-      await waitUntil(() => this.child.exitCode !== null || this.child.signalCode !== null, 'tcpdump to exit', 3000).catch(() => {
-        if (this.child.pid !== undefined) process.kill(this.child.pid, 'SIGKILL');
-      });
-    }
-    const frames = this.frames();
-    rmSync(this.dir, { recursive: true, force: true });
-    const m = /(\d+) packets? dropped by kernel/.exec(this.stderr);
-    return { frames, dropped: m ? Number(m[1]) : 0 };
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// CPU hogs
+const hogsRunning = new Set<OwnedProcess>();
+let exitHook = false;
 
 export class CpuHogs {
-  private readonly hogs: { child: ChildProcess; owned: Owned }[] = [];
+  private readonly hogs: { child: ChildProcess; owned: OwnedProcess }[] = [];
 
   static start(n: number): CpuHogs {
+    if (!exitHook) {
+      exitHook = true;
+      process.on('exit', () => {
+        for (const o of hogsRunning) o.kill('SIGKILL');
+      });
+    }
     const h = new CpuHogs();
     for (let i = 0; i < n; i++) {
       const child = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
-      if (child.pid !== undefined) h.hogs.push({ child, owned: own(child.pid) });
+      if (child.pid !== undefined) {
+        const owned = new OwnedProcess(child.pid);
+        hogsRunning.add(owned);
+        h.hogs.push({ child, owned });
+      }
     }
     return h;
   }
 
   async stop(): Promise<void> {
-    for (const { owned: o } of this.hogs) killOwned(o, 'SIGKILL');
+    for (const { owned } of this.hogs) owned.kill('SIGKILL');
     await Promise.all(
       this.hogs.map(({ child }) => (child.exitCode !== null || child.signalCode !== null ? undefined : new Promise<void>((r) => child.once('exit', () => r())))),
     );
-    for (const { owned: o } of this.hogs) owned.delete(o);
+    for (const { owned } of this.hogs) hogsRunning.delete(owned);
     this.hogs.length = 0;
   }
 }

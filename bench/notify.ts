@@ -20,11 +20,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { withLab, type Lab } from '../test/lab/netns.js';
-import { Capture, sleep, vrrpAdverts } from '../test/lab/capture.js';
-import { VIGIL_MAIN, VigilProcess, configYaml, instanceYaml } from '../test/lab/vigil.js';
+import { withLab, type Lab } from '../src/lab/netns.js';
+import { Capture, vrrpAdverts } from '../src/lab/capture.js';
+import { sleep, until } from '../src/lab/wait.js';
+import { VIGIL_MAIN, VigilProcess, configYaml, instanceYaml } from '../src/lab/vigil.js';
 import type { StampedEvent } from '../src/events/types.js';
-import { envNumber, fmtSummary, printTable, rssKiB, summarize, waitUntil } from './lab-daemons.js';
+import { envNumber, fmtSummary, printTable, rssKiB, summarize } from './lab-daemons.js';
 
 const execFileAsync = promisify(execFile);
 const VIP = '10.213.0.100';
@@ -68,7 +69,7 @@ async function delays(lab: Lab, dir: string, runs: number): Promise<void> {
       .split('\n')
       .map((l) => JSON.parse(l) as StampedEvent)
       .filter((e) => e.kind === 'instance-state');
-    await waitUntil(() => existsSync(starts) && readFileSync(starts, 'utf8').trim().split('\n').length >= changes.length, 'every script started', 10_000, 20);
+    await until(() => existsSync(starts) && readFileSync(starts, 'utf8').trim().split('\n').length >= changes.length, 'every script started', 10_000, 20);
     const started = new Map(
       readFileSync(starts, 'utf8')
         .trim()

@@ -19,11 +19,13 @@ import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { withLab, type Lab } from '../test/lab/netns.js';
-import { Capture, gratuitousArps, sleep, vrrpAdverts, type Frame } from '../test/lab/capture.js';
-import { VigilProcess, configYaml, instanceYaml, type LogEvent } from '../test/lab/vigil.js';
-import { writeKeyFile } from '../src/quorum/authkey.js';
-import { CLK_TCK, cpuSeconds, envNumber, fmtSummary, printTable, summarize, waitUntil } from './lab-daemons.js';
+import { withLab, type Lab } from '../src/lab/netns.js';
+import { Capture, gratuitousArps, vrrpAdverts, type Frame } from '../src/lab/capture.js';
+import { VigilProcess, configYaml, instanceYaml, type LogEvent } from '../src/lab/vigil.js';
+import { writeKeyFile } from '../src/quorum/io/authkey.js';
+import { CLK_TCK, cpuSeconds, envNumber, fmtSummary, printTable, summarize } from './lab-daemons.js';
+import { errorText } from '../src/base/error-text.js';
+import { sleep, until } from '../src/lab/wait.js';
 
 const VIP = '10.213.0.100';
 type LossMode = 'sigkill' | 'linkcut';
@@ -59,16 +61,6 @@ function quorumYaml(lab: Lab, keyFile: string, o: { cluster: string; port: numbe
     ...o.nodes.map((h, i) => `    - { id: ${i + 1}, name: ${h}, address: ${lab.host(h).ipv4} }`),
     '',
   ].join('\n');
-}
-
-async function cut(lab: Lab, host: string): Promise<void> {
-  await lab.exec(host, 'nft', ['add', 'table', 'netdev', 'vigilcut']);
-  await lab.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'in', '{ type filter hook ingress device eth0 priority 0 ; policy drop ; }']);
-  await lab.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'out', '{ type filter hook egress device eth0 priority 0 ; policy drop ; }']);
-}
-
-async function heal(lab: Lab, host: string): Promise<void> {
-  await lab.exec(host, 'nft', ['delete', 'table', 'netdev', 'vigilcut'], true);
 }
 
 /** Source IPv4 of frames that are b's heartbeats (UDP to `port`) or adverts. */
@@ -145,14 +137,14 @@ async function lossBench(runs: number): Promise<Map<LossMode, { runs: LossRun[];
               const mark = pa.events.length;
               const t0 = performance.now();
               if (mode === 'sigkill') pb.signal('SIGKILL');
-              else await cut(lab, 'b');
+              else await lab.cut('b');
               const after = (pred: (e: LogEvent) => boolean, what: string): Promise<LogEvent> => pa.waitFor(pred, what, 5000, mark);
               const left = await after((e) => e.event === 'member-left' && e['node'] === 2, 'member-left');
               const won = await after((e) => e.event === 'tie-breaker' && e['result'] === 'won', 'tie-breaker won');
               const master = await after((e) => e.event === 'state-change' && e['to'] === 'master', 'master');
               const aMac = lab.host('a').mac;
               const c = cap;
-              await waitUntil(() => gratuitousArps(c.frames()).some((g) => g.ip === VIP && g.senderMac === aMac && g.timeMs >= realtime(t0)), "a's GARP on the client", 3000, 10);
+              await until(() => gratuitousArps(c.frames()).some((g) => g.ip === VIP && g.senderMac === aMac && g.timeMs >= realtime(t0)), "a's GARP on the client", 3000, 10);
               const frames = await cap.stop();
               cap = undefined;
               const t0r = realtime(t0);
@@ -169,11 +161,11 @@ async function lossBench(runs: number): Promise<Map<LossMode, { runs: LossRun[];
                 memberLeftFromLastPacket: realtime(left.receivedAt) - lastB,
               });
             } catch (e) {
-              bucket.errors.push(e instanceof Error ? e.message : String(e));
+              bucket.errors.push(errorText(e));
               if (cap) await cap.stop().catch(() => undefined);
             } finally {
               // Back to a pair: b returns (a restart after SIGKILL, the link healed), preempts.
-              await heal(lab, 'b');
+              await lab.heal('b');
               if (mode === 'sigkill' && b) {
                 await b.stop();
                 b = undefined;
@@ -182,7 +174,7 @@ async function lossBench(runs: number): Promise<Map<LossMode, { runs: LossRun[];
           }
         }
       } finally {
-        await heal(lab, 'b');
+        await lab.heal('b');
         await Promise.all([a?.stop(), b?.stop()]);
       }
     });

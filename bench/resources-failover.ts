@@ -27,7 +27,7 @@
  *   - a's first advert after T (priority 0 for FAULT, or the lowered priority);
  *   - b's first advert (as master) and first gratuitous ARP for the VIP, captured on the client;
  *   - the first HTTP answer through b (its end, at the client);
- *   - the client's error window (errorWindow of test/lab/web.ts: the longest run of failed
+ *   - the client's error window (errorWindow of src/lab/web.ts: the longest run of failed
  *     requests, by start time) and the failed requests around the failover.
  * Restore: `vigil resource cleanup haproxy` on a (through the control socket); a's
  * haproxy starts again, the check turns healthy, a preempts back and serves.
@@ -36,13 +36,17 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { withLab, type Lab } from '../test/lab/netns.js';
-import { gratuitousArps, sleep, vrrpAdverts, type Frame } from '../test/lab/capture.js';
-import { VigilProcess, configYaml, instanceYaml } from '../test/lab/vigil.js';
-import { errorWindow, startNginx, writeHaproxyConfig, type HttpResult, type NginxBackend } from '../test/lab/web.js';
+import { withLab, type Lab } from '../src/lab/netns.js';
+import { Capture, gratuitousArps, vrrpAdverts, type Frame } from '../src/lab/capture.js';
+import { VigilProcess, configYaml, instanceYaml } from '../src/lab/vigil.js';
+import { errorWindow, startNginx, writeHaproxyConfig, type HttpResult, type NginxBackend } from '../src/lab/web.js';
 import { controlRequest } from '../src/daemon/control.js';
-import type { ResourceManagerStatus } from '../src/resources/manager.js';
-import { BenchCapture, fmtSummary, printTable, summarize, waitUntil, type Summary } from './lab-daemons.js';
+import { BENCH_CAPTURE, fmtSummary, printTable, summarize, type Summary } from './lab-daemons.js';
+import { errorText } from '../src/base/error-text.js';
+import { sleep, until } from '../src/lab/wait.js';
+import type { ResourceManagerStatus } from '../src/resources/types.js';
+import { onLines } from '../src/lab/lines.js';
+import { procRunning } from '../src/lab/proc.js';
 
 export type WebConfig = 'check-w0' | 'check-w-100' | 'group-mt1';
 export const WEB_CONFIGS: readonly WebConfig[] = ['check-w0', 'check-w-100', 'group-mt1'];
@@ -111,18 +115,8 @@ process.on('SIGTERM', () => { sending = false; setTimeout(() => process.exit(0),
 
 class ClientLoop {
   readonly results: Req[] = [];
-  private buffer = '';
   private constructor(readonly child: ChildProcess) {
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) !== -1) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        if (line.trim()) this.results.push(JSON.parse(line) as Req);
-      }
-    });
+    onLines(child.stdout, (line) => this.results.push(JSON.parse(line) as Req));
   }
 
   static start(lab: Lab, host: string, url: string, everyMs: number, timeoutMs: number): ClientLoop {
@@ -138,7 +132,7 @@ class ClientLoop {
     const c = this.child;
     if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return;
     process.kill(c.pid, 'SIGTERM');
-    await waitUntil(() => c.exitCode !== null || c.signalCode !== null, 'the client loop to exit', 3000).catch(() => {
+    await until(() => c.exitCode !== null || c.signalCode !== null, 'the client loop to exit', 3000, 5).catch(() => {
       if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
     });
   }
@@ -211,16 +205,6 @@ function execPid(stateDir: string): number {
   return file.pid;
 }
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
 function analyse(lab: Lab, frames: readonly Frame[], loop: ClientLoop, m: RunMarks): WebRunResult {
   const aIp = lab.host('a').ipv4;
   const bIp = lab.host('b').ipv4;
@@ -253,7 +237,7 @@ export async function webFailoverLab(config: WebConfig, runs: number): Promise<W
     const backends: NginxBackend[] = [];
     const nodes = {} as Record<Node, VigilProcess>;
     const stateDirs = {} as Record<Node, string>;
-    let cap: BenchCapture | undefined;
+    let cap: Capture | undefined;
     let loop: ClientLoop | undefined;
     try {
       backends.push(await startNginx(lab, 'web1'), await startNginx(lab, 'web2'));
@@ -266,7 +250,7 @@ export async function webFailoverLab(config: WebConfig, runs: number): Promise<W
       }
       const a = nodes.a;
       const b = nodes.b;
-      cap = await BenchCapture.start(lab, 'client', 'vrrp or arp');
+      cap = await Capture.start(lab, 'client', 'vrrp or arp', BENCH_CAPTURE);
       loop = ClientLoop.start(lab, 'client', `http://${VIP}/`, 10, 500);
       const l = loop;
       /** a master, b backup, and the last `n` requests answered through a. */
@@ -275,7 +259,7 @@ export async function webFailoverLab(config: WebConfig, runs: number): Promise<W
         return done.length === n && done.every((r) => r.ok && r.node === 'a');
       };
       const stable = async (timeoutMs: number): Promise<void> => {
-        await waitUntil(() => lastState(a) === 'master' && lastState(b) === 'backup' && servedByA(20), 'a master, b backup, HTTP through a', timeoutMs, 10);
+        await until(() => lastState(a) === 'master' && lastState(b) === 'backup' && servedByA(20), 'a master, b backup, HTTP through a', timeoutMs, 10);
         // haproxy answers before its start op ends (the exec settle time, 500 ms): a kill
         // before that would be a failed start, not a failed monitor.
         await waitStarted(a, timeoutMs);
@@ -285,7 +269,7 @@ export async function webFailoverLab(config: WebConfig, runs: number): Promise<W
       for (let r = 0; r < runs; r++) {
         try {
           const pid = execPid(stateDirs.a);
-          if (!alive(pid)) throw new Error(`a's haproxy (pid ${pid}) is not running before the kill`);
+          if (!procRunning(pid)) throw new Error(`a's haproxy (pid ${pid}) is not running before the kill`);
           const fromA = a.events.length;
           const fromB = b.events.length;
           // A random phase against the 100 ms check / monitor period.
@@ -295,7 +279,7 @@ export async function webFailoverLab(config: WebConfig, runs: number): Promise<W
           const t = mono();
           process.kill(pid, 'SIGKILL');
           await b.waitState(INSTANCE, 'master', 5000, fromB);
-          await waitUntil(() => l.results.some((x) => x.ok && x.node === 'b' && x.e >= t), 'an HTTP answer through b', 5000, 5);
+          await until(() => l.results.some((x) => x.ok && x.node === 'b' && x.e >= t), 'an HTTP answer through b', 5000, 5);
           await sleep(300);
           const end = mono();
           // Every request started before `end` has finished (or timed out, 500 ms): a SYN sent
@@ -315,7 +299,7 @@ export async function webFailoverLab(config: WebConfig, runs: number): Promise<W
             );
           }
         } catch (e) {
-          out.errors.push(`run ${r + 1}: ${e instanceof Error ? e.message : String(e)}`);
+          out.errors.push(`run ${r + 1}: ${errorText(e)}`);
         }
         // Restore: forget a's failure; its haproxy starts again and a preempts back.
         const res = await controlRequest(a.runtimeDir, { command: 'resource-command', args: { command: 'cleanup', resource: 'haproxy' } });
@@ -381,7 +365,7 @@ export async function runWebFailoverBench(o: WebBenchOptions): Promise<void> {
     try {
       all.push(await webFailoverLab(config, o.runs));
     } catch (e) {
-      all.push({ config, results: [], errors: [e instanceof Error ? e.message : String(e)] });
+      all.push({ config, results: [], errors: [errorText(e)] });
     }
     process.stderr.write(`  [web ${config}: ${((performance.now() - t0) / 1000).toFixed(1)} s]\n`);
   }

@@ -6,20 +6,21 @@
  * received) are counted in the client's capture over that window, which gives the CPU
  * per advert. keepalived figures are its parent and VRRP child together.
  */
-import { withLab } from '../test/lab/netns.js';
-import { sleep, vrrpAdverts } from '../test/lab/capture.js';
+import { withLab } from '../src/lab/netns.js';
+import { Capture, vrrpAdverts } from '../src/lab/capture.js';
 import {
-  BenchCapture,
+  BENCH_CAPTURE,
   CLK_TCK,
   cpuSeconds,
   printTable,
   rssKiB,
   startDaemon,
-  waitUntil,
   type BenchDaemon,
   type DaemonKind,
   type InstanceSpec,
 } from './lab-daemons.js';
+import { errorText } from '../src/base/error-text.js';
+import { sleep, until } from '../src/lab/wait.js';
 
 export interface ResourceResult {
   readonly kind: DaemonKind;
@@ -53,15 +54,15 @@ export async function resourceLab(kind: DaemonKind, count: number, intervalMs: n
   return withLab({ hosts: ['a', 'b', 'client'] }, async (lab) => {
     let a: BenchDaemon | undefined;
     let b: BenchDaemon | undefined;
-    let cap: BenchCapture | undefined;
+    let cap: Capture | undefined;
     try {
       a = await startDaemon(kind, lab, 'a', specs(count, 200, intervalMs));
       b = await startDaemon(kind, lab, 'b', specs(count, 100, intervalMs));
       const aa = a;
       const bb = b;
-      await waitUntil(() => aa.count('master') === count && bb.count('backup') === count && bb.count('master') === 0, `${count} masters on a, ${count} backups on b`, 30000, 20);
+      await until(() => aa.count('master') === count && bb.count('backup') === count && bb.count('master') === 0, `${count} masters on a, ${count} backups on b`, 30000, 20);
       await sleep(1000); // past the start-up work (VIPs, gratuitous ARP)
-      cap = await BenchCapture.start(lab, 'client', 'vrrp');
+      cap = await Capture.start(lab, 'client', 'vrrp', BENCH_CAPTURE);
       await sleep(200);
       const t0 = performance.now();
       const wall0 = Date.now();
@@ -73,7 +74,7 @@ export async function resourceLab(kind: DaemonKind, count: number, intervalMs: n
       const elapsed = (performance.now() - t0) / 1000;
       const wall1 = Date.now();
       await sleep(100);
-      const { frames } = await cap.stop();
+      const frames = await cap.stop();
       cap = undefined;
       const srcA = lab.host('a').ipv4;
       const sent = vrrpAdverts(frames).filter((x) => x.src.text === srcA && x.timeMs >= wall0 && x.timeMs <= wall1).length;
@@ -114,7 +115,7 @@ export async function runResourceBench(o: ResourceBenchOptions): Promise<void> {
       try {
         results.push(...(await resourceLab(kind, count, o.intervalMs, o.seconds)));
       } catch (e) {
-        errors.push(`${kind} × ${count}: ${e instanceof Error ? e.message : String(e)}`);
+        errors.push(`${kind} × ${count}: ${errorText(e)}`);
       }
       process.stderr.write(`  [resources ${kind} × ${count}: ${((performance.now() - t0) / 1000).toFixed(1)} s]\n`);
     }

@@ -25,22 +25,12 @@ import { runCorosyncBench } from './corosync.js';
 import { runMonitorBench } from './monitor.js';
 import { runWebFailoverBench, webConfigsFromEnv } from './resources-failover.js';
 import { runNotifyBench } from './notify.js';
-import { envNumber, keepalivedAvailable, type DaemonKind } from './lab-daemons.js';
-import { labAvailable } from '../test/lab/netns.js';
-import { native } from '../src/native/index.js';
+import { envNumber, type DaemonKind } from './lab-daemons.js';
+import { labSkipReason } from '../src/lab/netns.js';
+import { Keepalived } from '../src/lab/keepalived.js';
 
 const sections = new Set((process.env['VIGIL_BENCH_SECTIONS'] ?? 'core,failover,resources').split(',').map((s) => s.trim()));
 
-function labSkipReason(): string | undefined {
-  const lab = labAvailable();
-  if (!lab.ok) return lab.reason;
-  try {
-    native();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return undefined;
-}
 
 async function main(): Promise<void> {
   if (sections.has('core')) runCoreBench();
@@ -50,14 +40,14 @@ async function main(): Promise<void> {
     else await runMonitorBench();
   }
   if (!sections.has('failover') && !sections.has('resources') && !sections.has('quorum') && !sections.has('web') && !sections.has('notify') && !sections.has('corosync')) return;
-  const skip = labSkipReason();
+  const skip = labSkipReason(['tcpdump']) || undefined;
   if (skip) {
     console.log(`\nlab benchmarks skipped: ${skip}`);
     return;
   }
   const kinds: DaemonKind[] = ['vigil'];
   if (process.env['VIGIL_BENCH_KEEPALIVED'] !== '0') {
-    if (keepalivedAvailable()) kinds.push('keepalived');
+    if (Keepalived.available()) kinds.push('keepalived');
     else console.log('\nkeepalived is not installed: vigil figures only');
   }
   const started = performance.now();

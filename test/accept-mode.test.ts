@@ -9,12 +9,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accessSync, constants as fsConstants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { labAvailable, withLab, type Lab } from './lab/netns.js';
-import { VIGIL_MAIN, VigilProcess, configYaml, instanceYaml, waitHolders } from './lab/vigil.js';
-import { native } from '../src/native/index.js';
+import { labSkipReason, withLab, type Lab } from '../src/lab/netns.js';
+import { VIGIL_MAIN, VigilProcess, configYaml, instanceYaml, waitHolders } from '../src/lab/vigil.js';
 import { ip } from '../src/net/address.js';
 import { memoryLogger } from '../src/daemon/logger.js';
 import {
@@ -28,7 +27,7 @@ import {
   tableScript,
   type NftPort,
 } from '../src/daemon/accept-filter.js';
-import { until } from './support/until.js';
+import { until } from '../src/lab/wait.js';
 
 // ---------------------------------------------------------------------------------------
 // The filter's logic, on a fake nft
@@ -126,25 +125,7 @@ test('accept filter: the real port reports a missing program and a failing one w
 // The lab
 // ---------------------------------------------------------------------------------------
 
-function skipReason(): string | false {
-  const lab = labAvailable();
-  if (!lab.ok) return lab.reason;
-  try {
-    native();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
-    try {
-      accessSync(`${dir}/nft`, fsConstants.X_OK);
-      return false;
-    } catch {
-      // try the next
-    }
-  }
-  return 'nft is not installed';
-}
-const skip = skipReason();
+const skip = labSkipReason(['nft']);
 const TEST_TIMEOUT = 90_000;
 
 const VIP = '10.213.0.110';

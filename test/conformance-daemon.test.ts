@@ -8,16 +8,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withLab, type Lab } from './lab/netns.js';
-import { Capture, neighborAdverts, sleep, vrrpAdverts, type Frame } from './lab/capture.js';
-import { VigilProcess, configYaml, instanceYaml, waitHolders } from './lab/vigil.js';
-import { injectSource, injectVrrp, vrrpGroup } from './lab/inject.js';
+import { withLab, type Lab } from '../src/lab/netns.js';
+import { Capture, neighborAdverts, vrrpAdverts, type Frame } from '../src/lab/capture.js';
+import { VigilProcess, configYaml, instanceYaml, waitHolders } from '../src/lab/vigil.js';
+import { injectSource, injectVrrp, vrrpGroup } from '../src/lab/inject.js';
 import { addressFromBytes, ip } from '../src/net/address.js';
 import { formatMac } from '../src/net/mac.js';
 import { encodeAdvert } from '../src/vrrp/codec.js';
 import type { Centiseconds, Priority, Vrid } from '../src/vrrp/types.js';
-import { labSkipReason } from './support/skip.js';
-import { until } from './support/until.js';
+import { sleep, until } from '../src/lab/wait.js';
+import { labSkipReason } from '../src/lab/netns.js';
 
 const skip = labSkipReason();
 const TEST_TIMEOUT = 90_000;

@@ -19,13 +19,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { labAvailable, withLab, type Lab } from './lab/netns.js';
-import { sleep } from './lab/capture.js';
-import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from './lab/vigil.js';
-import { CorosyncCluster, healPartition, partition } from './lab/corosync.js';
+import { labAvailable, withLab, type Lab } from '../src/lab/netns.js';
+import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
+import { CorosyncCluster, healPartition, partition } from '../src/lab/corosync.js';
 import { corosyncBinding } from '../src/native/corosync.js';
 import type { CorosyncQuorumStatus } from '../src/daemon/corosync-quorum.js';
-import { until } from './support/until.js';
+import { sleep, until } from '../src/lab/wait.js';
 
 function skipReason(): string | false {
   const lab = labAvailable();

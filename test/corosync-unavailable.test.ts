@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { labAvailable, withLab } from './lab/netns.js';
-import { VIGIL_MAIN, configYaml, instanceYaml } from './lab/vigil.js';
+import { labAvailable, withLab } from '../src/lab/netns.js';
+import { VIGIL_MAIN, configYaml, instanceYaml } from '../src/lab/vigil.js';
 
 const lab = labAvailable();
 

@@ -11,9 +11,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { withLab } from './lab/netns.js';
-import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from './lab/vigil.js';
-import { labSkipReason } from './support/skip.js';
+import { withLab } from '../src/lab/netns.js';
+import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
+import { labSkipReason } from '../src/lab/netns.js';
 
 const execFileP = promisify(execFile);
 

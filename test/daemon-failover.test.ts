@@ -5,10 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withLab } from './lab/netns.js';
-import { Capture, gratuitousArps, sleep, vrrpAdverts } from './lab/capture.js';
-import { VigilProcess, configYaml, holders, instanceYaml, waitHolders } from './lab/vigil.js';
-import { labSkipReason } from './support/skip.js';
+import { withLab } from '../src/lab/netns.js';
+import { Capture, gratuitousArps, vrrpAdverts } from '../src/lab/capture.js';
+import { VigilProcess, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
+import { sleep } from '../src/lab/wait.js';
+import { labSkipReason } from '../src/lab/netns.js';
 
 const skip = labSkipReason();
 

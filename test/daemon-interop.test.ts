@@ -12,18 +12,19 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { run, withLab, type Lab } from './lab/netns.js';
-import { Capture, sleep, vrrpAdverts } from './lab/capture.js';
-import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from './lab/vigil.js';
-import { fixChecksum, injectSource, injectVrrp, vrrpGroup } from './lab/inject.js';
-import { Keepalived, keepalivedConf } from './lab/keepalived.js';
+import { run, withLab, type Lab } from '../src/lab/netns.js';
+import { Capture, vrrpAdverts } from '../src/lab/capture.js';
+import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
+import { fixChecksum, injectSource, injectVrrp, vrrpGroup } from '../src/lab/inject.js';
+import { Keepalived, keepalivedConf } from '../src/lab/keepalived.js';
 import { ip } from '../src/net/address.js';
 import { encodeAdvert, type Advert } from '../src/vrrp/codec.js';
 import { passwordAuthData } from '../src/vrrp/acceptance.js';
 import { REJECT_REASONS, type RejectReason } from '../src/vrrp/rejection.js';
 import type { DaemonStatus } from '../src/daemon/daemon.js';
 import { AUTH_DATA_LENGTH, AUTH_NONE, AUTH_SIMPLE_TEXT, type Centiseconds, type Priority, type Vrid } from '../src/vrrp/types.js';
-import { labSkipReason } from './support/skip.js';
+import { sleep, until } from '../src/lab/wait.js';
+import { labSkipReason } from '../src/lab/netns.js';
 
 const skip = labSkipReason();
 
@@ -38,15 +39,6 @@ function have(cmd: string, args: readonly string[]): boolean {
 const skipKeepalived = skip || (Keepalived.available() ? false : 'keepalived is not installed');
 const skipTshark = skip || (have('tshark', ['--version']) ? false : 'tshark is not installed');
 
-/** Polls `check` until it returns true, or throws with `describe()` after `timeoutMs`. */
-async function until(check: () => Promise<boolean>, describe: () => string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(describe());
-    await sleep(50);
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // 1. Malformed and spoofed adverts

@@ -12,14 +12,14 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { promisify } from 'node:util';
-import { withLab, type Lab } from './lab/netns.js';
-import { Capture, gratuitousArps, neighborAdverts, sleep, vrrpAdverts, type Frame } from './lab/capture.js';
+import { withLab, type Lab } from '../src/lab/netns.js';
+import { Capture, gratuitousArps, neighborAdverts, vrrpAdverts, type Frame } from '../src/lab/capture.js';
 import { addressFromBytes } from '../src/net/address.js';
 import { formatMac } from '../src/net/mac.js';
-import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders, type LogEvent } from './lab/vigil.js';
+import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders, type LogEvent } from '../src/lab/vigil.js';
 import type { DaemonStatus } from '../src/daemon/daemon.js';
-import { labSkipReason } from './support/skip.js';
-import { until } from './support/until.js';
+import { sleep, until } from '../src/lab/wait.js';
+import { labSkipReason } from '../src/lab/netns.js';
 
 const execFileAsync = promisify(execFile);
 

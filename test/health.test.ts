@@ -20,17 +20,10 @@ import { HealthChecker, type CheckResult, type CheckStatus } from '../src/health
 import { httpProbe, MAX_BODY_BYTES, probe, processProbe, scriptProbe, tcpProbe, type ProbeResult } from '../src/health/probes.js';
 import { INITIAL_RISE_FALL, isHealthy, observe, observeAll, priorityEffect, type HealthState, type Transition } from '../src/health/rise-fall.js';
 import { checkProperty } from './support/property.js';
+import { sleep, until } from '../src/lab/wait.js';
 
 const isRoot = process.getuid?.() === 0;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 function listen(server: Server, host = '127.0.0.1', port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -323,7 +316,7 @@ test('process probe: counts matches by command line against minCount, sees one e
   const b = await started('sleep', [unique]);
   const name = `sleep ${unique}`;
   try {
-    await until('both sleeps have exec()ed', () => {
+    await until(() => {
       const cmd = (pid: number | undefined): string => {
         try {
           return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
@@ -332,7 +325,7 @@ test('process probe: counts matches by command line against minCount, sees one e
         }
       };
       return cmd(a.pid).includes(unique) && cmd(b.pid).includes(unique);
-    });
+    }, 'both sleeps have exec()ed', 5000, 5);
     const two = await processProbe({ type: 'process', name, minCount: 2 }, 2000);
     assert.equal(two.ok, true, two.detail);
     assert.match(two.detail, /2 running \(pid \d+, \d+\), need 2/);
@@ -363,10 +356,10 @@ test('process probe: counts matches by command line against minCount, sees one e
   chmodSync(bin, 0o755);
   const parent = await started('/bin/sh', ['-c', `${bin} 0.05 & exec ${bin} 300`]);
   try {
-    await until('one alive and one zombie of that name', () => {
+    await until(() => {
       const s = statesOf(comm);
       return s.includes('Z') && s.some((x) => x !== 'Z');
-    });
+    }, 'one alive and one zombie of that name', 5000, 5);
     const alive = await probe({ type: 'process', name: comm, minCount: 1 }, 2000);
     assert.equal(alive.ok, true, alive.detail);
     assert.match(alive.detail, new RegExp(`1 running \\(pid ${parent.pid}\\)`));
@@ -408,14 +401,14 @@ test('script probe: exit 0 passes with its arguments; exit 1 fails with its outp
     assert.ok(hung.elapsedMs >= 290 && hung.elapsedMs < 1500, `gave up after ${hung.elapsedMs} ms`);
     const grandchild = Number(readFileSync(pidFile, 'utf8').trim());
     assert.ok(grandchild > 0);
-    await until('the script’s own child is gone too', () => {
+    await until(() => {
       try {
         process.kill(grandchild, 0);
         return / [ZX] /.test(readFileSync(`/proc/${grandchild}/stat`, 'utf8').slice(readFileSync(`/proc/${grandchild}/stat`, 'utf8').lastIndexOf(')')));
       } catch {
         return true; // ESRCH: gone
       }
-    }, 2000);
+    }, 'the script’s own child is gone too', 2000, 5);
 
     // Exits 0 at once but leaves a child holding its output: the result must not wait for that child.
     const pidFile2 = path.join(dir, 'bg.pid');
@@ -473,7 +466,7 @@ test('checker: a TCP check rises after rise successes, falls after fall failures
   checker.start();
   let reopened: Server | undefined;
   try {
-    await until('healthy', () => transitions.length >= 1);
+    await until(() => transitions.length >= 1, 'healthy', 5000, 5);
     assert.equal(transitions[0]?.t.from, 'unknown');
     assert.equal(transitions[0]?.t.to, 'healthy');
     assert.equal(transitions[0]?.status.successes, 2, 'healthy exactly at the rise-th success');
@@ -482,7 +475,7 @@ test('checker: a TCP check rises after rise successes, falls after fall failures
 
     await close(server);
     const failuresBefore = checker.status().failures;
-    await until('unhealthy', () => transitions.length >= 2);
+    await until(() => transitions.length >= 2, 'unhealthy', 5000, 5);
     assert.equal(transitions[1]?.t.to, 'unhealthy');
     assert.equal(transitions[1]?.status.consecutiveFailures, 3);
     assert.equal(transitions[1]?.status.failures, failuresBefore + 3);
@@ -491,7 +484,7 @@ test('checker: a TCP check rises after rise successes, falls after fall failures
 
     reopened = createTcpServer((s) => s.destroy());
     await listen(reopened, '127.0.0.1', port);
-    await until('healthy again', () => transitions.length >= 3);
+    await until(() => transitions.length >= 3, 'healthy again', 5000, 5);
     assert.equal(transitions[2]?.t.to, 'healthy');
     assert.equal(transitions[2]?.status.consecutiveSuccesses, 2);
     assert.deepEqual(
@@ -527,7 +520,7 @@ test('checker: runs never overlap; a slow probe is waited for, not counted as fa
   const results: CheckResult[] = [];
   const checker = new HealthChecker(config({ type: 'tcp', address: ip('127.0.0.1'), port: 1 }, { intervalMs: 30, timeoutMs: 1000 }), { onResult: (r) => results.push(r) }, { probe: slow });
   checker.start();
-  await until('4 results', () => results.length >= 4);
+  await until(() => results.length >= 4, '4 results', 5000, 5);
   await checker.stop();
   assert.equal(maxRunning, 1);
   assert.ok(results.every((r) => r.ok));
@@ -567,7 +560,7 @@ test('checker: a hung probe counts as failed at its timeout, each due run meanwh
   );
   checker.start();
   try {
-    await until('unhealthy', () => transitions.some((t) => t.to === 'unhealthy'));
+    await until(() => transitions.some((t) => t.to === 'unhealthy'), 'unhealthy', 5000, 5);
     assert.deepEqual(
       transitions.map((t) => t.to),
       ['healthy', 'unhealthy'],
@@ -578,7 +571,7 @@ test('checker: a hung probe counts as failed at its timeout, each due run meanwh
     assert.equal(checker.status().running, true);
     const before = results.length;
     release?.({ ok: true, detail: 'late', elapsedMs: 999 });
-    await until('the next probe ran', () => calls >= 3 && results.length > before);
+    await until(() => calls >= 3 && results.length > before, 'the next probe ran', 5000, 5);
     assert.equal(results[before]?.detail, 'fine', 'the late result is not counted; the next probe ran at once');
     assert.equal(transitions.at(-1)?.to, 'healthy');
     assert.equal(maxRunning, 1);

@@ -10,11 +10,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { withLab, type Lab } from './lab/netns.js';
-import { sleep } from './lab/capture.js';
-import { Keepalived } from './lab/keepalived.js';
-import { VigilProcess, holders, waitHolders } from './lab/vigil.js';
-import { labSkipReason } from './support/skip.js';
+import { withLab, type Lab } from '../src/lab/netns.js';
+import { sleep } from '../src/lab/wait.js';
+import { Keepalived } from '../src/lab/keepalived.js';
+import { VigilProcess, holders, waitHolders } from '../src/lab/vigil.js';
+import { labSkipReason } from '../src/lab/netns.js';
 import { importKeepalived } from '../src/cli/import-keepalived.js';
 import { formatIssue, parseConfig } from '../src/config/load.js';
 

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { formatIssue, parseConfig } from '../src/config/load.js';
 import { importKeepalived, importKeepalivedCommand } from '../src/cli/import-keepalived.js';
-import { keepalivedConf } from './lab/keepalived.js';
+import { keepalivedConf } from '../src/lab/keepalived.js';
 import { GLOBAL_UNSUPPORTED, TOP_UNSUPPORTED } from '../src/keepalived/convert.js';
 import { GARP_KEYS, INSTANCE_UNSUPPORTED, NOTIFY_KEYS } from '../src/keepalived/instance.js';
 

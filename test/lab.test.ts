@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { withLab, labAvailable } from './lab/netns.js';
+import { withLab, labAvailable } from '../src/lab/netns.js';
 
 const available = labAvailable();
 

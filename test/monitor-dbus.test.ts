@@ -12,7 +12,7 @@ import { createLogger } from '../src/daemon/logger.js';
 import { DbusMonitor } from '../src/monitor/dbus.js';
 import { PrivateBus, dbusSkipReason } from './support/dbus-bus.js';
 import { TestHost } from './support/monitor-host.js';
-import { until } from './support/until.js';
+import { until } from '../src/lab/wait.js';
 
 const log = createLogger('text', () => undefined);
 const NAME = 'org.keepalived.Vrrp1';

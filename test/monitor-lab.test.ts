@@ -8,13 +8,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../src/config/load.js';
-import { run, withLab, type Lab } from './lab/netns.js';
-import { VigilProcess, configYaml, instanceYaml } from './lab/vigil.js';
-import { labSkipReason } from './support/skip.js';
+import { run, withLab, type Lab } from '../src/lab/netns.js';
+import { VigilProcess, configYaml, instanceYaml } from '../src/lab/vigil.js';
+import { labSkipReason } from '../src/lab/netns.js';
 import { SnmpLab, snmpSkipReason } from './support/snmpd.js';
 import { PrivateBus, dbusSkipReason } from './support/dbus-bus.js';
 import { spawn } from 'node:child_process';
-import { until } from './support/until.js';
+import { until } from '../src/lab/wait.js';
 
 const NOTIFIERS = 'notifiers:\n  prometheus:\n    listen: 127.0.0.1:9650\n';
 /** Each daemon's snmpd is in its own namespace, on its own loopback: one config for both. */

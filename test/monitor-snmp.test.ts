@@ -13,10 +13,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../src/daemon/logger.js';
 import { SnmpMonitor, VRRPV3_MIB, KEEPALIVED_MIB } from '../src/monitor/snmp.js';
-import { withLab } from './lab/netns.js';
+import { withLab } from '../src/lab/netns.js';
 import { SnmpLab, freeTcpPort, snmpSkipReason } from './support/snmpd.js';
 import { TestHost } from './support/monitor-host.js';
-import { labSkipReason } from './support/skip.js';
+import { labSkipReason } from '../src/lab/netns.js';
 
 const logLines: string[] = [];
 const log = createLogger('text', (l) => logLines.push(l));

@@ -8,19 +8,6 @@ import { parseMac } from '../src/net/mac.js';
 import { parseAddress } from '../src/netlink/addresses.js';
 import { parseLink } from '../src/netlink/links.js';
 import {
-  AF_INET,
-  AF_INET6,
-  IFA,
-  IFA_F,
-  IFF,
-  IFLA,
-  IFLA_INFO,
-  IFLA_MACVLAN,
-  MACVLAN_MODE,
-  NLMSG,
-  NLM_F,
-  RTM,
-  RT_SCOPE,
   attr,
   attrNested,
   attrString,
@@ -33,13 +20,14 @@ import {
   encodeIfInfoMsg,
   encodeMessage,
   encodeNlMsgErr,
-  errnoName,
   findAttr,
   validInterfaceName,
   type AttrSpec,
   type NetlinkMessage,
   type RtAttr,
 } from '../src/netlink/message.js';
+import { AF_INET, AF_INET6 } from '../src/net/af.js';
+import { IFA, IFA_F, IFF, IFLA, IFLA_INFO, IFLA_MACVLAN, MACVLAN_MODE, NLMSG, NLM_F, RTM, RT_SCOPE, errnoName } from '../src/netlink/constants.js';
 
 const LE = endianness() === 'LE';
 

@@ -11,13 +11,6 @@ import { NetlinkError } from '../src/netlink/errors.js';
 import { NetlinkWatcher, type NetlinkEvent } from '../src/netlink/events.js';
 import { deleteLink, getLink } from '../src/netlink/links.js';
 import {
-  AF_INET,
-  AF_INET6,
-  IFA,
-  IFF,
-  IFLA,
-  NLM_F,
-  RTM,
   attr,
   attrString,
   decodeDatagram,
@@ -36,6 +29,8 @@ import {
   type NetlinkTransport,
   type ReceiveHandlers,
 } from '../src/netlink/socket.js';
+import { AF_INET, AF_INET6 } from '../src/net/af.js';
+import { IFA, IFF, IFLA, NLM_F, RTM } from '../src/netlink/constants.js';
 
 class FakeTransport implements NetlinkTransport {
   readonly sent: Buffer[] = [];

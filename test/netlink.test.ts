@@ -10,9 +10,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { withLab, type Lab } from './lab/netns.js';
-import { IFLA, RTM, attr, encodeIfInfoMsg, encodeMessage } from '../src/netlink/message.js';
-import { labSkipReason } from './support/skip.js';
+import { withLab, type Lab } from '../src/lab/netns.js';
+import { attr, encodeIfInfoMsg, encodeMessage } from '../src/netlink/message.js';
+import { labSkipReason } from '../src/lab/netns.js';
+import { IFLA, RTM } from '../src/netlink/constants.js';
+import { onLines } from '../src/lab/lines.js';
 
 const DRIVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'netlink-driver.js');
 
@@ -210,19 +212,12 @@ test('netlink: a macvlan with the VRRP MAC is created (idempotently), brought up
 /** A watcher running in the namespace; events as parsed JSON lines. */
 class Watch {
   readonly events: Record<string, unknown>[] = [];
-  private buffer = '';
   private readonly waiters = new Set<() => void>();
 
   constructor(readonly child: ChildProcess) {
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) !== -1) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        if (line.trim()) this.events.push(JSON.parse(line) as Record<string, unknown>);
-      }
+    onLines(child.stdout, (line) => {
+      this.events.push(JSON.parse(line) as Record<string, unknown>);
+    }, () => {
       for (const w of [...this.waiters]) w();
     });
   }

@@ -13,7 +13,7 @@ import { ControlServer, controlSocketPath, controlStream, type ControlRequest, t
 import { EventStream } from '../src/events/stream.js';
 import type { StampedEvent } from '../src/events/types.js';
 import { formatEvent } from '../src/cli/events.js';
-import { until } from './support/until.js';
+import { until } from '../src/lab/wait.js';
 
 /** The daemon's `events` command, as run.ts answers it. */
 function handler(events: EventStream) {

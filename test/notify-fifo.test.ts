@@ -21,7 +21,7 @@ import type { VigilEvent } from '../src/events/types.js';
 import { FifoWriter } from '../src/notify/fifo.js';
 import { Notifiers } from '../src/notify/notifiers.js';
 import type { RouterState } from '../src/vrrp/types.js';
-import { until } from './support/until.js';
+import { until } from '../src/lab/wait.js';
 
 const KEEPALIVED_SAMPLE = '/usr/share/doc/keepalived/samples/sample_notify_fifo.sh.gz';
 const ALERT_FILE_SAMPLE = '/usr/share/pacemaker/alerts/alert_file.sh.sample';

@@ -18,11 +18,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
-import { withLab } from './lab/netns.js';
-import { Capture, sleep, vrrpAdverts } from './lab/capture.js';
-import { VIGIL_MAIN, VigilProcess, configYaml, instanceYaml } from './lab/vigil.js';
-import { labSkipReason } from './support/skip.js';
-import { until } from './support/until.js';
+import { withLab } from '../src/lab/netns.js';
+import { Capture, vrrpAdverts } from '../src/lab/capture.js';
+import { VIGIL_MAIN, VigilProcess, configYaml, instanceYaml } from '../src/lab/vigil.js';
+import { labSkipReason } from '../src/lab/netns.js';
+import { sleep, until } from '../src/lab/wait.js';
 
 const execFileAsync = promisify(execFile);
 const skip = labSkipReason();

@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { labAvailable, withLab, type Lab } from './lab/netns.js';
-import { sleep } from './lab/capture.js';
-import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from './lab/vigil.js';
+import { labAvailable, withLab, type Lab } from '../src/lab/netns.js';
+import { sleep } from '../src/lab/wait.js';
+import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

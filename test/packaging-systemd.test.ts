@@ -26,9 +26,9 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Lab, run } from './lab/netns.js';
-import { VigilProcess, configYaml, holders, instanceYaml, waitHolders } from './lab/vigil.js';
-import { until } from './support/until.js';
+import { Lab, run } from '../src/lab/netns.js';
+import { VigilProcess, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
+import { until } from '../src/lab/wait.js';
 import { Container, REPO, containerSkipReason, debianRoot, nspawnRun } from './support/container.js';
 
 const VIP = '10.213.0.100';

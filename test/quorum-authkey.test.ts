@@ -1,5 +1,5 @@
 /**
- * The shared key file (src/quorum/authkey.ts) and `vigil keygen` (src/cli/keygen.ts),
+ * The shared key file (src/quorum/io/authkey.ts) and `vigil keygen` (src/cli/keygen.ts),
  * in a temporary directory.
  */
 import { test } from 'node:test';
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { KeyFileError, MIN_KEY_LENGTH, formatKey, generateKey, parseKey, readKeyFile, writeKeyFile } from '../src/quorum/authkey.js';
+import { KeyFileError, MIN_KEY_LENGTH, formatKey, generateKey, parseKey, readKeyFile, writeKeyFile } from '../src/quorum/io/authkey.js';
 import { keygenCommand } from '../src/cli/keygen.js';
 import type { CliIo } from '../src/cli/main.js';
 

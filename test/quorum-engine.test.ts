@@ -1,5 +1,5 @@
 /**
- * The votequorum engine (src/quorum/engine.ts) against ../shared/reference/quorum.md:
+ * The votequorum engine (src/quorum/engine.ts) against docs/reference/quorum.md:
  * one group of property tests per rule, each checking the rule's statement over random
  * membership histories against a reference computed here (T from the config's votes and
  * the test's own membership; the rule's bookkeeping kept by the test), then unit tests for

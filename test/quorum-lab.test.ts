@@ -1,7 +1,7 @@
 /**
  * Quorum in the lab: real `vigil run` daemons with a `quorum:` section in network
  * namespaces on one bridge; partitions made with nftables inside the lab namespaces
- * (never `ip link set down`: ../shared/reference/quorum.md, "pain points").
+ * (never `ip link set down`: docs/reference/quorum.md, "pain points").
  *
  * Fast timing everywhere: VRRP advert_interval 100 ms (Master_Down_Interval about
  * 340-360 ms), heartbeat_interval 50 ms and heartbeat_timeout 200 ms — shorter than
@@ -15,47 +15,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { accessSync, mkdtempSync, rmSync, writeFileSync, constants as fsConstants } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
-import { labAvailable, withLab, type Lab } from './lab/netns.js';
-import { Capture, parsePcap, sleep } from './lab/capture.js';
-import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders, type LogEvent } from './lab/vigil.js';
-import { generateKey, writeKeyFile } from '../src/quorum/authkey.js';
+import { labSkipReason, withLab, type Lab } from '../src/lab/netns.js';
+import { Capture, parsePcap } from '../src/lab/capture.js';
+import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders, type LogEvent } from '../src/lab/vigil.js';
+import { generateKey, writeKeyFile } from '../src/quorum/io/authkey.js';
 import { encodeHeartbeat, newBootEpoch } from '../src/quorum/heartbeat.js';
 import { toNodeId, toVotes } from '../src/quorum/types.js';
-import { native } from '../src/native/index.js';
-import { until } from './support/until.js';
+import { errorText } from '../src/base/error-text.js';
+import { sleep, until } from '../src/lab/wait.js';
 
 const execFileAsync = promisify(execFile);
 
-function skipReason(): string | false {
-  const lab = labAvailable();
-  if (!lab.ok) return lab.reason;
-  try {
-    native();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  for (const tool of ['nft', 'ping', 'tcpdump']) {
-    if (!['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((dir) => isExecutable(`${dir}/${tool}`))) return `${tool} is not installed`;
-  }
-  return false;
-}
 
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-const skip = skipReason();
+const skip = labSkipReason(['nft', 'ping', 'tcpdump']);
 const TEST_TIMEOUT = 60_000;
 const VIP = '10.213.0.100';
 const CLUSTER = 'lab';
@@ -113,7 +92,7 @@ async function audit(lab: Lab, live: readonly VigilProcess[], step: string): Pro
 async function settle(lab: Lab, live: readonly VigilProcess[], expected: readonly string[], step: string, timeoutMs = 10_000): Promise<void> {
   const running = live.filter((p) => !p.exited).map((p) => p.host);
   await waitHolders(lab, running, VIP, expected, timeoutMs).catch((e: unknown) => {
-    throw new Error(`${step}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`${step}: ${errorText(e)}`);
   });
   await sleep(400);
   const h = await audit(lab, live, step);
@@ -145,17 +124,6 @@ async function stateOf(p: VigilProcess): Promise<string> {
   return (await p.instance('gw')).state;
 }
 
-/** Cuts `host` off: everything in and out of its eth0 dropped (netdev ingress and egress: IP, ARP, packet sockets). */
-async function cut(lab: Lab, host: string): Promise<void> {
-  await lab.exec(host, 'nft', ['add', 'table', 'netdev', 'vigilcut']);
-  await lab.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'in', '{ type filter hook ingress device eth0 priority 0 ; policy drop ; }']);
-  await lab.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'out', '{ type filter hook egress device eth0 priority 0 ; policy drop ; }']);
-}
-
-async function heal(lab: Lab, host: string): Promise<void> {
-  await lab.exec(host, 'nft', ['delete', 'table', 'netdev', 'vigilcut'], true);
-}
-
 function eventsSince(p: VigilProcess, from: number, name: string): LogEvent[] {
   return p.events.slice(from).filter((e) => e.event === name);
 }
@@ -177,7 +145,7 @@ test('quorum lab (a): two_node, a node booting with its link cut never claims th
       let a: VigilProcess | undefined;
       let b: VigilProcess | undefined;
       try {
-        await cut(lab, 'a');
+        await lab.cut('a');
         a = await VigilProcess.start(lab, 'a', nodeYaml(lab, 200, q));
         // ~2 s alone: FAULT throughout, never the VIP, never master.
         for (let i = 0; i < 10; i++) {
@@ -208,7 +176,7 @@ test('quorum lab (a): two_node, a node booting with its link cut never claims th
         assert.equal(b.stateChanges('gw').filter((e) => e['to'] === 'master').length, 0, 'b never became master');
 
         // Heal: both see each other (T == E), wait_for_all clears, both quorate; a wins.
-        await heal(lab, 'a');
+        await lab.heal('a');
         await until(async () => (await quorumOf(a!)).quorate && (await quorumOf(b!)).quorate, () => 'a and b quorate');
         await settle(lab, [a, b], ['a'], 'healed');
         assert.equal(await stateOf(a), 'master');
@@ -220,7 +188,7 @@ test('quorum lab (a): two_node, a node booting with its link cut never claims th
           assert.equal((await quorumOf(p)).waitingForAll, false);
         }
       } finally {
-        await heal(lab, 'a');
+        await lab.heal('a');
         await stopAll([a, b]);
       }
     }),
@@ -291,7 +259,7 @@ test('quorum lab (c): three nodes, the master isolated by nftables loses quorum 
         await settle(lab, ps, ['a'], 'all up');
 
         const marks = ps.map((p) => p.events.length);
-        await cut(lab, 'a');
+        await lab.cut('a');
         await a.waitFor((e) => e.event === 'quorum-change' && e['quorate'] === false, 'a inquorate', 5000, marks[0]);
         const aFault = await a.waitState('gw', 'fault', 5000, marks[0]);
         // b (the next priority) takes over; c follows it.
@@ -313,7 +281,7 @@ test('quorum lab (c): three nodes, the master isolated by nftables loses quorum 
         assert.equal(await stateOf(c), 'backup');
 
         // Heal: a rejoins, is quorate again and preempts: one master.
-        await heal(lab, 'a');
+        await lab.heal('a');
         await until(async () => (await quorumOf(a)).quorate, () => 'a quorate again');
         await a.waitState('gw', 'master', 5000, marks[0]);
         await settle(lab, ps, ['a'], 'healed');
@@ -321,7 +289,7 @@ test('quorum lab (c): three nodes, the master isolated by nftables loses quorum 
         assert.equal(await stateOf(b), 'backup');
         assert.equal(await stateOf(c), 'backup');
       } finally {
-        await heal(lab, 'a');
+        await lab.heal('a');
         await stopAll(ps);
       }
     }),
@@ -347,7 +315,7 @@ test('quorum lab (d): two_node with tie_breaker ping: the cut-off master loses t
 
         const marks = ps.map((p) => p.events.length);
         const cutAt = Date.now();
-        await cut(lab, 'a');
+        await lab.cut('a');
         await a.waitFor((e) => e.event === 'tie-breaker' && e['result'] === 'lost', "a's tie-breaker lost", 5000, marks[0]);
         await b.waitFor((e) => e.event === 'tie-breaker' && e['result'] === 'won', "b's tie-breaker won", 5000, marks[1]);
         await a.waitState('gw', 'fault', 5000, marks[0]);
@@ -380,13 +348,13 @@ test('quorum lab (d): two_node with tie_breaker ping: the cut-off master loses t
         assert.equal(sb.tieBreaker?.state, 'won');
 
         // Heal: the split ends, a preempts again.
-        await heal(lab, 'a');
+        await lab.heal('a');
         await a.waitFor((e) => e.event === 'two-node-rejoined', 'a rejoined', 5000, marks[0]);
         await a.waitState('gw', 'master', 5000, marks[0]);
         await settle(lab, ps, ['a'], 'healed');
         assert.equal((await quorumOf(a)).tieBreaker?.split, false);
       } finally {
-        await heal(lab, 'a');
+        await lab.heal('a');
         await stopAll(ps);
       }
     }),
@@ -414,7 +382,7 @@ test('quorum lab (d, no tie_breaker): two_node without a tie-breaker — the sam
         const [a, b] = ps as [VigilProcess, VigilProcess];
         await settle(lab, ps, ['a'], 'both up');
         const marks = ps.map((p) => p.events.length);
-        await cut(lab, 'a');
+        await lab.cut('a');
         await b.waitState('gw', 'master', 5000, marks[1]);
         // Expected here (no dual-master audit): both halves quorate, both master.
         await waitHolders(lab, ['a', 'b'], VIP, ['a', 'b']);
@@ -433,10 +401,10 @@ test('quorum lab (d, no tie_breaker): two_node without a tie-breaker — the sam
           assert.match(qs.stdout, /WARNING: two_node without a tie_breaker/);
         }
         // Heal: VRRP settles it (a has the higher priority).
-        await heal(lab, 'a');
+        await lab.heal('a');
         await settle(lab, ps, ['a'], 'healed');
       } finally {
-        await heal(lab, 'a');
+        await lab.heal('a');
         await stopAll(ps);
         rmSync(dir, { recursive: true, force: true });
       }
@@ -627,7 +595,7 @@ test('quorum lab (freeze): no_quorum_policy freeze — an isolated backup takes 
         await settle(lab, [a, b], ['a'], 'both up');
         const fromA = a.events.length;
         const fromB = b.events.length;
-        await cut(lab, 'b');
+        await lab.cut('b');
         // Both halves lose quorum (1 vote of 2): freeze keeps each as it is.
         await until(async () => (await quorumOf(a)).verdict === 'keep' && (await quorumOf(b)).verdict === 'keep', () => 'both inquorate, verdict keep');
         await sleep(1000); // several Master_Down_Intervals (361 ms) without adverts on b
@@ -635,7 +603,7 @@ test('quorum lab (freeze): no_quorum_policy freeze — an isolated backup takes 
         assert.equal(await stateOf(b), 'backup', 'b, which hears no adverts, did not take over');
         assert.equal(await stateOf(a), 'master', 'a kept its VIP while inquorate');
         assert.equal((await quorumStatusCli(b)).code, 2);
-        await heal(lab, 'b');
+        await lab.heal('b');
         await until(async () => (await quorumOf(a)).quorate && (await quorumOf(b)).quorate, () => 'both quorate again');
         await settle(lab, [a, b], ['a'], 'healed');
         assert.deepEqual(eventsSince(b, fromB, 'state-change'), [], 'b never changed state after the cut');

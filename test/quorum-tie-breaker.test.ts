@@ -10,9 +10,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ip } from '../src/net/address.js';
-import { fenceCheck, pingCheck, scriptProblem, tcpCheck } from '../src/quorum/tie-breaker.js';
-import { labAvailable, withLab } from './lab/netns.js';
-import { VIGIL_MAIN } from './lab/vigil.js';
+import { fenceCheck, pingCheck, tcpCheck } from '../src/quorum/io/tie-breaker.js';
+import { scriptProblem } from '../src/os/script-safety.js';
+import { labAvailable, withLab } from '../src/lab/netns.js';
+import { VIGIL_MAIN } from '../src/lab/vigil.js';
 
 const lab = labAvailable();
 const isRoot = process.getuid?.() === 0;
@@ -39,7 +40,7 @@ test('tie-breaker tcp: a listening witness passes; a closed port and a silent on
 test('tie-breaker ping: an answering address passes; an unreachable one fails within the timeout', { skip: lab.ok ? false : lab.reason }, async () => {
   await withLab({ hosts: ['a', 'gw'] }, async (l) => {
     // Run the checks inside host a's namespace, through a tiny driver.
-    const script = `import('${path.resolve(path.dirname(VIGIL_MAIN), '..', 'quorum', 'tie-breaker.js')}').then(async (m) => {
+    const script = `import('${path.resolve(path.dirname(VIGIL_MAIN), '..', 'quorum', 'io', 'tie-breaker.js')}').then(async (m) => {
       const a = await import('${path.resolve(path.dirname(VIGIL_MAIN), '..', 'net', 'address.js')}');
       const up = await m.pingCheck(a.ip('${l.host('gw').ipv4}'), 1000);
       const down = await m.pingCheck(a.ip('10.213.0.99'), 300);

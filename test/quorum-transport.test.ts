@@ -1,5 +1,5 @@
 /**
- * Heartbeats over real UDP sockets (src/quorum/transport.ts) between lab namespaces on
+ * Heartbeats over real UDP sockets (src/quorum/io/transport.ts) between lab namespaces on
  * one bridge: hosts a (node 1) and b (node 2) share the key; c holds another key.
  * Each node is test/support/heartbeat-driver.js run inside its namespace, with the whole
  * receive path (decode, then membership with the replay rule).
@@ -9,10 +9,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { labAvailable, withLab, type Lab } from './lab/netns.js';
-import { Capture } from './lab/capture.js';
-import { generateKey } from '../src/quorum/authkey.js';
-import { HeartbeatTransport, type HeartbeatDestination, type HeartbeatTransportOptions } from '../src/quorum/transport.js';
+import { labAvailable, withLab, type Lab } from '../src/lab/netns.js';
+import { Capture } from '../src/lab/capture.js';
+import { generateKey } from '../src/quorum/io/authkey.js';
+import { HeartbeatTransport, type HeartbeatDestination, type HeartbeatTransportOptions } from '../src/quorum/io/transport.js';
+import { sleep } from '../src/lab/wait.js';
+import { onLines } from '../src/lab/lines.js';
 
 const available = labAvailable();
 const skip = available.ok ? false : available.reason;
@@ -37,22 +39,13 @@ interface Received extends DriverLine {
 class Driver {
   readonly lines: DriverLine[] = [];
   stderr = '';
-  private buffer = '';
   private readonly waiters = new Set<() => void>();
 
   constructor(
     readonly host: string,
     readonly child: ChildProcess,
   ) {
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) !== -1) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        if (line.trim()) this.lines.push(JSON.parse(line) as DriverLine);
-      }
+    onLines(child.stdout, (line) => this.lines.push(JSON.parse(line) as DriverLine), () => {
       for (const w of [...this.waiters]) w();
     });
     child.stderr?.setEncoding('utf8');
@@ -111,10 +104,6 @@ class Driver {
   waitReceived(pred: (r: Received) => boolean, what: string, timeoutMs = 5000): Promise<Received> {
     return this.waitFor((l) => l.event === 'received' && pred(l as Received), what, timeoutMs) as Promise<Received>;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function scenario(lab: Lab, destination: (self: string) => HeartbeatDestination): Promise<void> {

@@ -20,8 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { ExecAgent, OcfAgent, SystemdAgent, createAgent, readProcStat } from '../src/resources/agents/index.js';
 import { groupMembers } from '../src/resources/agents/exec.js';
 import { OCF, type OperationResult } from '../src/resources/types.js';
-import { labAvailable, run, withLab, type Lab } from './lab/netns.js';
-import { Capture, gratuitousArps, neighborAdverts, sleep } from './lab/capture.js';
+import { labAvailable, run, withLab, type Lab } from '../src/lab/netns.js';
+import { Capture, gratuitousArps, neighborAdverts } from '../src/lab/capture.js';
+import { sleep } from '../src/lab/wait.js';
 
 const DRIVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'agent-driver.js');
 const lab = labAvailable();

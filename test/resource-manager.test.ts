@@ -1,5 +1,5 @@
 /**
- * The resource manager (src/resources/manager.ts) against ../shared/reference/resources.md:
+ * The resource manager (src/resources/manager.ts) against docs/reference/resources.md:
  * unit tests named by the rule they check, on a fake executor whose "world" answers the
  * operations truthfully (start makes it run, stop makes it stop, monitor tells which) unless
  * a test scripts a failure; then property tests over random event histories (random op
@@ -12,16 +12,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkProperty } from './support/property.js';
 import {
-  INFINITY,
   ResourceManager,
-  type ResourceAction,
-  type ResourceCommand,
-  type ResourceEvent,
-  type ResourceManagerConfig,
-  type ResourceManagerStatus,
-  type ResourceStatus,
 } from '../src/resources/manager.js';
 import { OCF, type GroupConfig, type OnFail, type OperationName, type OperationResult, type ResourceConfig } from '../src/resources/types.js';
+import { INFINITY, type ResourceAction, type ResourceCommand, type ResourceEvent, type ResourceManagerConfig, type ResourceManagerStatus, type ResourceStatus } from '../src/resources/types.js';
 
 const RUNS = Number(process.env['VIGIL_PROPERTY_RUNS'] ?? 150);
 

@@ -18,14 +18,13 @@ import { accessSync, chmodSync, constants as fsConstants, existsSync, mkdtempSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { labAvailable, withLab, type Lab } from './lab/netns.js';
-import { sleep } from './lab/capture.js';
-import { VIGIL_MAIN, VigilProcess, holders, waitHolders } from './lab/vigil.js';
-import { bodies, errorWindow, startHttpLoop, startNginx, writeHaproxyConfig, type NginxBackend } from './lab/web.js';
+import { labSkipReason, withLab, type Lab } from '../src/lab/netns.js';
+import { VIGIL_MAIN, VigilProcess, holders, waitHolders } from '../src/lab/vigil.js';
+import { bodies, errorWindow, startHttpLoop, startNginx, writeHaproxyConfig, type NginxBackend } from '../src/lab/web.js';
 import { controlRequest } from '../src/daemon/control.js';
 import type { ResourceServiceStatus } from '../src/daemon/resource-service.js';
-import { native } from '../src/native/index.js';
-import { until } from './support/until.js';
+import { sleep, until } from '../src/lab/wait.js';
+import { procRunning } from '../src/lab/proc.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -33,17 +32,7 @@ const VIP = '10.213.0.100';
 const OCF_ROOT = '/usr/lib/ocf';
 const TEST_TIMEOUT = 60_000;
 
-function labSkip(): string | false {
-  const lab = labAvailable();
-  if (!lab.ok) return lab.reason;
-  try {
-    native();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return false;
-}
-const baseSkip = labSkip();
+const baseSkip = labSkipReason();
 
 function executable(file: string): boolean {
   try {
@@ -131,17 +120,7 @@ function execPid(stateDir: string, resource: string): number | undefined {
   } catch {
     return undefined;
   }
-  return alive(pid) ? pid : undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
+  return procRunning(pid) ? pid : undefined;
 }
 
 /** Ends (by the PIDs in their pid files) exec resources a failed test left behind. */

@@ -9,19 +9,21 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { AF_UNIX, SOCK_DGRAM, native } from '../src/native/index.js';
+import { SOCK_DGRAM, native } from '../src/native/index.js';
 import { sockaddrUn } from '../src/net/sockaddr.js';
 import { formatNotifyMessage, sdNotify, watchdogInterval } from '../src/daemon/sd-notify.js';
-import { labAvailable, withLab } from './lab/netns.js';
-import { sleep } from './lab/capture.js';
-import { VIGIL_MAIN, configYaml, instanceYaml } from './lab/vigil.js';
+import { labAvailable, withLab } from '../src/lab/netns.js';
+import { VIGIL_MAIN, configYaml, instanceYaml } from '../src/lab/vigil.js';
+import { AF_UNIX } from '../src/net/af.js';
+import { errorText } from '../src/base/error-text.js';
+import { sleep } from '../src/lab/wait.js';
 
 function addonMissing(): string | false {
   try {
     native();
     return false;
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return errorText(e);
   }
 }
 const noAddon = addonMissing();

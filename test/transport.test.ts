@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labAvailable, withLab, type Lab } from './lab/netns.js';
+import { labAvailable, withLab, type Lab } from '../src/lab/netns.js';
 import { ip, type IpAddress, type IPv4Address, type IPv6Address } from '../src/net/address.js';
 import { parseMac } from '../src/net/mac.js';
 import { PacketSocket, type PacketFrameMeta } from '../src/net/packet-socket.js';
@@ -18,7 +18,7 @@ import {
   PACKET_OUTGOING,
   native,
 } from '../src/native/index.js';
-import { VrrpSocket, VRRP_IPV4_GROUP, VRRP_IPV6_GROUP, type VrrpPacketMeta, type VrrpSocketOptions } from '../src/vrrp/transport.js';
+import { VrrpSocket, type VrrpPacketMeta, type VrrpSocketOptions } from '../src/vrrp/io/transport.js';
 import { decodeAdvert, encodeAdvert, type AdvertV3 } from '../src/vrrp/codec.js';
 import {
   decodeGratuitousArp,
@@ -27,7 +27,9 @@ import {
   unsolicitedNeighborAdvertFrame,
 } from '../src/vrrp/announce-frames.js';
 import type { Centiseconds, Priority, Vrid } from '../src/vrrp/types.js';
-import { inNetns, injectVrrp } from './lab/inject.js';
+import { inNetns, injectVrrp } from '../src/lab/inject.js';
+import { VRRP_IPV4_GROUP, VRRP_IPV6_GROUP } from '../src/vrrp/multicast.js';
+import { sleep } from '../src/lab/wait.js';
 
 const available = labAvailable();
 const skip = available.ok ? false : available.reason;
@@ -69,10 +71,6 @@ class Inbox<T> {
 interface Received {
   readonly payload: Buffer;
   readonly meta: VrrpPacketMeta;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function ifindexIn(lab: Lab, host: string): number {

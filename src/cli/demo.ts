@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { demoPrerequisites, runNamespaceDemo } from '../lab/demo.js';
 import { Segment, type NodeSpec, type Transition } from '../sim/segment.js';
 import type { CliCommand, CliIo } from './main.js';
+import { errorText } from '../base/error-text.js';
 
 const USAGE = `usage: vigil demo [--interval-ms N]
        vigil demo --simulated [--interval-ms N] [--seed N]
@@ -117,7 +118,7 @@ export const demoCommand: CliCommand = {
         allowPositionals: false,
       }));
     } catch (e) {
-      io.stderr(`vigil demo: ${e instanceof Error ? e.message : String(e)}\n${USAGE}\n`);
+      io.stderr(`vigil demo: ${errorText(e)}\n${USAGE}\n`);
       return 2;
     }
     if (values.help) {
@@ -138,7 +139,7 @@ export const demoCommand: CliCommand = {
     try {
       await runNamespaceDemo({ intervalMs, say: (line) => io.stdout(`${line}\n`) });
     } catch (e) {
-      io.stderr(`vigil demo: ${e instanceof Error ? e.message : String(e)}\nvigil demo: the lab was torn down\n`);
+      io.stderr(`vigil demo: ${errorText(e)}\nvigil demo: the lab was torn down\n`);
       return 1;
     }
     return 0;

@@ -7,8 +7,9 @@
  *   other failures: message on stderr, exit 1; bad usage: exit 2.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_KEY_PATH, KEY_LENGTH, KeyFileError, writeKeyFile } from '../quorum/authkey.js';
+import { DEFAULT_KEY_PATH, KEY_LENGTH, KeyFileError, writeKeyFile } from '../quorum/io/authkey.js';
 import type { CliCommand, CliIo } from './main.js';
+import { errorText } from '../base/error-text.js';
 
 // Kept local (not imported from main.ts) so this module has no runtime import of main.
 const EXIT_OK = 0;
@@ -74,7 +75,7 @@ export const keygenCommand: CliCommand = {
       }
       const code = e instanceof Error ? (e as { code?: unknown }).code : undefined;
       if (typeof code === 'string') {
-        io.stderr(`vigil keygen: cannot write ${file}: ${e instanceof Error ? e.message : String(e)}\n`);
+        io.stderr(`vigil keygen: cannot write ${file}: ${errorText(e)}\n`);
         return EXIT_FAILED;
       }
       throw e;

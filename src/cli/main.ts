@@ -16,6 +16,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
+import { errorStackText } from '../base/error-text.js';
 
 /** Where a command writes and reads. */
 export interface CliIo {
@@ -146,7 +147,7 @@ async function runCommand(command: CliCommand, argv: string[], io: CliIo): Promi
   try {
     return await command.run(argv, io);
   } catch (e) {
-    const text = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    const text = errorStackText(e);
     io.stderr(`vigil ${command.name}: internal error: ${text}\n`);
     return EXIT_INTERNAL;
   }

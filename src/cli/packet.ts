@@ -15,6 +15,7 @@ import { decodeAdvert, encodeAdvert, EncodeError, VRRP_TTL, type Advert } from '
 import { REJECT_COUNTER } from '../vrrp/rejection.js';
 import type { V3Ipv4ChecksumMode } from '../vrrp/types.js';
 import type { CliCommand, CliIo } from './main.js';
+import { errorText } from '../base/error-text.js';
 
 // Kept local (not imported from main.ts) so this module has no runtime import of main.
 const EXIT_OK = 0;
@@ -188,7 +189,7 @@ async function encode(argv: string[], io: CliIo): Promise<number> {
   try {
     json = JSON.parse(input);
   } catch (e) {
-    return usageFail(io, 'encode', `stdin is not valid JSON: ${e instanceof Error ? e.message : String(e)}`, ENCODE_USAGE);
+    return usageFail(io, 'encode', `stdin is not valid JSON: ${errorText(e)}`, ENCODE_USAGE);
   }
   let advert: Advert;
   try {

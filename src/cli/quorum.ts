@@ -13,6 +13,7 @@ import type { CorosyncQuorumStatus } from '../daemon/corosync-quorum.js';
 import { formatQuorumStatus } from '../quorum/engine.js';
 import type { CliCommand, CliIo } from './main.js';
 import { DEFAULT_RUNTIME_DIR } from './status.js';
+import { errorText } from '../base/error-text.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -79,7 +80,7 @@ async function ask(io: CliIo, runtimeDir: string, command: string, args?: Record
   try {
     return await controlRequest(runtimeDir, args === undefined ? { command } : { command, args });
   } catch (e) {
-    io.stderr(`vigil quorum: ${e instanceof Error ? e.message : String(e)}\n`);
+    io.stderr(`vigil quorum: ${errorText(e)}\n`);
     return undefined;
   }
 }
@@ -102,7 +103,7 @@ export const quorumCommand: CliCommand = {
         strict: true,
       });
     } catch (e) {
-      io.stderr(`vigil quorum: ${e instanceof Error ? e.message : String(e)}\n\n${HELP}`);
+      io.stderr(`vigil quorum: ${errorText(e)}\n\n${HELP}`);
       return EXIT_USAGE;
     }
     const { values, positionals } = parsed;

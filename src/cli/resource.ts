@@ -11,6 +11,7 @@ import { controlRequest } from '../daemon/control.js';
 import type { ResourceServiceStatus } from '../daemon/resource-service.js';
 import type { CliCommand, CliIo } from './main.js';
 import { DEFAULT_RUNTIME_DIR } from './status.js';
+import { errorText } from '../base/error-text.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -80,7 +81,7 @@ function parse(argv: string[], io: CliIo, usage: string): Parsed | number {
     }
     return { positionals, json: values.json, runtimeDir: values['runtime-dir'] };
   } catch (e) {
-    io.stderr(`${e instanceof Error ? e.message : String(e)}\n\n${usage}`);
+    io.stderr(`${errorText(e)}\n\n${usage}`);
     return EXIT_USAGE;
   }
 }
@@ -97,7 +98,7 @@ async function send(io: CliIo, who: string, p: Parsed, command: string, args?: R
     io.stdout(p.json ? `${JSON.stringify(status, null, 2)}\n` : formatResourceStatus(status));
     return EXIT_OK;
   } catch (e) {
-    io.stderr(`${who}: ${e instanceof Error ? e.message : String(e)}\n`);
+    io.stderr(`${who}: ${errorText(e)}\n`);
     return EXIT_FAILED;
   }
 }

@@ -11,6 +11,7 @@ import { REJECT_COUNTER, type RejectReason } from '../vrrp/rejection.js';
 import { formatResourceStatus } from './resource.js';
 import type { NotifiersStatus } from '../notify/notifiers.js';
 import type { CliCommand, CliIo } from './main.js';
+import { errorText } from '../base/error-text.js';
 
 export const DEFAULT_RUNTIME_DIR = '/run/vigil';
 
@@ -116,7 +117,7 @@ export const statusCommand: CliCommand = {
         allowPositionals: false,
       }));
     } catch (e) {
-      io.stderr(`vigil status: ${e instanceof Error ? e.message : String(e)}\n${USAGE}\n`);
+      io.stderr(`vigil status: ${errorText(e)}\n${USAGE}\n`);
       return 2;
     }
     if (values.help) {
@@ -133,7 +134,7 @@ export const statusCommand: CliCommand = {
       io.stdout(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
       return 0;
     } catch (e) {
-      io.stderr(`vigil status: ${e instanceof Error ? e.message : String(e)}\n`);
+      io.stderr(`vigil status: ${errorText(e)}\n`);
       return 1;
     }
   },

@@ -6,6 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ParseResult } from './issues.js';
+import { errorText } from '../base/error-text.js';
 
 const WORKER = new URL('./load-worker.js', import.meta.url);
 
@@ -23,7 +24,7 @@ export function loadConfigIsolated(file: string): Promise<ParseResult> {
       settle(result);
       void worker.terminate();
     });
-    worker.once('error', (e) => settle(failure(`the config loader failed: ${e instanceof Error ? e.message : String(e)}`)));
+    worker.once('error', (e) => settle(failure(`the config loader failed: ${errorText(e)}`)));
     worker.once('exit', (code) => settle(failure(`the config loader exited (${code}) without an answer`)));
   });
 }

@@ -3,12 +3,12 @@
  * `notify:` mappings into NotifiersConfig (notifier-types.ts gives the YAML shape). The
  * JSON Schema has already checked the types, the enums and the absolute paths; this adds
  * what a schema cannot say: every script is safe to run as root (keepalived's
- * enable_script_security, always on: script-safety.ts), script_user exists, the AgentX and
+ * enable_script_security, always on: src/os/script-safety.ts), script_user exists, the AgentX and
  * listen addresses parse, names refer to configured instances. Every problem is reported
  * at its key (FILE:LINE:COLUMN through the loader's locator).
  */
 import { readFileSync } from 'node:fs';
-import { scriptCheck } from '../daemon/script-safety.js';
+import { scriptCheck } from '../os/script-safety.js';
 import type { AlertAgentConfig, AlertKind, FifoNotifierConfig, NotifiersConfig, NotifyScripts } from './notifier-types.js';
 import type { ResolveContext } from './context.js';
 import { entries, given, type Checked, type NotifiersDocument, type NotifyDocument, type VigilDocument } from './document.js';

@@ -27,6 +27,7 @@
 import { spawn } from 'node:child_process';
 import type { IpAddress } from '../net/address.js';
 import type { Logger } from './logger.js';
+import { errorText } from '../base/error-text.js';
 
 export const NFT_FAMILY = 'inet';
 export const NFT_TABLE = 'vigil';
@@ -192,7 +193,7 @@ export class AcceptFilter {
       }
       const what = `instance${needing.length > 1 ? 's' : ''} ${needing.join(', ')}`;
       throw new AcceptFilterError(
-        `${what}: accept: false needs an nftables table (${NFT_FAMILY} ${NFT_TABLE}) to drop packets addressed to the virtual addresses: ${e instanceof Error ? e.message : String(e)}`,
+        `${what}: accept: false needs an nftables table (${NFT_FAMILY} ${NFT_TABLE}) to drop packets addressed to the virtual addresses: ${errorText(e)}`,
       );
     }
   }
@@ -306,7 +307,7 @@ export class AcceptFilter {
 
   private fail(what: string, e: unknown): void {
     this.errors++;
-    this.lastError = e instanceof Error ? e.message : String(e);
+    this.lastError = errorText(e);
     this.log.log('error', 'accept-filter-failed', { action: what, errors: this.errors, detail: this.lastError });
   }
 

@@ -12,6 +12,7 @@
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { errorText } from '../base/error-text.js';
 
 export const CONTROL_SOCKET_NAME = 'vigil.sock';
 
@@ -190,7 +191,7 @@ async function answer(line: string, handler: ControlHandler): Promise<ControlRes
   try {
     return await handler(request as ControlRequest);
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    return { ok: false, error: errorText(e) };
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Quorum at the daemon's edge: heartbeats on UDP (src/quorum/transport.ts), checked
+ * Quorum at the daemon's edge: heartbeats on UDP (src/quorum/io/transport.ts), checked
  * (heartbeat.ts: HMAC, cluster) and counted, fed to the membership tracker and the pure
  * votequorum engine, and — for a two-node split — the tie-breaker's checks. What comes
  * out is one verdict for the VRRP side:
@@ -15,8 +15,8 @@ import type { QuorumConfig } from '../config/types.js';
 import { validateQuorumConfig, QuorumEngine, type QuorumChange, type QuorumStatus } from '../quorum/engine.js';
 import { clusterId, decodeHeartbeat, encodeHeartbeat, newBootEpoch } from '../quorum/heartbeat.js';
 import { Membership, type MembershipEvent, type RejectionReason } from '../quorum/membership.js';
-import { fenceCheck, pingCheck, tcpCheck, type CheckResult } from '../quorum/tie-breaker.js';
-import { HeartbeatTransport } from '../quorum/transport.js';
+import { fenceCheck, pingCheck, tcpCheck, type CheckResult } from '../quorum/io/tie-breaker.js';
+import { HeartbeatTransport } from '../quorum/io/transport.js';
 import type { MemberReport, NodeId, QuorumNode } from '../quorum/types.js';
 import type { Logger } from './logger.js';
 import type { Scheduler } from './scheduler.js';

@@ -14,12 +14,14 @@ import path from 'node:path';
 import type { VigilConfig } from '../config/types.js';
 import { HealthChecker } from '../health/checker.js';
 import { createAgent } from '../resources/agents/index.js';
-import { ResourceManager, type ResourceAction, type ResourceManagerStatus } from '../resources/manager.js';
+import { ResourceManager } from '../resources/manager.js';
 import type { GroupConfig, HealthCheckConfig, ResourceAgent } from '../resources/types.js';
 import type { Logger } from './logger.js';
 import type { Scheduler } from './scheduler.js';
 import { EventStream } from '../events/stream.js';
 import { logEvents } from './event-log.js';
+import { errorText } from '../base/error-text.js';
+import { type ResourceAction, type ResourceManagerStatus } from '../resources/types.js';
 
 /** The VRRP side as the resource manager sees it. */
 export interface VrrpView {
@@ -291,7 +293,7 @@ export class ResourceService {
       writeFileSync(temp, `${JSON.stringify(this.state)}\n`, { mode: 0o600 });
       renameSync(temp, this.stateFile);
     } catch (e) {
-      this.log.log('error', 'node-state-save-failed', { file: this.stateFile, detail: e instanceof Error ? e.message : String(e) });
+      this.log.log('error', 'node-state-save-failed', { file: this.stateFile, detail: errorText(e) });
     }
   }
 }

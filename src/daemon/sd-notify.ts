@@ -8,8 +8,9 @@
  * set) the process meant; "it is recommended that a daemon sends a keep-alive
  * notification message to the service manager every half of the time returned here".
  */
-import { AF_UNIX, SOCK_DGRAM, native, syscall } from '../native/index.js';
+import { SOCK_DGRAM, native, syscall } from '../native/index.js';
 import { sockaddrUn } from '../net/sockaddr.js';
+import { AF_UNIX } from '../net/af.js';
 
 export type NotifyEnvironment = Readonly<Record<string, string | undefined>>;
 

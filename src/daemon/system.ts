@@ -1,6 +1,6 @@
 /**
  * The real ports of the daemon (ports.ts): rtnetlink through src/netlink, VRRP adverts
- * through raw sockets (src/vrrp/transport.ts) and Ethernet frames through AF_PACKET
+ * through raw sockets (src/vrrp/io/transport.ts) and Ethernet frames through AF_PACKET
  * (src/net/packet-socket.ts). Everything here acts on the network namespace the process
  * runs in.
  *
@@ -22,9 +22,10 @@ import {
   type Link,
 } from '../netlink/index.js';
 import { vipAddressSpec } from '../netlink/vip.js';
-import { VrrpSocket, type VrrpSocketProblem } from '../vrrp/transport.js';
+import { VrrpSocket, type VrrpSocketProblem } from '../vrrp/io/transport.js';
 import type { VirtualIp } from '../config/types.js';
 import type { AddressEvent, FrameSender, LinkState, NetworkPorts, SocketPorts, VrrpChannel, VrrpChannelOptions } from './ports.js';
+import { errorText } from '../base/error-text.js';
 
 function linkState(link: Link): LinkState {
   return { index: link.index, name: link.name, up: link.up, carrier: link.carrier, mac: link.mac ?? undefined };
@@ -94,7 +95,7 @@ export class SystemNetwork implements NetworkPorts {
         case 'resynced':
           return;
         case 'error':
-          onTrouble(event.error instanceof Error ? event.error.message : String(event.error));
+          onTrouble(errorText(event.error));
           return;
       }
     });
@@ -180,7 +181,7 @@ export class SystemSockets implements SocketPorts {
         } catch (e) {
           // ENETUNREACH / ENETDOWN while the link is down: the state machine is told by
           // the link watcher; here it is only reported.
-          onError(`send to ${dst.text}: ${e instanceof Error ? e.message : String(e)}`);
+          onError(`send to ${dst.text}: ${errorText(e)}`);
         }
       },
       close: () => socket.close(),

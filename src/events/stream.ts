@@ -9,6 +9,7 @@
  * subscribers that attach late and want to catch up from a sequence number.
  */
 import type { StampedEvent, VigilEvent } from './types.js';
+import { errorText } from '../base/error-text.js';
 
 export type EventSubscriber = (event: StampedEvent) => void;
 
@@ -54,7 +55,7 @@ export class EventStream implements EventSource {
         s(stamped);
       } catch (e) {
         this.subscriberErrors++;
-        this.lastSubscriberError = e instanceof Error ? e.message : String(e);
+        this.lastSubscriberError = errorText(e);
       }
     }
     return stamped;

@@ -15,6 +15,7 @@
 import type { HealthCheckConfig, HealthCheckSpec } from '../resources/types.js';
 import { probe as realProbe, type ProbeResult } from './probes.js';
 import { INITIAL_RISE_FALL, isHealthy, observe, riseFallProblem, type HealthState, type RiseFallState, type Transition } from './rise-fall.js';
+import { errorText } from '../base/error-text.js';
 
 export interface CheckResult extends ProbeResult {
   /** When it was recorded (the `now` clock, monotonic ms by default). */
@@ -222,9 +223,9 @@ export class HealthChecker {
     try {
       pending = this.#probe(this.config.spec, timeoutMs);
     } catch (e) {
-      pending = Promise.resolve({ ok: false, detail: `probe failed: ${e instanceof Error ? e.message : String(e)}`, elapsedMs: 0 });
+      pending = Promise.resolve({ ok: false, detail: `probe failed: ${errorText(e)}`, elapsedMs: 0 });
     }
-    this.#inFlight = pending.then(settle, (e: unknown) => settle({ ok: false, detail: `probe failed: ${e instanceof Error ? e.message : String(e)}`, elapsedMs: this.#now() - startedAt }));
+    this.#inFlight = pending.then(settle, (e: unknown) => settle({ ok: false, detail: `probe failed: ${errorText(e)}`, elapsedMs: this.#now() - startedAt }));
     this.#schedule();
   }
 }

@@ -11,18 +11,20 @@
  * - process: from /proc, without forking: processes whose comm is the name (compared on
  *   the kernel's 15 characters) or whose command line contains it; zombies and vigil
  *   itself do not count; ok when at least `minCount` match.
- * - script: the program (refused unless root-owned and writable by nobody else: the
- *   tie-breaker's scriptProblem) run with its arguments in a process group of its own;
- *   exit 0 is ok; at the timeout the whole group is killed (SIGKILL) and the result is
+ * - script: the program (refused unless root-owned and writable by nobody else:
+ *   src/os/script-safety.ts, the same rule as the tie-breaker's fencing hook) run with
+ *   its arguments in a process group of its own; exit 0 is ok; at the timeout the whole group is killed (SIGKILL) and the result is
  *   "timed out after N ms".
  */
-import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { errorText } from '../base/error-text.js';
 import type { HealthCheckSpec } from '../resources/types.js';
-import { scriptProblem } from '../daemon/script-safety.js';
-import { tcpCheck } from '../quorum/tie-breaker.js';
+import { scriptProblem } from '../os/script-safety.js';
+import { since } from '../os/elapsed.js';
+import { describeExit, runProgram } from '../os/process-group.js';
+import { tcpConnectCheck } from '../os/tcp-check.js';
 
 export interface ProbeResult {
   readonly ok: boolean;
@@ -37,10 +39,6 @@ type HttpSpec = Extract<HealthCheckSpec, { type: 'http' | 'https' }>;
 type TcpSpec = Extract<HealthCheckSpec, { type: 'tcp' }>;
 type ProcessSpec = Extract<HealthCheckSpec, { type: 'process' }>;
 type ScriptSpec = Extract<HealthCheckSpec, { type: 'script' }>;
-
-function since(start: bigint): number {
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
 
 /** Runs the probe for `spec`. Resolves within `timeoutMs` (plus scheduling slack). */
 export function probe(spec: HealthCheckSpec, timeoutMs: number): Promise<ProbeResult> {
@@ -80,7 +78,7 @@ export function httpProbe(spec: HttpSpec, timeoutMs: number): Promise<ProbeResul
       try {
         re = new RegExp(pattern);
       } catch (e) {
-        return fail(`${spec.url}: bad bodyMatch regular expression ${shown(pattern)}: ${e instanceof Error ? e.message : String(e)}`);
+        return fail(`${spec.url}: bad bodyMatch regular expression ${shown(pattern)}: ${errorText(e)}`);
       }
       matcher = (body) => re.test(body);
     } else matcher = (body) => body.includes(pattern);
@@ -138,7 +136,7 @@ export function httpProbe(spec: HttpSpec, timeoutMs: number): Promise<ProbeResul
     try {
       req = spec.type === 'https' ? httpsRequest(url, options, onResponse) : httpRequest(url, options, onResponse);
     } catch (e) {
-      finish(false, e instanceof Error ? e.message : String(e));
+      finish(false, errorText(e));
       return;
     }
     req.once('error', (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
@@ -146,9 +144,8 @@ export function httpProbe(spec: HttpSpec, timeoutMs: number): Promise<ProbeResul
   });
 }
 
-export async function tcpProbe(spec: TcpSpec, timeoutMs: number): Promise<ProbeResult> {
-  const r = await tcpCheck({ address: spec.address, port: spec.port }, timeoutMs);
-  return { ok: r.ok, detail: r.detail, elapsedMs: r.elapsedMs };
+export function tcpProbe(spec: TcpSpec, timeoutMs: number): Promise<ProbeResult> {
+  return tcpConnectCheck({ address: spec.address, port: spec.port }, timeoutMs);
 }
 
 /** The kernel keeps 15 characters of a command name (TASK_COMM_LEN 16). */
@@ -227,67 +224,24 @@ function lastLine(text: string): string | undefined {
   return line === undefined ? undefined : line.length > 200 ? `${line.slice(0, 197)}...` : line;
 }
 
-/** Output kept from a script (its tail), for the detail. */
+/** Output kept from a script (its tail per stream), for the detail. */
 const OUTPUT_TAIL = 4096;
 
-export function scriptProbe(spec: ScriptSpec, timeoutMs: number): Promise<ProbeResult> {
+/**
+ * Its own process group (src/os/process-group.ts), so that a timeout ends the script and
+ * whatever it started; stdin closed; only the tail of its output kept; the result does
+ * not wait for a leftover child that holds the output open.
+ */
+export async function scriptProbe(spec: ScriptSpec, timeoutMs: number): Promise<ProbeResult> {
   const start = process.hrtime.bigint();
   const what = [spec.path, ...spec.args].join(' ');
   const refused = scriptProblem(spec.path);
-  if (refused !== undefined) return Promise.resolve({ ok: false, detail: `refused: ${refused.replace(/; refused$/, '')}`, elapsedMs: since(start) });
-  return new Promise((resolve) => {
-    let done = false;
-    let output = '';
-    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-    let grace: NodeJS.Timeout | undefined;
-    // Its own process group (detached), so that a timeout ends the script and whatever it
-    // started; stdin closed; output piped and only its tail kept (no maxBuffer kill).
-    const child = spawn(spec.path, [...spec.args], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
-    });
-    const keep = (chunk: Buffer): void => {
-      output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    const finish = (ok: boolean, detail: string): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (grace) clearTimeout(grace);
-      child.stdout.destroy();
-      child.stderr.destroy();
-      const said = lastLine(output);
-      resolve({ ok, detail: `${what}: ${detail}${said !== undefined && !ok ? ` (${said})` : ''}`, elapsedMs: since(start) });
-    };
-    const judge = (): void => {
-      if (!exited) return;
-      if (exited.code === 0) finish(true, 'exit 0');
-      else if (exited.code !== null) finish(false, `exit ${exited.code}`);
-      else finish(false, `killed by ${exited.signal ?? 'a signal'}`);
-    };
-    const timer = setTimeout(() => {
-      if (exited) {
-        judge(); // it exited, but something it left behind holds its output open
-        return;
-      }
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      finish(false, `timed out after ${timeoutMs} ms`);
-    }, timeoutMs);
-    child.once('error', (e: NodeJS.ErrnoException) => finish(false, e.code ?? e.message));
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      // Wait briefly for the rest of its output; a background child holding the pipes must not delay the result.
-      grace = setTimeout(judge, 100);
-    });
-    child.once('close', judge);
-  });
+  if (refused !== undefined) return { ok: false, detail: `refused: ${refused.replace(/; refused$/, '')}`, elapsedMs: since(start) };
+  const r = await runProgram(spec.path, spec.args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, timeoutMs, maxOutput: OUTPUT_TAIL });
+  const elapsedMs = since(start);
+  if (r.spawnError !== undefined) return { ok: false, detail: `${what}: ${r.spawnError.code ?? r.spawnError.message}`, elapsedMs };
+  if (r.timedOut) return { ok: false, detail: `${what}: timed out after ${timeoutMs} ms`, elapsedMs };
+  if (r.code === 0) return { ok: true, detail: `${what}: exit 0`, elapsedMs };
+  const said = lastLine(r.stderr) ?? lastLine(r.stdout);
+  return { ok: false, detail: `${what}: ${describeExit(r)}${said === undefined ? '' : ` (${said})`}`, elapsedMs };
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Lab } from './netns.js';
+import { until } from './wait.js';
 import { addressFromBytes, type IpAddress } from '../net/address.js';
 import { formatMac } from '../net/mac.js';
 
@@ -46,28 +47,49 @@ export function parsePcap(data: Buffer): Frame[] {
   return frames;
 }
 
+export interface CaptureOptions {
+  /** eth0 when not given. */
+  readonly iface?: string;
+  /** Bytes kept per packet (tcpdump -s); 256. */
+  readonly snaplen?: number;
+  /** The kernel's capture buffer in KiB (tcpdump -B), for long captures at high rates. */
+  readonly bufferKiB?: number;
+}
+
 export class Capture {
+  private stderr = '';
   private constructor(
     private readonly child: ChildProcess,
     private readonly dir: string,
     readonly file: string,
-  ) {}
+  ) {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (d: string) => (this.stderr += d));
+  }
 
-  /** Starts tcpdump on `iface` in `host`'s namespace; `filter` is a pcap filter. */
-  static async start(lab: Lab, host: string, filter = 'vrrp or arp or icmp6', iface = 'eth0'): Promise<Capture> {
+  /** Starts tcpdump in `host`'s namespace; `filter` is a pcap filter. Resolves once it listens. */
+  static async start(lab: Lab, host: string, filter = 'vrrp or arp or icmp6', options: CaptureOptions = {}): Promise<Capture> {
     const dir = mkdtempSync(path.join(tmpdir(), 'vigil-cap-'));
     const file = path.join(dir, `${host}.pcap`);
-    const child = lab.spawn(host, 'tcpdump', ['-i', iface, '-U', '--immediate-mode', '-n', '--time-stamp-precision=nano', '-s', '256', '-w', file, filter]);
-    let stderr = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (d: string) => (stderr += d));
+    const buffer = options.bufferKiB === undefined ? [] : ['-B', String(options.bufferKiB)];
+    const child = lab.spawn(host, 'tcpdump', ['-i', options.iface ?? 'eth0', '-U', '--immediate-mode', '-n', ...buffer, '--time-stamp-precision=nano', '-s', String(options.snaplen ?? 256), '-w', file, filter]);
+    const cap = new Capture(child, dir, file);
     // tcpdump says "listening on" once the socket is open.
-    for (let i = 0; i < 200; i++) {
-      if (stderr.includes('listening on')) return new Capture(child, dir, file);
-      if (child.exitCode !== null) break;
-      await sleep(10);
+    try {
+      await until(() => cap.stderr.includes('listening on') || cap.exited, () => `tcpdump to listen in ${host}`, 5000, 10);
+    } catch (e) {
+      await cap.stop();
+      throw e;
     }
-    throw new Error(`tcpdump did not start in ${host}: ${stderr.trim()}`);
+    if (cap.exited) {
+      await cap.stop();
+      throw new Error(`tcpdump did not start in ${host}: ${cap.stderr.trim()}`);
+    }
+    return cap;
+  }
+
+  private get exited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
   }
 
   /** Frames captured so far (tcpdump -U flushes each packet). */
@@ -76,20 +98,24 @@ export class Capture {
     return parsePcap(readFileSync(this.file));
   }
 
+  /** Packets the kernel dropped, as tcpdump counts them when it stops (0 before). */
+  get dropped(): number {
+    const m = /(\d+) packets? dropped by kernel/.exec(this.stderr);
+    return m ? Number(m[1]) : 0;
+  }
+
+  /** Stops tcpdump (SIGINT, SIGKILL after 3 s), returns the frames and removes the file. */
   async stop(): Promise<Frame[]> {
-    if (this.child.exitCode === null && this.child.pid !== undefined) {
-      const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    if (!this.exited && this.child.pid !== undefined) {
       process.kill(this.child.pid, 'SIGINT');
-      await Promise.race([exited, sleep(3000)]);
+      await until(() => this.exited, () => 'tcpdump to exit', 3000, 10).catch(() => {
+        if (this.child.pid !== undefined && !this.exited) process.kill(this.child.pid, 'SIGKILL');
+      });
     }
     const frames = this.frames();
     rmSync(this.dir, { recursive: true, force: true });
     return frames;
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 export interface CapturedAdvert {

@@ -20,9 +20,11 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { formatCentiseconds, formatIssue, parseConfig } from '../config/load.js';
 import { native } from '../native/index.js';
-import { Capture, gratuitousArps, icmpEchoes, sleep, vrrpAdverts, type Frame } from './capture.js';
+import { Capture, gratuitousArps, icmpEchoes, vrrpAdverts, type Frame } from './capture.js';
 import { Lab } from './netns.js';
-import { VigilNode } from './vigil.js';
+import { VigilProcess } from './vigil.js';
+import { errorText } from '../base/error-text.js';
+import { sleep } from './wait.js';
 
 export const DEMO_VIP = '10.213.0.100';
 const VIP_PREFIX = 24;
@@ -107,7 +109,7 @@ export function demoPrerequisites(): string | undefined {
   try {
     native();
   } catch (e) {
-    return `vigil demo needs the native addon (npm run build:native): ${e instanceof Error ? e.message : String(e)}`;
+    return `vigil demo needs the native addon (npm run build:native): ${errorText(e)}`;
   }
   return undefined;
 }
@@ -234,9 +236,9 @@ export async function runNamespaceDemo(options: DemoOptions): Promise<DemoReport
     // 1. Election.
     say('1. election: every node starts as backup; the highest priority has the shortest Master_Down_Interval');
     const t0 = performance.now();
-    const nodes = new Map<string, VigilNode>();
-    for (const n of NODES) nodes.set(n.host, new VigilNode(l, n.host, path.join(work, n.host, 'vigil.yaml'), path.join(work, n.host, 'run')));
-    const node = (h: string): VigilNode => {
+    const nodes = new Map<string, VigilProcess>();
+    for (const n of NODES) nodes.set(n.host, VigilProcess.spawn(l, n.host, path.join(work, n.host, 'vigil.yaml'), path.join(work, n.host, 'run')));
+    const node = (h: string): VigilProcess => {
       const v = nodes.get(h);
       if (v === undefined) throw new Error(`no node ${h}`);
       return v;

@@ -1,7 +1,8 @@
 /**
- * The lab: hosts as network namespaces on one bridge, built for one run (a test, or
- * `vigil demo`) and torn down afterwards, also when the run fails or the process is
- * interrupted. (test/lab/netns.ts re-exports this module for the tests.)
+ * The lab: hosts as network namespaces on one bridge, built for one run (a test, a
+ * benchmark, or `vigil demo`) and torn down afterwards, also when the run fails or the
+ * process is interrupted. The rest of src/lab runs vigil, keepalived, tcpdump and web
+ * servers on its hosts.
  *
  * Safety rules (DEVELOPERS.md): every namespace is created here with a per-run prefix
  * and deleted by this run; the bridge lives in a namespace of its own, so nothing is
@@ -11,7 +12,10 @@
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { promisify } from 'node:util';
+import { errorText } from '../base/error-text.js';
+import { native } from '../native/index.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -180,6 +184,22 @@ export class Lab {
     await run('ip', ['-n', this.host(host).ns, 'link', 'set', 'eth0', up ? 'up' : 'down']);
   }
 
+  /**
+   * Cuts `host` off: everything in and out of its eth0 dropped (nftables netdev ingress
+   * and egress: IP, ARP, packet sockets), which is a partition as the daemon sees it
+   * (never `ip link set down`: docs/reference/quorum.md, "pain points"). Needs nft.
+   */
+  async cut(host: string): Promise<void> {
+    await this.exec(host, 'nft', ['add', 'table', 'netdev', 'vigilcut']);
+    await this.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'in', '{ type filter hook ingress device eth0 priority 0 ; policy drop ; }']);
+    await this.exec(host, 'nft', ['add', 'chain', 'netdev', 'vigilcut', 'out', '{ type filter hook egress device eth0 priority 0 ; policy drop ; }']);
+  }
+
+  /** Undoes cut(); nothing happens when `host` is not cut. */
+  async heal(host: string): Promise<void> {
+    await this.exec(host, 'nft', ['delete', 'table', 'netdev', 'vigilcut'], true);
+  }
+
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     await this.stopChildren();
@@ -256,4 +276,31 @@ export function labAvailable(): { ok: true } | { ok: false; reason: string } {
     return { ok: false, reason: 'iproute2 (ip) is not installed' };
   }
   return { ok: true };
+}
+
+/**
+ * Why a lab test or benchmark cannot run here (not root, no iproute2, the native addon
+ * not built, one of `tools` not installed), or false when it can: the `skip` option of
+ * every lab test.
+ */
+export function labSkipReason(tools: readonly string[] = []): string | false {
+  const lab = labAvailable();
+  if (!lab.ok) return lab.reason;
+  try {
+    native();
+  } catch (e) {
+    return errorText(e);
+  }
+  for (const tool of tools) {
+    const found = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((dir) => {
+      try {
+        accessSync(`${dir}/${tool}`, fsConstants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (!found) return `${tool} is not installed`;
+  }
+  return false;
 }

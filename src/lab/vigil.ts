@@ -1,73 +1,99 @@
 /**
- * One real `vigil run` (dist/src/cli/main.js) on a lab host, as `vigil demo` runs it: its
- * own config file and runtime directory, `--log-format json`, every log line kept as an
- * event with the time it arrived, and the process ended only by its PID (through the
- * Lab, which also ends it on teardown). test/lab/vigil.ts is the tests' richer
- * equivalent (control socket, address helpers).
+ * Runs the real `vigil run` (dist/src/cli/main.js) on a lab host, for the tests, the
+ * benchmarks and `vigil demo`: a config file and a runtime directory of its own, JSON log
+ * lines collected as events with the time they arrived, the control socket reached
+ * directly (a Unix path socket is not bound to a network namespace), and the process
+ * ended by its PID (the Lab also ends it on teardown). VIGIL_PROF=DIR runs it with
+ * --cpu-prof into DIR (for profiling).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
+import { controlRequest } from '../daemon/control.js';
+import type { DaemonStatus } from '../daemon/daemon.js';
+import type { InstanceStatus } from '../daemon/instance.js';
 import type { Lab } from './netns.js';
+import { sleep } from './wait.js';
+import { onLines } from './lines.js';
 
 /** dist/src/cli/main.js, from dist/src/lab/vigil.js. */
-export const VIGIL_MAIN_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+export const VIGIL_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
-export interface NodeEvent {
+export interface LogEvent {
+  readonly time: string;
+  readonly level: string;
   readonly event: string;
   readonly [key: string]: unknown;
-  /** performance.now() when the line arrived. */
+  /** When the line arrived, performance.now() of the test process. */
   readonly receivedAt: number;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+/** VRRP states as the lab's daemons report them. */
+export type VrrpState = 'init' | 'backup' | 'master' | 'fault';
 
-export class VigilNode {
-  readonly events: NodeEvent[] = [];
+export class VigilProcess {
+  readonly kind = 'vigil';
+  readonly events: LogEvent[] = [];
   stderr = '';
-  private buffer = '';
   private readonly waiters = new Set<() => void>();
-  readonly child: ChildProcess;
 
-  constructor(
+  private constructor(
     readonly lab: Lab,
     readonly host: string,
+    readonly child: ChildProcess,
+    /** The temporary directory start() made (removed by stop()); undefined for a config the caller wrote. */
+    readonly dir: string | undefined,
     readonly configPath: string,
     readonly runtimeDir: string,
   ) {
-    this.child = lab.spawn(host, process.execPath, [VIGIL_MAIN_JS, 'run', '-c', configPath, '--runtime-dir', runtimeDir, '--log-format', 'json']);
-    this.child.stdout?.setEncoding('utf8');
-    this.child.stdout?.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) !== -1) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        if (line.trim() === '') continue;
-        let parsed: unknown;
+    onLines(
+      child.stdout,
+      (line) => {
         try {
-          parsed = JSON.parse(line);
+          this.events.push({ ...(JSON.parse(line) as { time: string; level: string; event: string }), receivedAt: performance.now() });
         } catch {
-          parsed = undefined;
+          this.events.push({ time: '', level: 'raw', event: 'raw', line, receivedAt: performance.now() });
         }
-        const receivedAt = performance.now();
-        if (isRecord(parsed) && typeof parsed['event'] === 'string') this.events.push({ ...parsed, event: parsed['event'], receivedAt });
-        else this.events.push({ event: 'raw', line, receivedAt });
-      }
-      this.wake();
-    });
-    this.child.stderr?.setEncoding('utf8');
-    this.child.stderr?.on('data', (d: string) => (this.stderr += d));
-    this.child.once('exit', () => this.wake());
+      },
+      () => this.wake(),
+    );
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (d: string) => (this.stderr += d));
+    child.once('exit', () => this.wake());
+  }
+
+  /**
+   * Starts vigil on `host` with `yaml` (its `global.runtime_dir` and `log_format` are set
+   * here: a per-process directory, JSON lines). Resolves once it logged "started".
+   */
+  static async start(lab: Lab, host: string, yaml: string, options: { readonly waitStarted?: boolean } = {}): Promise<VigilProcess> {
+    const dir = mkdtempSync(path.join(tmpdir(), `vigil-${host}-`));
+    const configPath = path.join(dir, 'vigil.yaml');
+    writeFileSync(configPath, yaml);
+    const p = VigilProcess.spawn(lab, host, configPath, path.join(dir, 'run'), dir);
+    if (options.waitStarted !== false) await p.waitFor((e) => e.event === 'started', 'started', 10000);
+    return p;
+  }
+
+  /** Runs vigil on `host` with a config file already written; returns at once (wait for "started" with waitFor). */
+  static spawn(lab: Lab, host: string, configPath: string, runtimeDir: string, dir?: string): VigilProcess {
+    const prof = process.env['VIGIL_PROF'];
+    const child = lab.spawn(host, process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), VIGIL_MAIN, 'run', '-c', configPath, '--runtime-dir', runtimeDir, '--log-format', 'json']);
+    return new VigilProcess(lab, host, child, dir, configPath, runtimeDir);
+  }
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error('vigil has no pid');
+    return this.child.pid;
   }
 
   get exited(): boolean {
     return this.child.exitCode !== null || this.child.signalCode !== null;
   }
 
-  /** The exit code, or the signal's name. */
+  /** The exit code, or the signal's name; undefined while it runs. */
   get exitStatus(): number | string | undefined {
     return this.child.exitCode ?? this.child.signalCode ?? undefined;
   }
@@ -76,63 +102,190 @@ export class VigilNode {
     for (const w of [...this.waiters]) w();
   }
 
-  /** The first event from index `from` on matching `pred`, or rejects after `timeoutMs` or when the process ends. */
-  waitFor(pred: (e: NodeEvent) => boolean, what: string, timeoutMs: number, from = 0): Promise<NodeEvent> {
+  /** The first event matching `pred` (already logged or to come), or rejects after `timeoutMs`. */
+  waitFor(pred: (e: LogEvent) => boolean, what: string, timeoutMs = 10000, from = 0): Promise<LogEvent> {
     return new Promise((resolve, reject) => {
-      const done = (): void => {
-        this.waiters.delete(check);
-        clearTimeout(timer);
-      };
       const check = (): void => {
         const found = this.events.slice(from).find(pred);
-        if (found !== undefined) {
+        if (found) {
           done();
           resolve(found);
         } else if (this.exited) {
           done();
-          reject(new Error(`vigil on ${this.host} exited (${String(this.exitStatus)}) before ${what}; stderr: ${this.stderr.trim()}`));
+          reject(new Error(`vigil on ${this.host} exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}; stderr: ${this.stderr}; log: ${this.logText()}`));
         }
+      };
+      const done = (): void => {
+        this.waiters.delete(check);
+        clearTimeout(timer);
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`vigil on ${this.host}: no ${what} within ${timeoutMs} ms; events: ${this.events.map((e) => e.event).join(', ')}`));
+        reject(new Error(`vigil on ${this.host}: no ${what} within ${timeoutMs} ms; log: ${this.logText()}`));
       }, timeoutMs);
       this.waiters.add(check);
       check();
     });
   }
 
-  waitState(instance: string, state: string, timeoutMs: number, from = 0): Promise<NodeEvent> {
+  /** Waits until `instance` logs a state change to `state` (after event index `from`). */
+  waitState(instance: string, state: string, timeoutMs = 10000, from = 0): Promise<LogEvent> {
     return this.waitFor((e) => e.event === 'state-change' && e['instance'] === instance && e['to'] === state, `${instance} -> ${state}`, timeoutMs, from);
   }
 
-  stateChanges(): NodeEvent[] {
-    return this.events.filter((e) => e.event === 'state-change');
+  stateChanges(instance?: string): LogEvent[] {
+    return this.events.filter((e) => e.event === 'state-change' && (instance === undefined || e['instance'] === instance));
   }
 
-  /** The state of the last state change, or undefined before the first. */
-  state(): string | undefined {
+  /** The last state each instance logged. */
+  private lastStates(): Map<string, VrrpState> {
+    const m = new Map<string, VrrpState>();
+    for (const e of this.stateChanges()) m.set(String(e['instance']), e['to'] as VrrpState);
+    return m;
+  }
+
+  /** The state `instance` last logged (of the last state change of any instance when not named), or undefined before the first. */
+  state(instance?: string): VrrpState | undefined {
+    if (instance !== undefined) return this.lastStates().get(instance);
     const last = this.stateChanges().at(-1);
-    return typeof last?.['to'] === 'string' ? last['to'] : undefined;
+    return last === undefined ? undefined : (last['to'] as VrrpState);
+  }
+
+  /** How many instances last logged `state`. */
+  count(state: VrrpState): number {
+    let n = 0;
+    for (const st of this.lastStates().values()) if (st === state) n++;
+    return n;
+  }
+
+  /** How many times `instance` entered `state` since start. */
+  entered(instance: string, state: VrrpState): number {
+    return this.stateChanges(instance).filter((e) => e['to'] === state).length;
+  }
+
+  /** The processes that make up the daemon: one. */
+  pids(): number[] {
+    return [this.pid];
+  }
+
+  /** SIGKILL, and wait for the end. */
+  async crash(): Promise<void> {
+    this.signal('SIGKILL');
+    await this.waitExit(5000);
+  }
+
+  /** SIGTERM (graceful stop); resolves at once, see waitExit. */
+  terminate(): void {
+    this.signal('SIGTERM');
+  }
+
+  logText(): string {
+    return this.events.map((e) => `\n  ${e.event} ${JSON.stringify(Object.fromEntries(Object.entries(e).filter(([k]) => !['time', 'event', 'receivedAt'].includes(k))))}`).join('');
+  }
+
+  async status(): Promise<DaemonStatus> {
+    const r = await controlRequest(this.runtimeDir, { command: 'status' });
+    if (!r.ok) throw new Error(`status from ${this.host}: ${r.error}`);
+    return r.result as DaemonStatus;
+  }
+
+  async instance(name: string): Promise<InstanceStatus> {
+    const s = await this.status();
+    const i = s.instances.find((x) => x.name === name);
+    if (!i) throw new Error(`no instance ${name} on ${this.host}`);
+    return i;
+  }
+
+  /** Rewrites the config file (for a SIGHUP reload). */
+  writeConfig(yaml: string): void {
+    writeFileSync(this.configPath, yaml);
   }
 
   signal(signal: NodeJS.Signals): void {
-    const pid = this.child.pid;
-    if (pid !== undefined && !this.exited) process.kill(pid, signal);
+    if (!this.exited) process.kill(this.pid, signal);
   }
 
-  /** Resolves to the exit code (or signal name) once the process ended; rejects after `timeoutMs`. */
-  waitExit(timeoutMs: number): Promise<number | string> {
-    return new Promise((resolve, reject) => {
-      if (this.exited) {
-        resolve(this.exitStatus ?? -1);
-        return;
-      }
-      const timer = setTimeout(() => reject(new Error(`vigil on ${this.host} did not exit within ${timeoutMs} ms`)), timeoutMs);
-      this.child.once('exit', () => {
-        clearTimeout(timer);
-        resolve(this.exitStatus ?? -1);
-      });
-    });
+  /** Resolves to the exit code (or signal name) once the process ended. */
+  async waitExit(timeoutMs = 10000): Promise<number | string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.exited) {
+      if (Date.now() > deadline) throw new Error(`vigil on ${this.host} did not exit within ${timeoutMs} ms`);
+      await sleep(10);
+    }
+    return this.exitStatus ?? -1;
   }
+
+  /** SIGTERM and wait; SIGKILL if it does not end. Removes the temporary directory start() made. */
+  async stop(): Promise<void> {
+    if (!this.exited) {
+      this.signal('SIGTERM');
+      try {
+        await this.waitExit(5000);
+      } catch {
+        this.signal('SIGKILL');
+        await this.waitExit(2000).catch(() => undefined);
+      }
+    }
+    if (this.dir !== undefined) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+interface IpAddrJson {
+  ifname: string;
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+/** The addresses on `host` (all interfaces), as "address/prefix" per interface. */
+export async function addressesOn(lab: Lab, host: string): Promise<Map<string, string[]>> {
+  const r = await lab.exec(host, 'ip', ['-j', 'addr', 'show']);
+  const out = new Map<string, string[]>();
+  for (const link of JSON.parse(r.stdout) as IpAddrJson[]) out.set(link.ifname, (link.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
+  return out;
+}
+
+/** The hosts among `hosts` holding `address` (on any interface). */
+export async function holders(lab: Lab, hosts: readonly string[], address: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const h of hosts) {
+    const addrs = await addressesOn(lab, h);
+    if ([...addrs.values()].some((list) => list.some((a) => a.split('/')[0] === address))) found.push(h);
+  }
+  return found;
+}
+
+/** Polls until `holders` equals `expected` (sorted), or throws with what it saw. */
+export async function waitHolders(lab: Lab, hosts: readonly string[], address: string, expected: readonly string[], timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let seen: string[] = [];
+  while (Date.now() < deadline) {
+    seen = await holders(lab, hosts, address);
+    if (seen.slice().sort().join(',') === expected.slice().sort().join(',')) return;
+    await sleep(50);
+  }
+  throw new Error(`${address}: held by [${seen.join(', ')}], expected [${expected.join(', ')}]`);
+}
+
+/** A minimal instance config in YAML; `extra` is more keys of the instance, indented by the caller's convention (4 spaces). */
+export function instanceYaml(fields: {
+  readonly name?: string;
+  readonly vrid: number;
+  readonly priority: number;
+  readonly interval?: string;
+  readonly vips: readonly string[];
+  readonly extra?: string;
+}): string {
+  return [
+    `  - name: ${fields.name ?? 'gw'}`,
+    '    interface: eth0',
+    `    vrid: ${fields.vrid}`,
+    `    priority: ${fields.priority}`,
+    `    advert_interval: ${fields.interval ?? '100ms'}`,
+    `    virtual_ips: [${fields.vips.join(', ')}]`,
+    ...(fields.extra ? [fields.extra.replace(/\n$/, '')] : []),
+  ].join('\n');
+}
+
+/** A whole config with these instances. */
+export function configYaml(...instances: string[]): string {
+  return `instances:\n${instances.join('\n')}\n`;
 }

@@ -20,7 +20,7 @@ import type { PrometheusNotifierConfig } from '../config/notifier-types.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
 import type { Logger } from '../daemon/logger.js';
 import type { StampedEvent } from '../events/types.js';
-import { INFINITY } from '../resources/manager.js';
+import { INFINITY } from '../resources/types.js';
 import { REJECT_REASONS } from '../vrrp/rejection.js';
 import { dbusState, errorText, type MonitorCounters, type MonitorHost, type NotifierStats } from './common.js';
 

@@ -161,12 +161,6 @@ export function native(): NativeBinding {
 // Linux x86_64 constants (checked against the addon's compiled values by test/native.test.ts)
 // ---------------------------------------------------------------------------------------
 
-export const AF_UNSPEC = 0;
-export const AF_UNIX = 1;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-export const AF_NETLINK = 16;
-export const AF_PACKET = 17;
 
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
@@ -243,8 +237,6 @@ export const ETH_P_ALL = 0x0003;
 export const ETH_P_IP = 0x0800;
 export const ETH_P_ARP = 0x0806;
 export const ETH_P_IPV6 = 0x86dd;
-
-export const NETLINK_ROUTE = 0;
 
 export const MSG_CTRUNC = 0x08;
 export const MSG_TRUNC = 0x20;

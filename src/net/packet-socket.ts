@@ -10,7 +10,6 @@
 import { type MacAddress, macFromBytes } from './mac.js';
 import { SOCKADDR_LL_LENGTH, sockaddrLl } from './sockaddr.js';
 import {
-  AF_PACKET,
   ARPHRD_ETHER,
   type NativeBinding,
   type PollHandle,
@@ -20,6 +19,7 @@ import {
   syscall,
   toSyscallError,
 } from '../native/index.js';
+import { AF_PACKET } from './af.js';
 
 const ETH_HEADER_LENGTH = 14;
 const RECEIVE_BUFFER = 65536;

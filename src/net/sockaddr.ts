@@ -13,7 +13,7 @@
  * Parsing never throws: an address too short for its family parses as 'unknown'.
  */
 import { type IPv4Address, type IPv6Address, ipv4FromBytes, ipv6FromBytes } from './address.js';
-import { AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNIX } from '../native/index.js';
+import { AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNIX } from './af.js';
 
 export const SOCKADDR_IN_LENGTH = 16;
 export const SOCKADDR_IN6_LENGTH = 28;

@@ -15,14 +15,6 @@ import { addressFromBytes, type AddressFamily, type IpAddress } from '../net/add
 import { NetlinkError } from './errors.js';
 import { describeIndex } from './links.js';
 import {
-  AF_INET,
-  AF_INET6,
-  AF_UNSPEC,
-  IFA,
-  IFA_F,
-  NLM_F,
-  RT_SCOPE,
-  RTM,
   attr,
   attrString,
   attrU32,
@@ -32,9 +24,10 @@ import {
   type AttrSpec,
   type Decoded,
   type NetlinkMessage,
-  type ScopeName,
 } from './message.js';
 import type { NetlinkRequester } from './socket.js';
+import { AF_INET, AF_INET6, AF_UNSPEC } from '../net/af.js';
+import { IFA, IFA_F, NLM_F, RTM, RT_SCOPE, type ScopeName } from './constants.js';
 
 export interface AddressSpec {
   readonly ifindex: number;

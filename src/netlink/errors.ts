@@ -1,3 +1,4 @@
+import { errnoName } from './constants.js';
 /**
  * Errors from rtnetlink operations, carrying what an operator needs to act on them:
  * the errno and its name, the operation, the object it concerned, and the kernel's
@@ -5,7 +6,6 @@
  *
  *   add 10.213.0.100/24 on eth0 (ifindex 2): EEXIST (errno 17) File exists
  */
-import { errnoName } from './message.js';
 
 /** Not kernel errnos: failures of our own side, given errno-like codes. */
 export type LocalErrorCode = 'ETIMEDOUT' | 'EBADMSG' | 'ECLOSED' | 'EINVAL' | 'EINTR' | 'ENOTSUP';

@@ -15,8 +15,9 @@
 import type { AddressFamily, IpAddress } from '../net/address.js';
 import { parseAddress, listAddresses, type AddressEntry } from './addresses.js';
 import { isLinkStateMessage, listLinks, parseLink, type Link } from './links.js';
-import { RTM, type DecodeError, type NetlinkMessage } from './message.js';
+import { type DecodeError, type NetlinkMessage } from './message.js';
 import type { EventSocketEvent, NetlinkEventSocket, NetlinkRequester } from './socket.js';
+import { RTM } from './constants.js';
 
 interface LinkEventBase {
   readonly index: number;

@@ -32,9 +32,9 @@ import {
   type LinkChange,
   type MacvlanSpec,
 } from './links.js';
-import { RTMGRP } from './message.js';
 import { NetlinkEventSocket, NetlinkRequester, type EventSocketEvent, type TransportFactory } from './socket.js';
 import { nativeTransport } from './transport.js';
+import { RTMGRP } from './constants.js';
 
 export interface NetlinkOptions {
   /** The datagram transport; the native addon's netlink socket by default. */

@@ -7,15 +7,6 @@
 import { macFromBytes, sameMac, type MacAddress } from '../net/mac.js';
 import { NetlinkError } from './errors.js';
 import {
-  AF_UNSPEC,
-  IFF,
-  IFLA,
-  IFLA_INFO,
-  IFLA_MACVLAN,
-  MACVLAN_MODE,
-  NLM_F,
-  OPERSTATES,
-  RTM,
   attr,
   attrNested,
   attrString,
@@ -27,9 +18,10 @@ import {
   validInterfaceName,
   type Decoded,
   type NetlinkMessage,
-  type OperState,
 } from './message.js';
 import type { NetlinkRequester } from './socket.js';
+import { AF_UNSPEC } from '../net/af.js';
+import { IFF, IFLA, IFLA_INFO, IFLA_MACVLAN, MACVLAN_MODE, NLM_F, OPERSTATES, RTM, type OperState } from './constants.js';
 
 export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru' | 'source';
 

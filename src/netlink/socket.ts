@@ -18,14 +18,14 @@
  */
 import { NetlinkError, syscallErrorInfo } from './errors.js';
 import {
-  NLM_F,
   decodeDatagram,
   encodeMessage,
-  messageTypeName,
   type AttrSpec,
   type DecodeError,
   type NetlinkMessage,
 } from './message.js';
+import { errorText } from '../base/error-text.js';
+import { NLM_F, messageTypeName } from './constants.js';
 
 export interface ReceiveHandlers {
   /** One received datagram (it may hold several netlink messages). */
@@ -198,7 +198,7 @@ export class NetlinkRequester {
         const info = syscallErrorInfo(e);
         const error = info
           ? new NetlinkError({ errno: info.errno, code: info.code, operation: context.operation, object: context.object, kernelMessage: `${info.syscall || 'send'} failed`, cause: e })
-          : NetlinkError.local('EINVAL', context.operation, context.object, e instanceof Error ? e.message : String(e), e);
+          : NetlinkError.local('EINVAL', context.operation, context.object, errorText(e), e);
         exchange.finish({ ok: false, error });
       }
     });
@@ -258,7 +258,7 @@ export class NetlinkRequester {
       ok: false,
       error: info
         ? new NetlinkError({ errno: info.errno, code: info.code, operation: x.context.operation, object: x.context.object, kernelMessage: 'receive failed', cause: e })
-        : NetlinkError.local('EBADMSG', x.context.operation, x.context.object, e instanceof Error ? e.message : String(e), e),
+        : NetlinkError.local('EBADMSG', x.context.operation, x.context.object, errorText(e), e),
     });
   }
 }

@@ -9,6 +9,7 @@
  * segments or `confKey()` for per-interface keys.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import { errorText } from '../base/error-text.js';
 
 export type SysctlKey = string | readonly string[];
 
@@ -64,7 +65,7 @@ export async function readSysctl(key: SysctlKey): Promise<string> {
   try {
     return (await readFile(path, 'utf8')).trim();
   } catch (e) {
-    throw new SysctlError(sysctlKeyText(key), 'read', codeOf(e), e instanceof Error ? e.message : String(e));
+    throw new SysctlError(sysctlKeyText(key), 'read', codeOf(e), errorText(e));
   }
 }
 
@@ -79,7 +80,7 @@ export async function writeSysctl(key: SysctlKey, value: string | number): Promi
   try {
     await writeFile(sysctlPath(key), `${text}\n`, 'utf8');
   } catch (e) {
-    throw new SysctlError(sysctlKeyText(key), 'write', codeOf(e), e instanceof Error ? e.message : String(e));
+    throw new SysctlError(sysctlKeyText(key), 'write', codeOf(e), errorText(e));
   }
   const now = await readSysctl(key);
   if (now !== text) throw new SysctlError(sysctlKeyText(key), 'write', 'EINVAL', `wrote ${text} but it reads back as ${now}`);

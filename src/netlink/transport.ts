@@ -9,20 +9,19 @@
  * not move a VRRP instance (keepalived checks nl_pid the same way).
  */
 import {
-  AF_NETLINK,
   MSG_TRUNC,
-  NETLINK_ROUTE,
-  SOCK_RAW,
   SOL_SOCKET,
   SO_RCVBUF,
   SyscallError,
   native,
   toSyscallError,
   type PollHandle,
+  SOCK_RAW,
 } from '../native/index.js';
 import { parseSockaddr, sockaddrNl } from '../net/sockaddr.js';
-import { NETLINK_OPT, SOL_NETLINK } from './message.js';
 import type { NetlinkTransport, ReceiveHandlers, TransportOptions } from './socket.js';
+import { AF_NETLINK } from '../net/af.js';
+import { NETLINK_OPT, NETLINK_ROUTE, SOL_NETLINK } from './constants.js';
 
 /** SO_RCVBUFFORCE (asm-generic/socket.h): like SO_RCVBUF, past rmem_max, with CAP_NET_ADMIN. */
 const SO_RCVBUFFORCE = 33;

@@ -9,7 +9,7 @@ import type { IpAddress } from '../net/address.js';
 import type { MacAddress } from '../net/mac.js';
 import { gratuitousArpFrame, unsolicitedNeighborAdvertFrame } from '../vrrp/announce-frames.js';
 import type { AddressSpec } from './addresses.js';
-import type { ScopeName } from './message.js';
+import type { ScopeName } from './constants.js';
 
 /** A virtual address as configured: iproute2's scope names ("global" is rtnetlink's "universe"). */
 export interface VirtualAddress {

@@ -18,8 +18,8 @@
 import type { AlertAgentConfig, AlertKind } from '../config/notifier-types.js';
 import type { Logger } from '../daemon/logger.js';
 import type { StampedEvent } from '../events/types.js';
-import { describeExit, runProgram } from '../resources/agents/common.js';
-import { scriptCheck } from '../daemon/script-safety.js';
+import { describeExit, runProgram } from '../os/process-group.js';
+import { scriptCheck } from '../os/script-safety.js';
 
 /** The Pacemaker version whose alert interface this follows (agents test CRM_alert_version is set). */
 export const CRM_ALERT_VERSION = '2.1.5';

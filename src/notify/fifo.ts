@@ -19,9 +19,9 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, constants as fsConstants, lstatSync, openSync, rmSync, writeSync } from 'node:fs';
 import type { Logger } from '../daemon/logger.js';
-import { killGroup } from '../resources/agents/common.js';
+import { killGroup } from '../os/process-group.js';
 import { scriptWords } from '../config/notifiers.js';
-import { scriptCheck } from '../daemon/script-safety.js';
+import { scriptCheck } from '../os/script-safety.js';
 
 export interface FifoWriterOptions {
   readonly path: string;

@@ -12,12 +12,13 @@
  * other. The queue is in memory and never drops a notification; when it grows, the log
  * and `vigil status` say so. The VRRP engine only appends to the queue.
  *
- * Every script is checked again right before it runs (script-safety.ts): one made unsafe
+ * Every script is checked again right before it runs (src/os/script-safety.ts): one made unsafe
  * after the config was loaded is refused, logged and counted, never run.
  */
-import { scriptCheck } from '../daemon/script-safety.js';
+import { scriptCheck } from '../os/script-safety.js';
 import type { Logger } from '../daemon/logger.js';
-import { describeExit, lastLine, runProgram } from '../resources/agents/common.js';
+import { describeExit, runProgram } from '../os/process-group.js';
+import { lastLine } from '../resources/agents/common.js';
 import type { NotifyScripts } from '../config/notifier-types.js';
 import { scriptWords } from '../config/notifiers.js';
 import type { Notification } from './translate.js';

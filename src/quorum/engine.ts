@@ -1,5 +1,5 @@
 /**
- * The votequorum engine: corosync's votequorum (../shared/reference/quorum.md, rules
+ * The votequorum engine: corosync's votequorum (docs/reference/quorum.md, rules
  * R2–R10) as a pure state machine.
  *
  * `handle(event, now)` takes a membership change (the members of the local node's current
@@ -8,7 +8,11 @@
  * last_man_standing window ends, and the caller delivers a `tick` then. Votes come from
  * the config's node list; expected votes, quorate and wait_for_all flags from the members'
  * own reports (MemberReport).
+ *
+ * Over 600 lines on purpose: the config check and the engine that relies on it are kept
+ * together, so that each rule R2–R10 is stated once, next to the code that enforces it.
  */
+import type { Brand } from '../base/brand.js';
 import type { MemberReport, NodeId, QuorumEngineConfig, QuorumNode, TieBreakerNode } from './types.js';
 
 // ---- configuration -------------------------------------------------------------------
@@ -31,11 +35,8 @@ export interface QuorumConfigIssue {
   readonly message: string;
 }
 
-declare const validated: unique symbol;
-
 /** A config that passed `validateQuorumConfig`, with corrections applied and E resolved. */
-export type ValidatedQuorumConfig = QuorumEngineConfig & {
-  readonly [validated]: true;
+export type ValidatedQuorumConfig = Brand<QuorumEngineConfig, 'ValidatedQuorumConfig'> & {
   /** The configured expected votes, or the node list's total. */
   readonly resolvedExpectedVotes: number;
 };

@@ -1,7 +1,7 @@
 /**
  * The quorum heartbeat: what every node multicasts (or unicasts) to its peers, about
  * once per heartbeat interval, so that each can build the membership and follow the
- * others' view of quorum (../shared/reference/quorum.md R2, R8).
+ * others' view of quorum (docs/reference/quorum.md R2, R8).
  *
  * Wire format, version 1: 68 bytes, every integer big-endian (network order).
  *
@@ -35,6 +35,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { toNodeId, toVotes, type MemberReport, type NodeId, type Votes } from './types.js';
+import { errorText } from '../base/error-text.js';
 
 export const HEARTBEAT_MAGIC = Buffer.from('VGHB', 'ascii');
 export const HEARTBEAT_VERSION = 1;
@@ -140,7 +141,7 @@ export function decodeHeartbeat(bytes: Uint8Array, key: Uint8Array, cluster: str
   } catch (e) {
     // Not reachable with a Uint8Array (every read is bounds-checked above); kept so a
     // caller passing something odd still gets a result rather than an exception.
-    return reject('malformed', e instanceof Error ? e.message : String(e));
+    return reject('malformed', errorText(e));
   }
 }
 

@@ -1,10 +1,9 @@
 /**
  * Value types shared by the quorum modules: node ids, votes, and the configuration of
- * the votequorum-style engine (../shared/reference/quorum.md numbers its rules R2–R10).
+ * the votequorum-style engine (docs/reference/quorum.md numbers its rules R2–R10).
  */
 
-declare const brand: unique symbol;
-type Brand<T, B extends string> = T & { readonly [brand]: B };
+import type { Brand } from '../base/brand.js';
 
 /** A node id from the config's node list: 1..2^32-1, as corosync's nodeid. */
 export type NodeId = Brand<number, 'NodeId'>;

@@ -1,5 +1,5 @@
 /**
- * The resource manager's vocabulary, Pacemaker's in small (../shared/reference/resources.md):
+ * The resource manager's vocabulary, Pacemaker's in small (docs/reference/resources.md):
  * resources with start / stop / monitor operations that answer in OCF exit codes, their
  * meta attributes, groups bound to the VRRP side, and health checks.
  */
@@ -116,4 +116,110 @@ export interface HealthCheckConfig {
   readonly instances: readonly string[];
   /** The resource whose recovery it drives (its failure counts as a monitor failure of that resource). */
   readonly resource?: string;
+}
+
+// ---- the resource manager's interface (src/resources/manager.ts) ---------------------
+
+/** Pacemaker's INFINITY: fail counts and thresholds saturate here. */
+export const INFINITY = 1_000_000;
+
+export interface ResourceManagerConfig {
+  readonly resources: readonly ResourceConfig[];
+  /** Resources in no group are stand-alone, placed everywhere. A resource is in at most one group. */
+  readonly groups: readonly GroupConfig[];
+  /** Pacemaker start-failure-is-fatal (default true): a failed start sets the fail count to INFINITY. */
+  readonly startFailureIsFatal?: boolean;
+}
+
+export type ResourceCommand = 'start' | 'stop' | 'restart' | 'cleanup';
+
+export type ResourceEvent =
+  /** Probe every resource once (a monitor) to learn what already runs. Nothing is done before it. */
+  | { readonly type: 'startup' }
+  /** The deadline from `nextDeadline()` has passed. */
+  | { readonly type: 'tick' }
+  /** The group (or stand-alone resource) may run here, or may not (VRRP not master, standby, inquorate). */
+  | { readonly type: 'placement'; readonly group: string; readonly allowed: boolean }
+  | { readonly type: 'standby'; readonly on: boolean }
+  | { readonly type: 'maintenance'; readonly on: boolean }
+  /** The answer to the `run-op` action with this id. */
+  | { readonly type: 'op-result'; readonly resource: string; readonly op: OperationName; readonly id: number; readonly result: OperationResult }
+  /** A health check bound to the resource changed; unhealthy counts as a monitor failure (ERR_GENERIC). */
+  | { readonly type: 'check'; readonly resource: string; readonly healthy: boolean }
+  | { readonly type: 'command'; readonly command: ResourceCommand; readonly resource: string };
+
+export type ResourceState = 'stopped' | 'starting' | 'started' | 'stopping' | 'failed' | 'blocked' | 'unknown';
+
+export type ResourceAction =
+  | {
+      readonly type: 'run-op';
+      readonly id: number;
+      readonly resource: string;
+      readonly op: OperationName;
+      readonly timeoutMs: number;
+      /** A one-time monitor to learn the state (startup, cleanup, maintenance off): NOT_RUNNING is no failure. */
+      readonly probe?: true;
+    }
+  | { readonly type: 'resource-state'; readonly resource: string; readonly from: ResourceState; readonly to: ResourceState; readonly reason: string }
+  /** The group (or stand-alone resource) may not run on this node (banned: true) or may again (false). */
+  | { readonly type: 'ban'; readonly group: string; readonly banned: boolean; readonly reason: string }
+  | { readonly type: 'ban'; readonly resource: string; readonly banned: boolean; readonly reason: string }
+  /** on-fail=standby: the node should go into standby (the manager already behaves as in standby). */
+  | { readonly type: 'standby-request'; readonly reason: string };
+
+export interface FailureRecord {
+  /** The operation that failed; a health check failure is a monitor failure. */
+  readonly op: OperationName;
+  readonly rc: number;
+  readonly timedOut: boolean;
+  readonly detail: string;
+  readonly at: number;
+  /** What it adds to the fail count (1, or INFINITY for start, stop and hard failures). */
+  readonly weight: number;
+  readonly failureClass: FailureClass;
+}
+
+export interface ResourceStatus {
+  readonly name: string;
+  /** The group's name, or null for a stand-alone resource. */
+  readonly group: string | null;
+  readonly state: ResourceState;
+  readonly targetRole: TargetRole;
+  /** Sum of the unexpired failures, saturating at INFINITY. */
+  readonly failCount: number;
+  /** The configured migration-threshold, saturated at INFINITY. */
+  readonly migrationThreshold: number;
+  /** Its group (or itself, stand-alone) is banned on this node. */
+  readonly banned: boolean;
+  /** Why no operation runs on it any more (stop failure, on-fail=block), or null. */
+  readonly blocked: string | null;
+  /** An ERR_CONFIGURED failure: it stays stopped until cleanup. */
+  readonly fatal: boolean;
+  /** on-fail=stop: it stays stopped until cleanup or a start command. */
+  readonly stoppedByFailure: boolean;
+  readonly lastFailure: (FailureRecord & { readonly agoMs: number }) | null;
+  readonly inFlight: { readonly id: number; readonly op: OperationName; readonly probe: boolean; readonly elapsedMs: number } | null;
+  readonly nextMonitorInMs: number | null;
+}
+
+export interface GroupStatus {
+  readonly name: string;
+  /** An implicit group of one for a stand-alone resource. */
+  readonly standalone: boolean;
+  readonly placement: Placement;
+  /** What the integration last said (initially: true for everywhere, false otherwise). */
+  readonly placementAllowed: boolean;
+  /** May run here: placement allowed, node not in standby, not banned. */
+  readonly allowedHere: boolean;
+  readonly banned: boolean;
+  readonly banReason: string | null;
+  readonly members: readonly string[];
+  /** Members in state started. */
+  readonly running: readonly string[];
+}
+
+export interface ResourceManagerStatus {
+  readonly node: { readonly standby: boolean; readonly maintenance: boolean; readonly startedUp: boolean };
+  readonly resources: readonly ResourceStatus[];
+  readonly groups: readonly GroupStatus[];
 }

@@ -6,6 +6,7 @@
 import { AddressParseError, parseIp, type AddressFamily, type IpAddress } from '../net/address.js';
 import { encodedLength, type Advert, type ReceivedAdvert } from './codec.js';
 import { AUTH_DATA_LENGTH, toPriority, toV3Interval, toVrid, type Centiseconds } from './types.js';
+import { errorText } from '../base/error-text.js';
 
 export interface AdvertJson {
   version: 2 | 3;
@@ -83,7 +84,7 @@ function ranged<T>(name: string, make: () => T): T {
     return make();
   } catch (e) {
     if (e instanceof AdvertJsonError) throw e;
-    throw new AdvertJsonError(name, e instanceof Error ? e.message : String(e));
+    throw new AdvertJsonError(name, errorText(e));
   }
 }
 

@@ -6,7 +6,10 @@
  * It is pure: `handle(event, now)` takes an event and the current time (ms on any
  * monotonic clock) and returns the actions to carry out, in order. It owns no socket and
  * no timer; the caller asks `nextDeadline()` and delivers a `tick` at that time. The same
- * code runs in the simulator (test/sim) and in the daemon.
+ * code runs in the simulator (src/sim) and in the daemon.
+ *
+ * Over 600 lines on purpose: one state machine kept whole, so that its RFC 5798 §6.4
+ * pseudo-code reads in order beside the branches it governs.
  */
 import { compareAddresses, sameAddress, type IpAddress } from '../net/address.js';
 import { advertIntervalCs, type Advert } from './codec.js';

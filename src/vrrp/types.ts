@@ -4,8 +4,7 @@
  * its constructor, which checks the range.
  */
 
-declare const brand: unique symbol;
-type Brand<T, B extends string> = T & { readonly [brand]: B };
+import type { Brand } from '../base/brand.js';
 
 export class ValueRangeError extends RangeError {
   constructor(

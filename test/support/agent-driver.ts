@@ -12,6 +12,7 @@
 import { ip } from '../../src/net/address.js';
 import { ExecAgent, OcfAgent, VipAgent, createAgent, type AgentContext } from '../../src/resources/agents/index.js';
 import type { ResourceSpec } from '../../src/resources/types.js';
+import { errorStackText } from '../../src/base/error-text.js';
 
 type Op = { op: string; timeoutMs?: number; ms?: number };
 
@@ -63,6 +64,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(`${errorStackText(e)}\n`);
   process.exit(1);
 });

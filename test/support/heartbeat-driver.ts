@@ -19,8 +19,9 @@
 import { createInterface } from 'node:readline';
 import { decodeHeartbeat, encodeHeartbeat, newBootEpoch } from '../../src/quorum/heartbeat.js';
 import { Membership, type MembershipEvent } from '../../src/quorum/membership.js';
-import { HeartbeatTransport, type HeartbeatDestination, type HeartbeatFamily } from '../../src/quorum/transport.js';
+import { HeartbeatTransport, type HeartbeatDestination, type HeartbeatFamily } from '../../src/quorum/io/transport.js';
 import { toNodeId, toVotes } from '../../src/quorum/types.js';
+import { errorStackText } from '../../src/base/error-text.js';
 
 interface DriverConfig {
   readonly cluster: string;
@@ -108,6 +109,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(`${errorStackText(e)}\n`);
   process.exitCode = 1;
 });

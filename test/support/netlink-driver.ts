@@ -15,7 +15,7 @@
  * after a line {"ready":true}, until stdin ends or receives a line.
  */
 import { ip } from '../../src/net/address.js';
-import { AF_NETLINK, NETLINK_ROUTE, SOCK_RAW, native } from '../../src/native/index.js';
+import { SOCK_RAW, native } from '../../src/native/index.js';
 import { sockaddrNl } from '../../src/net/sockaddr.js';
 import { parseMac } from '../../src/net/mac.js';
 import {
@@ -29,7 +29,9 @@ import {
   type AddressSpec,
   type AppliedSysctl,
 } from '../../src/netlink/index.js';
-import type { ScopeName } from '../../src/netlink/message.js';
+import { AF_NETLINK } from '../../src/net/af.js';
+import { errorStackText } from '../../src/base/error-text.js';
+import { NETLINK_ROUTE, type ScopeName } from '../../src/netlink/constants.js';
 
 type Op = Record<string, unknown> & { op: string };
 
@@ -154,6 +156,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(`${errorStackText(e)}\n`);
   process.exitCode = 1;
 });

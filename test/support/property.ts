@@ -4,6 +4,7 @@
  * failing assertion's own message beside the counterexample.
  */
 import fc from 'fast-check';
+import { errorText } from '../../src/base/error-text.js';
 
 export const PROPERTY_SEED: number | undefined =
   process.env['VIGIL_PROPERTY_SEED'] === 'random' ? undefined : Number(process.env['VIGIL_PROPERTY_SEED'] ?? 20261121);
@@ -14,7 +15,7 @@ export function checkProperty<Ts extends [unknown, ...unknown[]]>(
 ): void {
   const details = fc.check(property, { ...(PROPERTY_SEED === undefined ? {} : { seed: PROPERTY_SEED }), ...params });
   if (!details.failed) return;
-  const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  const cause = errorText(details.errorInstance);
   throw new Error(
     `property failed after ${details.numRuns} runs (seed ${details.seed}, path "${details.counterexamplePath ?? ''}")\n` +
       `counterexample: ${fc.stringify(details.counterexample)}\n` +

@@ -1,6 +1,6 @@
 /**
- * The golden vectors captured from keepalived, read from ../shared/vectors beside the
- * repository (VIGIL_VECTORS overrides the folder).
+ * The golden vectors captured from keepalived, in test/vectors (its README says how they
+ * were captured and what each field means).
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** dist/test/support -> repository root. */
 export const REPO_ROOT = path.resolve(here, '..', '..', '..');
 
-export const VECTORS_DIR = process.env['VIGIL_VECTORS'] ?? path.resolve(REPO_ROOT, '..', 'shared', 'vectors');
+export const VECTORS_DIR = path.join(REPO_ROOT, 'test', 'vectors');
 
 export interface AdvertVectorDecoded {
   version: number;
@@ -41,7 +41,7 @@ export interface Vector {
 }
 
 export function loadVectors(): Vector[] {
-  if (!existsSync(VECTORS_DIR)) throw new Error(`golden vectors not found at ${VECTORS_DIR} (set VIGIL_VECTORS)`);
+  if (!existsSync(VECTORS_DIR)) throw new Error(`golden vectors not found at ${VECTORS_DIR}`);
   return readdirSync(VECTORS_DIR)
     .filter((f) => f.endsWith('.json'))
     .sort()

@@ -33,8 +33,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { OCF, type OperationResult, type ResourceAgent, type ResourceSpec } from '../types.js';
-import { describeExit, errorText, formatMs, guarded, killGroup, lastLine, now, result } from './common.js';
+import { formatMs, guarded, lastLine, now, result } from './common.js';
 import type { ExecOptions } from './context.js';
+import { errorText } from '../../base/error-text.js';
+import { describeExit, killGroup } from '../../os/process-group.js';
 
 export type ExecSpec = Extract<ResourceSpec, { type: 'exec' }>;
 

@@ -11,15 +11,17 @@
  * The exit status is the OCF code. The agent runs in a process group of its own; a
  * timeout kills the group (SIGKILL) and is ERR_GENERIC timedOut; death by a signal is
  * ERR_GENERIC. The agent must be root-owned and writable by nobody else
- * (script-safety.ts): an unsafe one is refused with ERR_PERM, a missing one ERR_INSTALLED.
+ * (src/os/script-safety.ts): an unsafe one is refused with ERR_PERM, a missing one ERR_INSTALLED.
  *
  * `spec.agent` is "ocf:PROVIDER:TYPE", "PROVIDER:TYPE" or "TYPE" (provider heartbeat).
  */
 import path from 'node:path';
-import { scriptCheck } from '../../daemon/script-safety.js';
+import { scriptCheck } from '../../os/script-safety.js';
 import { OCF, type OcfCode, type OperationResult, type ResourceAgent, type ResourceSpec } from '../types.js';
-import { describeExit, errorText, formatMs, lastLine, now, ocfName, result, runProgram, type RunResult } from './common.js';
+import { formatMs, lastLine, now, ocfName, result } from './common.js';
 import type { OcfOptions } from './context.js';
+import { errorText } from '../../base/error-text.js';
+import { describeExit, runProgram, type RunResult } from '../../os/process-group.js';
 
 export type OcfSpec = Extract<ResourceSpec, { type: 'ocf' }>;
 

@@ -16,8 +16,11 @@
  */
 import { existsSync } from 'node:fs';
 import { OCF, type OperationResult, type ResourceAgent } from '../types.js';
-import { describeExit, errorText, formatMs, lastLine, now, result, runProgram, since, type RunResult } from './common.js';
+import { formatMs, lastLine, now, result } from './common.js';
 import type { SystemdOptions } from './context.js';
+import { errorText } from '../../base/error-text.js';
+import { describeExit, runProgram, type RunResult } from '../../os/process-group.js';
+import { since } from '../../os/elapsed.js';
 
 const LSB_NOT_INSTALLED = 5;
 const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

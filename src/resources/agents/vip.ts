@@ -18,8 +18,9 @@ import { Netlink, type AddressSpec, type Link } from '../../netlink/index.js';
 import { sameAddress, type IpAddress } from '../../net/address.js';
 import { announcementFrame, vipAddressSpec } from '../../netlink/vip.js';
 import { OCF, type OperationResult, type ResourceAgent, type ResourceSpec } from '../types.js';
-import { errorText, guarded, result } from './common.js';
+import { guarded, result } from './common.js';
 import type { FrameSink, VipOptions } from './context.js';
+import { errorText } from '../../base/error-text.js';
 
 export type VipSpec = Extract<ResourceSpec, { type: 'vip' }>;
 

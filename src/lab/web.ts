@@ -15,8 +15,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { sleep } from './capture.js';
 import type { Lab } from './netns.js';
+import { sleep } from './wait.js';
+import { onLines } from './lines.js';
 
 export interface NginxBackend {
   readonly host: string;
@@ -236,17 +237,7 @@ export function startHttpLoop(lab: Lab, host: string, options: HttpLoopOptions):
   const timeout = options.timeoutMs ?? 500;
   const child = lab.spawn(host, process.execPath, ['-e', HTTP_LOOP, options.url, String(every), String(options.durationMs), String(timeout)]);
   const results: HttpResult[] = [];
-  let buffer = '';
-  child.stdout?.setEncoding('utf8');
-  child.stdout?.on('data', (chunk: string) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) !== -1) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (line.trim()) results.push(JSON.parse(line) as HttpResult);
-    }
-  });
+  onLines(child.stdout, (line) => results.push(JSON.parse(line) as HttpResult));
   const done = new Promise<HttpResult[]>((resolve) => {
     child.once('exit', () => resolve(results.sort((a, b) => a.t - b.t)));
   });

@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { errorText } from '../../base/error-text.js';
 
 export const DEFAULT_KEY_PATH = '/etc/vigil/authkey';
 /** Bytes of randomness in a generated key. */
@@ -120,7 +121,7 @@ export async function readKeyFile(file: string, options: ReadKeyOptions = {}): P
   } catch (e) {
     if (isErrno(e, 'ENOENT')) throw new KeyFileError(file, 'not-found', `${file}: no such key file (create one with \`vigil keygen --file ${file}\`)`);
     if (isErrno(e, 'ELOOP')) throw new KeyFileError(file, 'not-regular', `${file}: is a symbolic link; the key file must be a regular file`);
-    throw new KeyFileError(file, 'io', `${file}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new KeyFileError(file, 'io', `${file}: ${errorText(e)}`);
   }
   try {
     // Checked on the open descriptor, so the file cannot be swapped between check and read.

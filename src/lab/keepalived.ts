@@ -1,18 +1,22 @@
 /**
- * keepalived (the Debian package) as a real peer on a lab host: a config file, pid files
- * and TMPDIR (where SIGUSR1 writes keepalived.data) in a temporary directory of its own,
- * so nothing under /etc/keepalived, /run or /tmp is shared; run in the foreground
- * (-n, VRRP only, console log) and ended by its PID (and its VRRP child's, should that
- * outlive the parent).
+ * keepalived (the Debian package) as a real peer on a lab host, for the interop tests and
+ * the benchmarks: a config file, pid files and TMPDIR (where SIGUSR1 writes
+ * keepalived.data) in a temporary directory of its own, so nothing under
+ * /etc/keepalived, /run or /tmp is shared; run in the foreground (VRRP only, console log,
+ * no respawn) and ended by its PID, and its VRRP child's by PID only while that child's
+ * /proc start time is still the one recorded when it was found as our child.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { sleep } from './capture.js';
 import type { Lab } from './netns.js';
+import { OwnedProcess, procParent } from './proc.js';
+import type { VrrpState } from './vigil.js';
+import { sleep, until } from './wait.js';
 
 export interface KeepalivedInstance {
+  /** VI_1 when not given. */
   readonly name?: string;
   readonly vrid: number;
   readonly priority: number;
@@ -23,17 +27,9 @@ export interface KeepalivedInstance {
   readonly password?: string;
 }
 
-/** A keepalived.conf with one vrrp_instance; vrrp_strict stays off (its default). */
-export function keepalivedConf(routerId: string, i: KeepalivedInstance): string {
-  return [
-    'global_defs {',
-    `  router_id ${routerId}`,
-    // No scripts run; naming the user keeps keepalived from looking for keepalived_script.
-    '  script_user root',
-    '  enable_script_security',
-    // One burst of gratuitous ARP on becoming master, no second one 5 s later.
-    '  vrrp_garp_master_delay 0',
-    '}',
+/** A keepalived.conf with these vrrp_instances; vrrp_strict stays off (its default). */
+export function keepalivedConf(routerId: string, ...instances: readonly KeepalivedInstance[]): string {
+  const instance = (i: KeepalivedInstance): string[] => [
     `vrrp_instance ${i.name ?? 'VI_1'} {`,
     '  state BACKUP',
     '  interface eth0',
@@ -46,6 +42,17 @@ export function keepalivedConf(routerId: string, i: KeepalivedInstance): string 
     ...i.vips.map((v) => `    ${v}`),
     '  }',
     '}',
+  ];
+  return [
+    'global_defs {',
+    `  router_id ${routerId}`,
+    // No scripts run; naming the user keeps keepalived from looking for keepalived_script.
+    '  script_user root',
+    '  enable_script_security',
+    // One burst of gratuitous ARP on becoming master, no second one 5 s later.
+    '  vrrp_garp_master_delay 0',
+    '}',
+    ...instances.flatMap(instance),
     '',
   ].join('\n');
 }
@@ -57,9 +64,17 @@ export interface KeepalivedDump {
   readonly raw: string;
 }
 
+const ENTERING = /\((\S+)\) Entering (MASTER|BACKUP|FAULT) STATE/g;
+
 export class Keepalived {
+  readonly kind = 'keepalived';
   output = '';
   private readonly waiters = new Set<() => void>();
+  private readonly states = new Map<string, VrrpState>();
+  private readonly entries = new Map<string, number>();
+  private scanned = 0;
+  private vrrpChild: OwnedProcess | undefined;
+  private stopped = false;
 
   private constructor(
     readonly lab: Lab,
@@ -69,6 +84,7 @@ export class Keepalived {
   ) {
     const take = (d: string): void => {
       this.output += d;
+      this.scan();
       for (const w of [...this.waiters]) w();
     };
     child.stdout?.setEncoding('utf8');
@@ -76,6 +92,19 @@ export class Keepalived {
     child.stdout?.on('data', take);
     child.stderr?.on('data', take);
     child.once('exit', () => take(''));
+  }
+
+  /** Reads the state changes of the complete lines that arrived since the last scan. */
+  private scan(): void {
+    const end = this.output.lastIndexOf('\n') + 1;
+    if (end <= this.scanned) return;
+    for (const m of this.output.slice(this.scanned, end).matchAll(ENTERING)) {
+      const name = m[1] ?? '';
+      const state = (m[2] ?? '').toLowerCase() as VrrpState;
+      this.states.set(name, state);
+      this.entries.set(`${name}/${state}`, (this.entries.get(`${name}/${state}`) ?? 0) + 1);
+    }
+    this.scanned = end;
   }
 
   static available(): boolean {
@@ -87,7 +116,10 @@ export class Keepalived {
     }
   }
 
-  /** Starts keepalived on `host` with `conf`; resolves once it logged "Startup complete". */
+  /**
+   * Starts keepalived on `host` with `conf`; resolves once it logged "Startup complete"
+   * and its VRRP child is known.
+   */
   static async start(lab: Lab, host: string, conf: string): Promise<Keepalived> {
     const dir = mkdtempSync(path.join(tmpdir(), `vigil-ka-${host}-`));
     const confPath = path.join(dir, 'keepalived.conf');
@@ -102,11 +134,27 @@ export class Keepalived {
       `--use-file=${confPath}`,
       `--pid=${path.join(dir, 'keepalived.pid')}`,
       `--vrrp_pid=${path.join(dir, 'vrrp.pid')}`,
+      `--checkers_pid=${path.join(dir, 'checkers.pid')}`,
+      `--bfd_pid=${path.join(dir, 'bfd.pid')}`,
     ];
     const child = lab.spawn(host, 'keepalived', args, { env: { ...process.env, TMPDIR: dir } });
     const k = new Keepalived(lab, host, child, dir);
-    await k.waitLog(/Startup complete/, 'startup', 10000);
+    try {
+      await k.waitLog(/Startup complete/, 'startup', 15000);
+      await until(() => k.findChild(), () => `keepalived VRRP child on ${host}`, 5000, 10);
+    } catch (e) {
+      await k.stop();
+      throw e;
+    }
     return k;
+  }
+
+  /** The VRRP child: the PID in its pid file, checked to be our process's child. */
+  private findChild(): boolean {
+    const pid = this.vrrpPid();
+    if (pid === undefined || procParent(pid) !== this.child.pid) return false;
+    this.vrrpChild = new OwnedProcess(pid);
+    return true;
   }
 
   get exited(): boolean {
@@ -183,32 +231,65 @@ export class Keepalived {
     throw new Error(`keepalived on ${this.host}: no data dump for ${name}`);
   }
 
-  /** SIGTERM to the parent (by PID), then SIGKILL to whatever of it is left; removes the directory. */
+  /** The state `instance` last entered, in vigil's names. */
+  state(instance = 'VI_1'): VrrpState | undefined {
+    return this.states.get(instance);
+  }
+
+  /** How many instances are in `state` now. */
+  count(state: VrrpState): number {
+    let n = 0;
+    for (const st of this.states.values()) if (st === state) n++;
+    return n;
+  }
+
+  /** How many times `instance` entered `state` since start. */
+  entered(instance: string, state: VrrpState): number {
+    return this.entries.get(`${instance}/${state}`) ?? 0;
+  }
+
+  /** The processes that make up the daemon: the parent and its VRRP child, while they run. */
+  pids(): number[] {
+    const out: number[] = [];
+    if (this.child.pid !== undefined && !this.exited) out.push(this.child.pid);
+    if (this.vrrpChild?.alive === true) out.push(this.vrrpChild.pid);
+    return out;
+  }
+
+  /** SIGKILL to the VRRP child, which sends the adverts (a crash); without respawn the parent then exits too. */
+  async crash(): Promise<void> {
+    const c = this.vrrpChild;
+    if (c === undefined) throw new Error(`keepalived on ${this.host}: no VRRP child`);
+    c.kill('SIGKILL');
+    await until(() => !c.alive, () => `keepalived VRRP child on ${this.host} to die`, 5000, 5);
+  }
+
+  /** SIGTERM to the parent (graceful stop); resolves at once, see waitExit. */
+  terminate(): void {
+    if (!this.exited && this.child.pid !== undefined) process.kill(this.child.pid, 'SIGTERM');
+  }
+
+  /** Resolves once the parent and the VRRP child have ended. */
+  async waitExit(timeoutMs = 10000): Promise<void> {
+    await until(() => this.exited && this.vrrpChild?.alive !== true, () => `keepalived on ${this.host} to exit`, timeoutMs, 5);
+  }
+
+  /** SIGTERM to the parent (by PID), then SIGKILL to whatever of it is left; removes the directory. Idempotent. */
   async stop(): Promise<void> {
-    const vrrp = this.vrrpPid();
-    const kill = (pid: number | undefined, signal: NodeJS.Signals): void => {
-      if (pid === undefined) return;
-      try {
-        process.kill(pid, signal);
-      } catch {
-        // already gone
-      }
-    };
-    if (!this.exited) {
-      kill(this.child.pid, 'SIGTERM');
-      for (let i = 0; i < 250 && !this.exited; i++) await sleep(20);
-      if (!this.exited) kill(this.child.pid, 'SIGKILL');
-      for (let i = 0; i < 100 && !this.exited; i++) await sleep(20);
+    if (this.stopped) return;
+    this.stopped = true;
+    if (!this.exited && this.child.pid !== undefined) {
+      this.terminate();
+      await until(() => this.exited, () => 'keepalived to exit', 5000, 20).catch(() => {
+        if (this.child.pid !== undefined && !this.exited) process.kill(this.child.pid, 'SIGKILL');
+      });
+      await until(() => this.exited, () => 'keepalived to exit after SIGKILL', 2000, 20).catch(() => undefined);
     }
     // The VRRP child is ours too (started by the parent we started); it ends with the parent.
-    if (vrrp !== undefined) {
-      let comm = '';
-      try {
-        comm = readFileSync(`/proc/${vrrp}/comm`, 'utf8').trim();
-      } catch {
-        // gone with its parent
-      }
-      if (comm === 'keepalived') kill(vrrp, 'SIGKILL');
+    const c = this.vrrpChild;
+    if (c?.alive === true) {
+      c.kill('SIGTERM');
+      await until(() => !c.alive, () => 'keepalived VRRP child to exit', 3000, 20).catch(() => c.kill('SIGKILL'));
     }
     rmSync(this.dir, { recursive: true, force: true });
   }

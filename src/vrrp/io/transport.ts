@@ -28,16 +28,13 @@ import {
   type IpAddress,
   type IPv4Address,
   type IPv6Address,
-  ip,
   ipv4FromBytes,
   ipv6FromBytes,
   isIPv6LinkLocal,
-} from '../net/address.js';
-import { findControlMessage } from '../net/cmsg.js';
-import { sockaddrIn, sockaddrIn6 } from '../net/sockaddr.js';
+} from '../../net/address.js';
+import { findControlMessage } from '../../net/cmsg.js';
+import { sockaddrIn, sockaddrIn6 } from '../../net/sockaddr.js';
 import {
-  AF_INET,
-  AF_INET6,
   IP_ADD_MEMBERSHIP,
   IP_MULTICAST_ALL,
   IP_MULTICAST_IF,
@@ -70,14 +67,12 @@ import {
   native,
   syscall,
   toSyscallError,
-} from '../native/index.js';
-import type { PacketMeta } from './codec.js';
-import { VRRP_TTL } from './codec.js';
+} from '../../native/index.js';
+import type { PacketMeta } from '../codec.js';
+import { VRRP_TTL } from '../codec.js';
+import { VRRP_IPV4_GROUP, VRRP_IPV6_GROUP, vrrpGroup } from '../multicast.js';
+import { AF_INET, AF_INET6 } from '../../net/af.js';
 
-/** RFC 5798 §5.1.1.2: "The IPv4 multicast address as assigned by the IANA for VRRP is: 224.0.0.18". */
-export const VRRP_IPV4_GROUP = ip('224.0.0.18') as IPv4Address;
-/** RFC 5798 §5.1.2.2: "The IPv6 multicast address assigned by IANA for VRRP is: FF02:0:0:0:0:0:0:12". */
-export const VRRP_IPV6_GROUP = ip('ff02::12') as IPv6Address;
 /** DSCP CS6 (network control) in the TOS / traffic class byte, as keepalived sends. */
 export const VRRP_DEFAULT_TOS = 0xc0;
 
@@ -221,7 +216,7 @@ export class VrrpSocket {
     this.ifname = options.interface;
     this.source = source;
     this.mode = mode;
-    this.group = family === 'ipv4' ? VRRP_IPV4_GROUP : VRRP_IPV6_GROUP;
+    this.group = vrrpGroup(family);
     this.destinations = mode === 'multicast' ? [this.group] : [...peers];
     this.onPacket = options.onPacket;
     this.onError = options.onError;

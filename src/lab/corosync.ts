@@ -19,7 +19,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { sleep } from './capture.js';
+import { sleep } from './wait.js';
 import { run, type Lab } from './netns.js';
 
 export interface CorosyncClusterOptions {

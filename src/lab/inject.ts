@@ -7,11 +7,9 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import type { Lab } from './netns.js';
-import { ip, type IpAddress, type IPv6Address } from '../../src/net/address.js';
-import { sockaddrIn, sockaddrIn6 } from '../../src/net/sockaddr.js';
+import { ip, type IpAddress, type IPv6Address } from '../net/address.js';
+import { sockaddrIn, sockaddrIn6 } from '../net/sockaddr.js';
 import {
-  AF_INET,
-  AF_INET6,
   CLONE_NEWNET,
   IP_MULTICAST_IF,
   IP_MULTICAST_TTL,
@@ -22,9 +20,10 @@ import {
   IPV6_MULTICAST_IF,
   SOCK_RAW,
   native,
-} from '../../src/native/index.js';
-import { vrrpChecksum } from '../../src/vrrp/checksum.js';
-import { VRRP_IPV4_GROUP, VRRP_IPV6_GROUP } from '../../src/vrrp/transport.js';
+} from '../native/index.js';
+import { vrrpChecksum } from '../vrrp/checksum.js';
+import { AF_INET, AF_INET6 } from '../net/af.js';
+import { VRRP_IPV4_GROUP, VRRP_IPV6_GROUP } from '../vrrp/multicast.js';
 
 /** Runs `body` with the main thread in the namespace `ns`, then returns to this process's own. */
 export function inNetns<T>(ns: string, body: () => T): T {

@@ -28,6 +28,7 @@
 import dgram from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { errorText } from '../../base/error-text.js';
 
 export const HEARTBEAT_PORT = 5406;
 export const HEARTBEAT_IPV4_GROUP = '239.192.213.1';
@@ -73,10 +74,6 @@ export interface HeartbeatTransportOptions {
 export interface SendReport {
   readonly sent: number;
   readonly failed: number;
-}
-
-function describe(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 function interfaceAddress(name: string, family: HeartbeatFamily): string {
@@ -152,15 +149,15 @@ export class HeartbeatTransport {
       } catch {
         // not bound
       }
-      throw new Error(`heartbeat transport: cannot set up ${family} ${multicast ? `multicast ${group ?? ''}` : 'unicast'} on ${local} port ${port}: ${describe(e)}`, { cause: e });
+      throw new Error(`heartbeat transport: cannot set up ${family} ${multicast ? `multicast ${group ?? ''}` : 'unicast'} on ${local} port ${port}: ${errorText(e)}`, { cause: e });
     }
     const transport = new HeartbeatTransport(socket, family, port, local, destinations, options.onError);
-    socket.on('error', (e) => transport.report({ operation: 'socket', message: describe(e), cause: e }));
+    socket.on('error', (e) => transport.report({ operation: 'socket', message: errorText(e), cause: e }));
     socket.on('message', (msg, rinfo) => {
       try {
         options.onMessage(msg, { address: rinfo.address, port: rinfo.port, family: rinfo.family === 'IPv6' ? 'ipv6' : 'ipv4' });
       } catch (e) {
-        transport.report({ operation: 'handler', message: `the heartbeat handler threw: ${describe(e)}`, cause: e });
+        transport.report({ operation: 'handler', message: `the heartbeat handler threw: ${errorText(e)}`, cause: e });
       }
     });
     return transport;
@@ -183,11 +180,11 @@ export class HeartbeatTransport {
           new Promise<boolean>((resolve) => {
             try {
               this.socket.send(bytes, this.port, destination, (e) => {
-                if (e) this.report({ operation: 'send', message: `send to ${destination}: ${describe(e)}`, destination, cause: e });
+                if (e) this.report({ operation: 'send', message: `send to ${destination}: ${errorText(e)}`, destination, cause: e });
                 resolve(!e);
               });
             } catch (e) {
-              this.report({ operation: 'send', message: `send to ${destination}: ${describe(e)}`, destination, cause: e });
+              this.report({ operation: 'send', message: `send to ${destination}: ${errorText(e)}`, destination, cause: e });
               resolve(false);
             }
           }),
@@ -201,11 +198,11 @@ export class HeartbeatTransport {
     return new Promise<boolean>((resolve) => {
       try {
         this.socket.send(bytes, port, address, (e) => {
-          if (e) this.report({ operation: 'send', message: `send to ${address}: ${describe(e)}`, destination: address, cause: e });
+          if (e) this.report({ operation: 'send', message: `send to ${address}: ${errorText(e)}`, destination: address, cause: e });
           resolve(!e);
         });
       } catch (e) {
-        this.report({ operation: 'send', message: `send to ${address}: ${describe(e)}`, destination: address, cause: e });
+        this.report({ operation: 'send', message: `send to ${address}: ${errorText(e)}`, destination: address, cause: e });
         resolve(false);
       }
     });
