@@ -28,9 +28,6 @@ export interface InstancePorts {
   readonly stateChanged?: () => void;
 }
 
-/** RFC 5798 §5.1.1.2 / §5.1.2.2: the IPv4 and IPv6 VRRP multicast groups. */
-const VRRP_MULTICAST: Readonly<Record<'ipv4' | 'ipv6', string>> = { ipv4: '224.0.0.18', ipv6: 'ff02::12' };
-
 /** The node's view of an instance: its router config, what it advertises, where adverts go. */
 export function nodeInstanceConfig(ic: InstanceConfig, channel: string, router: RouterConfig, multicastGroup: IpAddress): NodeInstanceConfig {
   return {
@@ -71,10 +68,6 @@ export class VrrpInstance {
 
   get name(): string {
     return this.config.name;
-  }
-
-  static multicastGroupText(family: 'ipv4' | 'ipv6'): string {
-    return VRRP_MULTICAST[family];
   }
 
   /** Logs an advert the codec or the receive checks dropped (the node counted it). */

@@ -5,7 +5,8 @@
  * through the node (src/vrrp/node.ts); the node's actions come back here and go to each
  * instance's effect pipeline.
  */
-import { ip, sameAddress, type IpAddress } from '../net/address.js';
+import { sameAddress, type IpAddress } from '../net/address.js';
+import { vrrpGroup } from '../vrrp/multicast.js';
 import { vrrpVirtualMac } from '../net/mac.js';
 import { interfaceTrackerName } from '../config/router-config.js';
 import type { InstanceConfig, VigilConfig } from '../config/types.js';
@@ -156,7 +157,7 @@ export class Instances {
     const routerConfig = this.deps.routerConfig(ic, primary);
     let router;
     try {
-      router = this.node.add(nodeInstanceConfig(ic, channelKey, routerConfig, ip(VrrpInstance.multicastGroupText(ic.family))));
+      router = this.node.add(nodeInstanceConfig(ic, channelKey, routerConfig, vrrpGroup(ic.family)));
     } catch (e) {
       this.pool.release(channelKey, ic.name);
       throw e instanceof NodeError ? new DaemonError(`${where}: ${e.message}`) : e;
@@ -267,7 +268,7 @@ export class Instances {
       // In place: the state machine keeps its state; a master's pipeline moves its VIPs and
       // the Accept_Mode filter to the new config (old and new VIPs blocked while they change).
       rt.instance.reconfigure(ic);
-      this.node.reconfigure(nodeInstanceConfig(ic, rt.channelKey, this.deps.routerConfig(ic, rt.instance.primaryAddress), ip(VrrpInstance.multicastGroupText(ic.family))));
+      this.node.reconfigure(nodeInstanceConfig(ic, rt.channelKey, this.deps.routerConfig(ic, rt.instance.primaryAddress), vrrpGroup(ic.family)));
       rt.pipeline.reconfigure(rt.instance.allVips(), ic.acceptMode || ic.priority === PRIORITY_OWNER, ic.garpIntervalMs);
       await rt.pipeline.settled();
       this.dispatch(name, { type: 'set-priority', priority: ic.priority });

@@ -49,11 +49,6 @@ export function injectSource(lab: Lab, host: string, family: 'ipv4' | 'ipv6'): I
   return ip(family === 'ipv4' ? h.ipv4 : h.ipv6LinkLocal);
 }
 
-/** The VRRP group of a family. */
-export function vrrpGroup(family: 'ipv4' | 'ipv6'): IpAddress {
-  return family === 'ipv4' ? VRRP_IPV4_GROUP : VRRP_IPV6_GROUP;
-}
-
 /**
  * Sends each payload, as it is, from `host`'s eth0 to the VRRP group of `family` with a
  * multicast TTL / hop limit of `ttl`.

@@ -7,6 +7,7 @@
  * Everything is deterministic for a given seed.
  */
 import { ip, type IpAddress } from '../net/address.js';
+import { VRRP_IPV4_GROUP } from '../vrrp/multicast.js';
 import {
   DEFAULT_ANNOUNCE,
   type AnnounceReason,
@@ -317,7 +318,8 @@ function vridOf(name: string): number {
   return Number(name.slice(4));
 }
 
-const MULTICAST = ip('224.0.0.18');
+/** The simulated segment carries IPv4 multicast adverts (RFC 5798 §5.1.1.2). */
+const MULTICAST = VRRP_IPV4_GROUP;
 
 export class Segment {
   now = 0;
