@@ -28,6 +28,7 @@ import { VigilProcess, configYaml, instanceYaml } from '../src/lab/vigil.js';
 import { CorosyncCluster, healPartition, partition } from '../src/lab/corosync.js';
 import { writeKeyFile } from '../src/quorum/io/authkey.js';
 import { CLK_TCK, cpuSeconds, envNumber, fmtSummary, printTable, summarize } from './lab-daemons.js';
+import { errorText } from '../src/base/error-text.js';
 
 type Provider = 'vigil' | 'corosync';
 const VIP = '10.213.0.100';
@@ -137,7 +138,7 @@ async function runProvider(provider: Provider, runs: number, cpuWindowS: number,
               result.cutStepDown.push((stepDown as number) - (advert.timeMs - t0r));
             }
           } catch (e) {
-            result.errors.push(`${mode}: ${e instanceof Error ? e.message : String(e)}`);
+            result.errors.push(`${mode}: ${errorText(e)}`);
             if (cap) await cap.stop().catch(() => undefined);
           }
         }

@@ -25,6 +25,7 @@ import { CorosyncCluster, healPartition, partition } from '../src/lab/corosync.j
 import { corosyncBinding } from '../src/native/corosync.js';
 import type { CorosyncQuorumStatus } from '../src/daemon/corosync-quorum.js';
 import { sleep, until } from '../src/lab/wait.js';
+import { errorText } from '../src/base/error-text.js';
 
 function skipReason(): string | false {
   const lab = labAvailable();
@@ -35,7 +36,7 @@ function skipReason(): string | false {
   try {
     corosyncBinding();
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return errorText(e);
   }
   return false;
 }
@@ -81,7 +82,7 @@ async function audit(lab: Lab, vigils: ReadonlyMap<string, VigilProcess>, step: 
 
 async function settle(lab: Lab, vigils: ReadonlyMap<string, VigilProcess>, expected: readonly string[], step: string, timeoutMs = 20_000): Promise<void> {
   await waitHolders(lab, running(vigils), VIP, expected, timeoutMs).catch((e: unknown) => {
-    throw new Error(`${step}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`${step}: ${errorText(e)}`);
   });
   // Longer than Master_Down_Interval (3.6 s): nobody else takes over afterwards.
   await sleep(4000);

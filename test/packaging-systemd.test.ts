@@ -30,6 +30,7 @@ import { Lab, run } from '../src/lab/netns.js';
 import { VigilProcess, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
 import { until } from '../src/lab/wait.js';
 import { Container, REPO, containerSkipReason, debianRoot, nspawnRun } from './support/container.js';
+import { errorText } from '../src/base/error-text.js';
 
 const VIP = '10.213.0.100';
 const MARKER = '# vigil-container-test: the administrator changed this file';
@@ -168,7 +169,7 @@ test('packaging under systemd: install, start, reload, watchdog, resources, upgr
     try {
       container = await Container.boot(root, `vpk${process.pid}`, `/run/netns/${node.ns}`);
     } catch (e) {
-      t.skip(`the container cannot boot here: ${e instanceof Error ? e.message : String(e)}`);
+      t.skip(`the container cannot boot here: ${errorText(e)}`);
       return;
     }
     const c = container;

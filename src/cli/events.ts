@@ -10,6 +10,7 @@ import { controlStream, type StreamLine } from '../daemon/control.js';
 import type { StampedEvent } from '../events/types.js';
 import { DEFAULT_RUNTIME_DIR } from './status.js';
 import type { CliCommand, CliIo } from './main.js';
+import { errorText } from '../base/error-text.js';
 
 const USAGE = `usage: vigil events [--json] [--follow] [--since SEQ] [--runtime-dir DIR]
 
@@ -87,7 +88,7 @@ export const eventsCommand: CliCommand = {
         allowPositionals: false,
       }));
     } catch (e) {
-      io.stderr(`vigil events: ${e instanceof Error ? e.message : String(e)}\n${USAGE}\n`);
+      io.stderr(`vigil events: ${errorText(e)}\n${USAGE}\n`);
       return 2;
     }
     if (values.help) {
@@ -114,7 +115,7 @@ export const eventsCommand: CliCommand = {
     try {
       await s.done;
     } catch (e) {
-      io.stderr(`vigil events: ${e instanceof Error ? e.message : String(e)}\n`);
+      io.stderr(`vigil events: ${errorText(e)}\n`);
       return 1;
     } finally {
       process.off('SIGINT', onSignal);

@@ -15,6 +15,7 @@ import { formatWarning } from '../keepalived/context.js';
 import { convertKeepalived } from '../keepalived/convert.js';
 import { KeepalivedSyntaxError, readKeepalivedConf } from '../keepalived/parse.js';
 import type { CliCommand, CliIo } from './main.js';
+import { errorText } from '../base/error-text.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -127,7 +128,7 @@ export const importKeepalivedCommand: CliCommand = {
       try {
         writeFileSync(output, outcome.yaml);
       } catch (e) {
-        io.stderr(`vigil import-keepalived: cannot write ${output}: ${e instanceof Error ? e.message : String(e)}\n`);
+        io.stderr(`vigil import-keepalived: cannot write ${output}: ${errorText(e)}\n`);
         return EXIT_FAILED;
       }
     } else io.stdout(outcome.yaml);

@@ -11,6 +11,7 @@ import { PROMOTION_ROLES } from '../daemon/promotion.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
 import type { CliCommand, CliIo } from './main.js';
 import { DEFAULT_RUNTIME_DIR } from './status.js';
+import { errorText } from '../base/error-text.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -44,7 +45,7 @@ async function printStatus(io: CliIo, runtimeDir: string, name: string): Promise
     io.stdout(`${status.promotion?.[name] ?? 'free'} ${instance.state} ${instance.effectivePriority}${instance.faults.length > 0 ? ` ${instance.faults.join(', ')}` : ''}\n`);
     return EXIT_OK;
   } catch (e) {
-    io.stderr(`vigil instance status: ${e instanceof Error ? e.message : String(e)}\n`);
+    io.stderr(`vigil instance status: ${errorText(e)}\n`);
     return EXIT_FAILED;
   }
 }
@@ -65,7 +66,7 @@ export const instanceCommand: CliCommand = {
       values = parsed.values;
       positionals = parsed.positionals;
     } catch (e) {
-      io.stderr(`vigil instance: ${e instanceof Error ? e.message : String(e)}\n\n${HELP}`);
+      io.stderr(`vigil instance: ${errorText(e)}\n\n${HELP}`);
       return EXIT_USAGE;
     }
     if (values.help) {
@@ -94,7 +95,7 @@ export const instanceCommand: CliCommand = {
       io.stdout(`${name}: ${role}\n`);
       return EXIT_OK;
     } catch (e) {
-      io.stderr(`vigil instance role: ${e instanceof Error ? e.message : String(e)}\n`);
+      io.stderr(`vigil instance role: ${errorText(e)}\n`);
       return EXIT_FAILED;
     }
   },

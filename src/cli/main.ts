@@ -17,6 +17,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { errorStackText } from '../base/error-text.js';
+import { errorText } from '../base/error-text.js';
 
 /** Where a command writes and reads. */
 export interface CliIo {
@@ -52,7 +53,7 @@ export function vigilVersion(): string {
   try {
     version = (JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown }).version;
   } catch (e) {
-    throw new Error(`vigil --version: cannot read ${fileURLToPath(file)}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`vigil --version: cannot read ${fileURLToPath(file)}: ${errorText(e)}`);
   }
   if (typeof version !== 'string') throw new Error(`vigil --version: ${fileURLToPath(file)} has no "version" string`);
   return version;
@@ -116,7 +117,7 @@ export async function runCli(argv: readonly string[], io: CliIo, commands: reado
     try {
       io.stdout(`vigil ${vigilVersion()}\n`);
     } catch (e) {
-      io.stderr(`${e instanceof Error ? e.message : String(e)}\n`);
+      io.stderr(`${errorText(e)}\n`);
       return EXIT_INTERNAL;
     }
     return EXIT_OK;

@@ -41,6 +41,7 @@ import { resolveResources } from './resources.js';
 import { checkedDocument, isRecord, schemaProblems, validator } from './schema.js';
 import { resolveSyncGroups } from './sync-groups.js';
 import type { InstanceConfig, VigilConfig } from './types.js';
+import { errorText } from '../base/error-text.js';
 
 export { DEFAULT_CONFIG_PATH, formatIssue, type ConfigIssue, type ParseResult } from './issues.js';
 export { instanceToRouterConfig, interfaceTrackerName } from './router-config.js';
@@ -100,7 +101,7 @@ export function parseConfig(text: string, file: string): ParseResult {
   try {
     data = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
+    const message = errorText(e);
     return { ok: false, errors: [{ file, line: 1, column: 1, path: '', message: `YAML: ${message}` }] };
   }
 
@@ -131,7 +132,7 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_PATH): Promise<Pa
     text = await readFile(file, 'utf8');
   } catch (e) {
     const code = isRecord(e) && typeof e['code'] === 'string' ? e['code'] : undefined;
-    const message = e instanceof Error ? e.message : String(e);
+    const message = errorText(e);
     // "ENOENT: no such file or directory, open '/etc/vigil/vigil.yaml'" -> "ENOENT: no such file or directory"
     const reason = /^[A-Z0-9_]+: [^,]+/.exec(message)?.[0] ?? (code !== undefined ? `${code}: ${message}` : message);
     return { ok: false, errors: [{ file, line: 0, column: 0, path: '', message: `cannot read the config file: ${reason}` }] };

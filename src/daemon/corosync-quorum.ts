@@ -14,6 +14,7 @@
  * status, and vigil reconnects with a backoff (250 ms doubling to 5 s) until corosync
  * answers again. It never throws out of a callback.
  */
+import { errorText } from '../base/error-text.js';
 import type { QuorumConfig } from '../config/types.js';
 import type { QuorumChange, QuorumMemberStatus } from '../quorum/engine.js';
 import { toNodeId, type NodeId } from '../quorum/types.js';
@@ -347,5 +348,5 @@ function ringText(ring: { nodeId: number; seq: bigint }): string {
 
 function describe(e: unknown): string {
   if (isCorosyncError(e)) return e.code === 'CS_ERR_LIBRARY' ? `${e.message}: corosync is not running or went away` : e.message;
-  return e instanceof Error ? e.message : String(e);
+  return errorText(e);
 }

@@ -26,7 +26,7 @@ import { PROMOTION_TRACKER, type PromotionControl } from './promotion.js';
 import { ResourceService, checkTrackerName, type ResourceServiceStatus, type VrrpView } from './resource-service.js';
 import { EventStream } from '../events/stream.js';
 
-export { DaemonError, errorText } from './errors.js';
+export { DaemonError } from './errors.js';
 
 /**
  * The tracker through which quorum reaches every instance: weight 0, so an instance is in

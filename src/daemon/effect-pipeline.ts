@@ -30,7 +30,7 @@ import type { AcceptFilter } from './accept-filter.js';
 import type { Logger } from './logger.js';
 import type { FrameSender, NetworkPorts } from './ports.js';
 import type { Scheduler } from './scheduler.js';
-import { errorText } from './errors.js';
+import { errorText } from '../base/error-text.js';
 
 export interface PipelinePorts {
   readonly net: Pick<NetworkPorts, 'link' | 'addresses' | 'addAddress' | 'removeAddress'>;

@@ -27,6 +27,7 @@
  * No I/O but through `readFile` / `listDir` (given by the caller; the CLI passes node:fs).
  */
 import path from 'node:path';
+import { errorText } from '../base/error-text.js';
 
 /** Where a statement was written: the file as reached (the top file as given) and its 1-based line. */
 export interface KaSource {
@@ -116,7 +117,7 @@ class Reader {
     try {
       text = this.options.readFile(file);
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
+      const why = errorText(e);
       throw new KeepalivedSyntaxError(from ?? { file, line: 0 }, `cannot read ${file}: ${why}`);
     }
     this.files.push(file);

@@ -173,6 +173,3 @@ export function syncGroupOf(config: VigilConfig, instance: string): string | und
   return config.syncGroups.find((g) => g.instances.includes(instance))?.name;
 }
 
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}

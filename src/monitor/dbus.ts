@@ -26,7 +26,8 @@ import type { DaemonStatus } from '../daemon/daemon.js';
 import type { InstanceStatus } from '../daemon/instance.js';
 import type { Logger } from '../daemon/logger.js';
 import type { StampedEvent } from '../events/types.js';
-import { dbusState, errorText, instanceObjectPath, type ExternalState, type MonitorCounters, type MonitorHost } from './common.js';
+import { dbusState, instanceObjectPath, type ExternalState, type MonitorCounters, type MonitorHost } from './common.js';
+import { errorText } from '../base/error-text.js';
 
 export const VRRP_PATH = '/org/keepalived/Vrrp1/Vrrp';
 export const VRRP_INTERFACE = 'org.keepalived.Vrrp1.Vrrp';

@@ -6,7 +6,8 @@
  */
 import type { NotifiersConfig } from '../config/notifier-types.js';
 import type { Logger } from '../daemon/logger.js';
-import { errorText, type MonitorCounters, type MonitorHost } from './common.js';
+import { type MonitorCounters, type MonitorHost } from './common.js';
+import { errorText } from '../base/error-text.js';
 import { DbusMonitor } from './dbus.js';
 import { PrometheusMonitor, countEvents } from './prometheus.js';
 import { SnmpMonitor } from './snmp.js';

@@ -22,7 +22,8 @@ import type { Logger } from '../daemon/logger.js';
 import type { StampedEvent } from '../events/types.js';
 import { INFINITY } from '../resources/types.js';
 import { REJECT_REASONS } from '../vrrp/rejection.js';
-import { dbusState, errorText, type MonitorCounters, type MonitorHost, type NotifierStats } from './common.js';
+import { dbusState, type MonitorCounters, type MonitorHost, type NotifierStats } from './common.js';
+import { errorText } from '../base/error-text.js';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 

@@ -24,7 +24,8 @@ import type { DaemonStatus } from '../daemon/daemon.js';
 import type { Logger } from '../daemon/logger.js';
 import type { EventOf, StampedEvent } from '../events/types.js';
 import type { RejectReason } from '../vrrp/rejection.js';
-import { NEW_MASTER_REASON, PROTO_ERR_REASON, errorText, interfaceIndex, keepalivedMibState, protoErrReason, type MonitorCounters, type MonitorHost, type ProtoErrReason } from './common.js';
+import { NEW_MASTER_REASON, PROTO_ERR_REASON, interfaceIndex, keepalivedMibState, protoErrReason, type MonitorCounters, type MonitorHost, type ProtoErrReason } from './common.js';
+import { errorText } from '../base/error-text.js';
 import {
   KA_INSTANCE_ENTRY,
   KA_INSTANCE_STATE_CHANGE,

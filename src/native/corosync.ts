@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorText } from '../base/error-text.js';
 
 /** votequorum.h: VOTEQUORUM_NODESTATE_*. */
 export const NODESTATE = { MEMBER: 1, DEAD: 2, LEAVING: 3 } as const;
@@ -103,7 +104,7 @@ export function corosyncBinding(): CorosyncBinding {
   try {
     loaded = createRequire(import.meta.url)(file) as CorosyncBinding;
   } catch (e) {
-    throw new CorosyncUnavailableError(`${file}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CorosyncUnavailableError(`${file}: ${errorText(e)}`);
   }
   return loaded;
 }
