@@ -1,5 +1,5 @@
 /**
- * The `quorum` section (docs/config.md, "quorum"; ../shared/reference/quorum.md): the node
+ * The `quorum` section (docs/config.md, "quorum"; docs/reference/quorum.md): the node
  * list, the heartbeat transport and timing, the votequorum options and the two-node
  * tie-breaker.
  *
