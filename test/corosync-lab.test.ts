@@ -3,7 +3,7 @@
  * bridge), each in its own network namespace, and a real `vigil run` beside each with
  * provider corosync. Namespaces rather than full containers: libqb's IPC is an abstract
  * Unix socket, which is per network namespace, so each vigil talks to its own corosync
- * (test/lab/corosync.ts says what else each corosync gets of its own).
+ * (src/lab/corosync.ts says what else each corosync gets of its own).
  *
  * Timing: corosync token 500 ms (token_coefficient 0, consensus 600 ms): a node cut off
  * learns it lost quorum after about token + consensus, 1.1-1.5 s. VRRP adverts every
