@@ -23,18 +23,23 @@ export interface KeepalivedInstance {
   readonly version: 2 | 3;
   /** keepalived's advert_int: seconds, fractional for v3 (0.1 = 100 ms). */
   readonly advertInt: number;
+  /** Each a virtual_ipaddress line ("10.213.0.100/24 dev eth0"). */
   readonly vips: readonly string[];
   readonly password?: string;
+  /** The initial state keepalived is told (BACKUP when not given). */
+  readonly state?: 'MASTER' | 'BACKUP';
+  readonly nopreempt?: boolean;
 }
 
 /** A keepalived.conf with these vrrp_instances; vrrp_strict stays off (its default). */
 export function keepalivedConf(routerId: string, ...instances: readonly KeepalivedInstance[]): string {
   const instance = (i: KeepalivedInstance): string[] => [
     `vrrp_instance ${i.name ?? 'VI_1'} {`,
-    '  state BACKUP',
+    `  state ${i.state ?? 'BACKUP'}`,
     '  interface eth0',
     `  virtual_router_id ${i.vrid}`,
     `  priority ${i.priority}`,
+    ...(i.nopreempt === true ? ['  nopreempt'] : []),
     `  advert_int ${i.advertInt}`,
     `  version ${i.version}`,
     ...(i.password !== undefined ? ['  authentication {', '    auth_type PASS', `    auth_pass ${i.password}`, '  }'] : []),
