@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { labAvailable, withLab, type Lab } from '../src/lab/netns.js';
+import { labSkipReason, withLab, type Lab } from '../src/lab/netns.js';
 import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
 import { CorosyncCluster, healPartition, partition } from '../src/lab/corosync.js';
 import { corosyncBinding } from '../src/native/corosync.js';
@@ -28,8 +28,8 @@ import { sleep, until } from '../src/lab/wait.js';
 import { errorText } from '../src/base/error-text.js';
 
 function skipReason(): string | false {
-  const lab = labAvailable();
-  if (!lab.ok) return lab.reason;
+  const lab = labSkipReason();
+  if (lab) return lab;
   for (const tool of ['/usr/sbin/corosync', '/usr/sbin/corosync-quorumtool', '/usr/sbin/nft', '/usr/bin/unshare']) {
     if (!existsSync(tool)) return `${tool} is not installed (apt-get install corosync nftables util-linux)`;
   }

@@ -10,12 +10,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { labAvailable, withLab } from '../src/lab/netns.js';
+import { labSkipReason, withLab } from '../src/lab/netns.js';
 import { VIGIL_MAIN, configYaml, instanceYaml } from '../src/lab/vigil.js';
 
-const lab = labAvailable();
+const skip = labSkipReason();
 
-test('provider corosync without the client addon: vigil run refuses to start and says what is missing', { skip: lab.ok ? false : lab.reason, timeout: 60_000 }, async () => {
+test('provider corosync without the client addon: vigil run refuses to start and says what is missing', { skip, timeout: 60_000 }, async () => {
   await withLab({ hosts: ['a'], prefix: 'vgcu' }, async (l) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'vigil-cu-'));
     try {

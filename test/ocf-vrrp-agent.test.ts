@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { labAvailable, withLab, type Lab } from '../src/lab/netns.js';
+import { labSkipReason, withLab, type Lab } from '../src/lab/netns.js';
 import { sleep } from '../src/lab/wait.js';
 import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
 
@@ -27,8 +27,8 @@ const VIP = '10.213.0.100';
 const OCF = { SUCCESS: 0, ERR_GENERIC: 1, ERR_CONFIGURED: 6, NOT_RUNNING: 7, RUNNING_PROMOTED: 8 } as const;
 
 function skipReason(): string | false {
-  const lab = labAvailable();
-  if (!lab.ok) return lab.reason;
+  const lab = labSkipReason();
+  if (lab) return lab;
   for (const tool of ['/usr/sbin/ocf-tester', '/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs', '/usr/bin/xmllint']) {
     if (!existsSync(tool)) return `${tool} is not installed (apt-get install resource-agents libxml2-utils)`;
   }
