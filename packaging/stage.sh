@@ -47,16 +47,20 @@ npm ls --omit=dev --parseable --all 2>/dev/null | tail -n +2 | while read -r dir
   cp -r "$dir" "$lib/node_modules/"
 done
 find "$lib/node_modules" \( -name '*.ts' -o -name '*.map' -o -iname 'README*' -o -iname 'CHANGELOG*' -o -name '.*' \
-  -o -name tsconfig.json -o -name 'eslint.config.*' \) -type f -delete
-find "$lib/node_modules" -depth \( -name test -o -name benchmark -o -name spec -o -name ".?*" \) -type d -exec rm -rf {} +
+  -o -name tsconfig.json -o -name 'eslint.config.*' -o -iname '*.md' -o -iname '*.html' -o -iname '*.txt' \) -type f -delete
+find "$lib/node_modules" -depth \( -name test -o -name benchmark -o -name spec -o -name ".?*" -o -name examples -o -name example \
+  -o -name ref \) -type d -exec rm -rf {} +
 rm -rf "$lib/node_modules/yaml/browser" "$lib/node_modules/yaml/bin.mjs" "$lib/node_modules/ajv/lib"
 # The licence texts go into the copyright file (below), read from here first.
 licenses=$(mktemp -d)
 trap 'rm -rf "$licenses"' EXIT
 for pkg in "$lib"/node_modules/*/; do
-  text=$(find "$pkg" -maxdepth 1 -iname 'LICENSE*' | head -n 1)
+  text=$(find "$pkg" -maxdepth 1 \( -iname 'LICENSE*' -o -iname 'LICENCE*' \) | head -n 1)
   [ -n "$text" ] && mv "$text" "$licenses/$(basename "$pkg")"
+  find "$pkg" -maxdepth 1 \( -iname 'LICENSE*' -o -iname 'LICENCE*' \) -delete
 done
+# Library files are not run as scripts (they get no executable bit below): no #! lines.
+find "$lib/node_modules" -name '*.js' -type f -exec sed -i '1s|^#!.*$||' {} +
 find "$lib/node_modules" -depth -type d -empty -delete
 # The addon without its symbol table (a debugger wants the build/ of the checkout).
 strip --strip-unneeded --remove-section=.comment "$lib/build/Release/vigil_native.node"
@@ -119,14 +123,29 @@ license=$(node -p "require('./package.json').license")
   echo "License: $license"
   for pkg in "$lib"/node_modules/*/; do
     name=$(basename "$pkg")
+    # Debian ships the Apache licence: refer to it (Debian policy 12.5) instead of a copy.
+    apache=no
+    mit=no
+    [ -f "$licenses/$name" ] && grep -q 'Apache License' "$licenses/$name" && grep -q 'Version 2\.0' "$licenses/$name" && apache=yes
+    [ -f "$licenses/$name" ] && grep -q 'Permission is hereby granted, free of charge' "$licenses/$name" && mit=yes
     echo
     echo "Files: usr/lib/vigil/node_modules/$name/*"
     node -e '
       const p = require(process.argv[1]);
+      const apache = process.argv[2] === "yes";
       const who = typeof p.author === "string" ? p.author : p.author && p.author.name;
+      const old = Array.isArray(p.licenses) && p.licenses[0] && p.licenses[0].type;
+      // No licence in package.json: what its licence file says (the MIT text), else "other".
+      const declared = typeof p.license === "string" ? p.license : typeof old === "string" ? old : process.argv[3] === "yes" ? "MIT" : apache ? undefined : "other";
+      const license = apache ? (declared === undefined || declared === "Apache-2.0" ? "Apache-2.0" : `${declared} or Apache-2.0`) : declared;
       console.log(`Copyright: ${who || p.name + " authors"}`);
-      console.log(`License: ${p.license}`);' "$pkg/package.json"
-    [ -f "$licenses/$name" ] && sed -e 's/^[[:space:]]*$/./' -e 's/^/ /' "$licenses/$name"
+      console.log(`License: ${license}`);' "$pkg/package.json" "$apache" "$mit"
+    if [ "$apache" = yes ]; then
+      echo ' On Debian systems the full text of the Apache License 2.0 is in'
+      echo ' /usr/share/common-licenses/Apache-2.0.'
+    elif [ -f "$licenses/$name" ]; then
+      tr -d '\r' < "$licenses/$name" | sed -e 's/^[[:space:]]*$/./' -e 's/^/ /'
+    fi
   done
   echo
   echo "License: $license"
