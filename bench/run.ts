@@ -9,7 +9,8 @@
  *   VIGIL_BENCH_RES_SECONDS   window of the resource measure (default 10)
  *   VIGIL_BENCH_RES_INTERVAL  advert interval of the resource measure in ms (default 100)
  *   VIGIL_BENCH_INTERVALS     failover intervals in ms (default 1000,100,10)
- *   VIGIL_BENCH_SECTIONS      any of core,failover,resources,quorum,web (default core,failover,resources)
+ *   VIGIL_BENCH_SECTIONS      any of core,timers,failover,resources,quorum,web (default core,timers,failover,resources)
+ *   VIGIL_BENCH_TIMER_SECONDS / VIGIL_BENCH_TIMER_PERIOD  timers: seconds per scheduler (default 10), period in ms (default 10)
  *   VIGIL_BENCH_WEB_CONFIGS   web: check-w0 (default), check-w-100, group-mt1 (bench/resources-failover.ts)
  *   VIGIL_BENCH_QUORUM_SECONDS  window of the heartbeat CPU measure (bench/quorum.ts)
  *   VIGIL_BENCH_KEEPALIVED=0  vigil only
@@ -18,13 +19,14 @@
 import { runCoreBench } from './vrrp-core.js';
 import { runFailoverBench } from './failover.js';
 import { runResourceBench } from './resources.js';
+import { runTimerBench } from './timer-precision.js';
 import { runQuorumBench } from './quorum.js';
 import { runWebFailoverBench, webConfigsFromEnv } from './resources-failover.js';
 import { envNumber, keepalivedAvailable, type DaemonKind } from './lab-daemons.js';
 import { labAvailable } from '../test/lab/netns.js';
 import { native } from '../src/native/index.js';
 
-const sections = new Set((process.env['VIGIL_BENCH_SECTIONS'] ?? 'core,failover,resources').split(',').map((s) => s.trim()));
+const sections = new Set((process.env['VIGIL_BENCH_SECTIONS'] ?? 'core,timers,failover,resources').split(',').map((s) => s.trim()));
 
 function labSkipReason(): string | undefined {
   const lab = labAvailable();
@@ -39,6 +41,7 @@ function labSkipReason(): string | undefined {
 
 async function main(): Promise<void> {
   if (sections.has('core')) runCoreBench();
+  if (sections.has('timers')) await runTimerBench(envNumber('VIGIL_BENCH_TIMER_SECONDS', 10), envNumber('VIGIL_BENCH_TIMER_PERIOD', 10));
   if (!sections.has('failover') && !sections.has('resources') && !sections.has('quorum') && !sections.has('web')) return;
   const skip = labSkipReason();
   if (skip) {
