@@ -71,10 +71,10 @@ sed -i '1s|^#!.*$||' "$lib/dist/src/cli/main.js"
 find "$lib" -type f -exec chmod 0644 {} +
 find "$lib" -type d -exec chmod 0755 {} +
 
-cat > "$root/usr/bin/vigil" <<'SH'
-#!/bin/sh
-exec /usr/bin/node /usr/lib/vigil/dist/src/cli/main.js "$@"
-SH
+# The launcher passes the Node flags vigil is meant to run with (src/cli/node-flags.ts:
+# V8 takes them only on its command line).
+flags=$(node --input-type=module -e "import('./dist/src/cli/node-flags.js').then((m) => console.log(m.RUN_NODE_FLAGS.join(' ')))")
+printf '#!/bin/sh\nexec /usr/bin/node %s /usr/lib/vigil/dist/src/cli/main.js "$@"\n' "$flags" > "$root/usr/bin/vigil"
 chmod 0755 "$root/usr/bin/vigil"
 install -m 0644 etc/vigil.yaml "$root/etc/vigil/vigil.yaml"
 install -m 0644 packaging/vigil.service "$root/usr/lib/systemd/system/vigil.service"

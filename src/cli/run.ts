@@ -17,7 +17,8 @@ import type { VigilConfig } from '../config/types.js';
 import { ControlServer, type ControlRequest, type ControlResponse, type ControlStream } from '../daemon/control.js';
 import { Daemon, errorText } from '../daemon/daemon.js';
 import { createLogger, type Logger } from '../daemon/logger.js';
-import { TimeoutScheduler } from '../daemon/scheduler.js';
+import type { Scheduler } from '../daemon/scheduler.js';
+import { createScheduler } from '../daemon/timerfd-scheduler.js';
 import { sdNotify, watchdogInterval } from '../daemon/sd-notify.js';
 import { SystemNetwork, SystemSockets } from '../daemon/system.js';
 import { NftProgram } from '../daemon/accept-filter.js';
@@ -106,7 +107,7 @@ function applyScheduling(config: VigilConfig, log: Logger): void {
 /** The quorum service of `config.quorum`: the local node found, the key read, the socket open. */
 async function openQuorum(
   config: VigilConfig,
-  scheduler: TimeoutScheduler,
+  scheduler: Scheduler,
   log: Logger,
   onVerdict: (verdict: 'hold' | 'keep' | 'release', why: string) => void,
   events: EventStream,
@@ -146,7 +147,9 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     io.stderr(`vigil run: cannot open rtnetlink: ${errorText(e)}\n`);
     return EXIT_FAILED;
   }
-  const scheduler = new TimeoutScheduler();
+  // Protocol deadlines on a timerfd (µs-precise), or setTimeout where timerfd is unavailable.
+  const { scheduler, why } = createScheduler();
+  if (why !== undefined) log.log('warn', 'timerfd-unavailable', { detail: `${why}; using setTimeout (about 1 ms late)` });
   // nftables only for accept: false (RFC 5798 Accept_Mode), through the nft program.
   const daemon = new Daemon(config, network, new SystemSockets(), scheduler, log, new NftProgram());
   let quorum: QuorumService | CorosyncQuorum | undefined;

@@ -2,9 +2,12 @@
  * Runs the real `vigil run` (dist/src/cli/main.js) on a lab host: a config file and a
  * runtime directory of its own, JSON log lines collected as events, the control socket
  * reached directly (a Unix path socket is not bound to a network namespace), and the
- * process ended by its PID. VIGIL_PROF=DIR runs it with --cpu-prof into DIR (for profiling).
+ * process ended by its PID. VIGIL_PROF=DIR runs it with --cpu-prof into DIR (for profiling);
+ * The daemon gets the Node flags the launcher passes (RUN_NODE_FLAGS); VIGIL_NODE_FLAGS="--flag ..."
+ * replaces them (to weigh memory levers in bench/; VIGIL_NODE_FLAGS=" " for none).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { RUN_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,7 +74,7 @@ export class VigilProcess {
     const configPath = path.join(dir, 'vigil.yaml');
     const runtimeDir = path.join(dir, 'run');
     writeFileSync(configPath, yaml);
-    const child = lab.spawn(host, process.execPath, [...(process.env['VIGIL_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['VIGIL_PROF']] : []), VIGIL_MAIN, 'run', '-c', configPath, '--runtime-dir', runtimeDir, '--log-format', 'json']);
+    const child = lab.spawn(host, process.execPath, [...(process.env['VIGIL_NODE_FLAGS']?.split(' ').filter(Boolean) ?? RUN_NODE_FLAGS), ...(process.env['VIGIL_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['VIGIL_PROF']] : []), VIGIL_MAIN, 'run', '-c', configPath, '--runtime-dir', runtimeDir, '--log-format', 'json']);
     const p = new VigilProcess(lab, host, child, dir, configPath, runtimeDir);
     if (options.waitStarted !== false) await p.waitFor((e) => e.event === 'started', 'started', 10000);
     return p;
