@@ -117,7 +117,7 @@ async function openQuorum(
     );
   }
   const key = await readKeyFile(q.keyFile);
-  return QuorumService.open(q, localId, key, scheduler, monotonicMs, log, onVerdict, events);
+  return QuorumService.open(q, localId, key, scheduler, monotonicMs, log, onVerdict, events, config.global.stateDir);
 }
 
 export async function runDaemon(options: RunOptions, io: CliIo): Promise<number> {
