@@ -680,6 +680,41 @@ test('quorum lab (g): a heartbeat captured before the receiver crashed and resta
   );
 });
 
+test('quorum lab (h): heartbeat sends failing for 1 s (an unreachable route to the peer) log the failure and the recovery, not each of the ~20 failed sends', { skip, timeout: TEST_TIMEOUT }, async () => {
+  await withLab({ hosts: ['a', 'b'] }, async (lab) =>
+    withKey(async (keyFile) => {
+      const q: QuorumOptions = { keyFile, nodes: ['a', 'b'], extra: ['two_node: true'] };
+      let ps: VigilProcess[] = [];
+      try {
+        ps = await startAll(lab, [
+          ['a', nodeYaml(lab, 100, q)],
+          ['b', nodeYaml(lab, 200, q)],
+        ]);
+        const [a] = ps as [VigilProcess, VigilProcess];
+        await settle(lab, ps, ['b'], 'both up');
+        const mark = a.events.length;
+        const peer = lab.host('b').ipv4;
+        const sentBefore = (await quorumOf(a)).heartbeats.sent;
+        await lab.exec('a', 'ip', ['route', 'add', 'unreachable', `${peer}/32`]);
+        await sleep(1000);
+        await lab.exec('a', 'ip', ['route', 'del', 'unreachable', `${peer}/32`]);
+        const recovered = await a.waitFor((e) => e.event === 'heartbeat-send-recovered', 'heartbeat-send-recovered', 5000, mark);
+        const failing = eventsSince(a, mark, 'heartbeat-send-failing');
+        assert.equal(failing.length, 1, 'one line when the sends start failing');
+        assert.equal(failing[0]?.['peer'], peer);
+        assert.match(String(failing[0]?.['detail']), /EHOSTUNREACH|ENETUNREACH/);
+        assert.equal(recovered['peer'], peer);
+        const failed = Number(recovered['failed']);
+        const sent = (await quorumOf(a)).heartbeats.sent - sentBefore;
+        assert.ok(failed >= 10 && failed <= sent, `the recovery line counts the ${failed} failed sends (of ${sent})`);
+        assert.equal(eventsSince(a, mark, 'heartbeat-transport').length, 0, 'no line per failed send');
+      } finally {
+        await stopAll(ps);
+      }
+    }),
+  );
+});
+
 test('quorum lab (freeze): no_quorum_policy freeze — an isolated backup takes nothing over, and the inquorate master keeps the VIP', { skip, timeout: TEST_TIMEOUT }, async () => {
   await withKey(async (keyFile) => {
     await withLab({ hosts: ['a', 'b', 'client'] }, async (lab) => {
