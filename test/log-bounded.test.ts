@@ -72,7 +72,7 @@ function record(event: string, priority: boolean, i: number): LogRecord {
   return { time: new Date(), level: priority ? 'info' : 'warn', event, fields: [['instance', 'gw'], ['n', i], ['detail', 'x'.repeat(150)]], priority };
 }
 
-test('log: a stdout pipe read slowly holds at most the bound; state changes survive, the drop is reported once it drains', async () => {
+test('log: a stdout pipe read slowly holds at most the bound; state changes survive, the drop is reported once it drains', async (t) => {
   // A real pipe: the child reads nothing for a while, then everything.
   const child = spawn('sh', ['-c', 'sleep 1; cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const out: string[] = [];
@@ -89,6 +89,7 @@ test('log: a stdout pipe read slowly holds at most the bound; state changes surv
   }
   const grown = process.memoryUsage().rss - before;
   const stats = writer.stats();
+  t.diagnostic(`200,000 lines (~40 MB) into a stalled pipe: held at most ${maxHeld} bytes, dropped ${stats.dropped}, RSS grew ${(grown / 1048576).toFixed(1)} MiB`);
   assert.ok(maxHeld <= bound + 16 * 1024 + 1024, `held ${maxHeld} bytes (bound ${bound} + stdout's own 16 KB)`);
   assert.ok(stats.dropped > 150_000, `most of 200,000 lines (~200 bytes each) were dropped: ${stats.dropped}`);
   assert.equal(stats.droppedPriority, 0, 'no state change was dropped while warnings could go first');

@@ -85,6 +85,9 @@ test('flood: 20,000 bad adverts are all counted; the log holds a few lines per (
       const plain = lines.filter((e) => e['suppressed'] === undefined);
       assert.ok(plain.filter((e) => e['reason'] === 'ttl').length <= 10, `ttl lines: ${plain.filter((e) => e['reason'] === 'ttl').length} (5 per 10 s window)`);
       assert.ok(plain.filter((e) => e['reason'] === 'bad-checksum').length <= 10);
+      const st = (await a.status()) as unknown as { log: { suppressed: number; dropped: number } };
+      assert.equal(st.log.suppressed, counted.ttl + counted.sum - plain.length, 'status counts every suppressed line');
+      assert.equal(st.log.dropped, 0, 'the test reads stdout: nothing dropped');
       const rss1 = rssKb(a.pid);
       t.diagnostic(`flood: ${TTL + SUM} packets in ${seconds.toFixed(1)} s (${Math.round((TTL + SUM) / seconds)}/s), ${lines.length} advert-dropped lines (${(lines.length / seconds).toFixed(1)}/s; one per packet before: ${Math.round((TTL + SUM) / seconds)}/s), RSS ${rss0} -> ${rss1} kB, counted ${JSON.stringify(counted)}, kernel drops ${kernelDrops}`);
       assert.equal(a.stateChanges('gw').filter((e) => a.events.indexOf(e) >= mark).length, 0, 'no state change from the flood');
