@@ -16,12 +16,15 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
+import type { WritableLike } from '../daemon/log-sink.js';
 
 /** Where a command writes and reads. */
 export interface CliIo {
   /** Writes text as is (add the newline yourself). */
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /** The stream behind `stdout`, for the daemon's bounded log writer (absent: `stdout` is used as is). */
+  readonly stdoutStream?: WritableLike;
   /** Reads standard input to its end, as UTF-8. */
   readonly readStdin: () => Promise<string>;
 }
@@ -171,6 +174,7 @@ async function readProcessStdin(): Promise<string> {
 export function processIo(): CliIo {
   return {
     stdout: (text) => void process.stdout.write(text),
+    stdoutStream: process.stdout,
     stderr: (text) => void process.stderr.write(text),
     readStdin: readProcessStdin,
   };

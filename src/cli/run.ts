@@ -16,7 +16,8 @@ import { loadConfigIsolated as loadConfig } from '../config/load-isolated.js';
 import type { VigilConfig } from '../config/types.js';
 import { ControlServer, type ControlRequest, type ControlResponse, type ControlStream } from '../daemon/control.js';
 import { Daemon, errorText } from '../daemon/daemon.js';
-import { createLogger, type Logger } from '../daemon/logger.js';
+import { DaemonLog, lineSink, type Logger } from '../daemon/logger.js';
+import { BoundedWriter, JournalSink, stdoutIsJournal, type SinkStats } from '../daemon/log-sink.js';
 import type { Scheduler } from '../daemon/scheduler.js';
 import { createScheduler } from '../daemon/timerfd-scheduler.js';
 import { sdNotify, watchdogInterval } from '../daemon/sd-notify.js';
@@ -125,7 +126,7 @@ async function openQuorum(
     );
   }
   const key = await readKeyFile(q.keyFile);
-  return QuorumService.open(q, localId, key, scheduler, monotonicMs, log, onVerdict, events);
+  return QuorumService.open(q, localId, key, scheduler, monotonicMs, log, onVerdict, events, config.global.stateDir);
 }
 
 export async function runDaemon(options: RunOptions, io: CliIo): Promise<number> {
@@ -136,7 +137,14 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     return EXIT_FAILED;
   }
   let config = withOverrides(loaded.config, options);
-  const log = createLogger(config.global.logFormat, (line) => io.stdout(line));
+  // stdout through a bounded buffer, or the journal's native protocol under systemd.
+  const journal = io.stdoutStream && stdoutIsJournal() ? JournalSink.open() : undefined;
+  const bounded = journal || !io.stdoutStream ? undefined : new BoundedWriter(io.stdoutStream, config.global.logFormat);
+  const log = new DaemonLog(journal ?? bounded ?? lineSink(config.global.logFormat, (line) => io.stdout(line)));
+  const logStatus = (): SinkStats & { readonly suppressed: number } => ({
+    ...(journal?.stats() ?? bounded?.stats() ?? { target: 'stdout', dropped: 0, droppedPriority: 0, queuedBytes: 0 }),
+    ...log.stats(),
+  });
   for (const w of loaded.warnings) log.log('warn', 'config-warning', { detail: formatIssue(w) });
   applyScheduling(config, log);
 
@@ -242,7 +250,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   const handler = async (request: ControlRequest): Promise<ControlResponse | ControlStream> => {
     switch (request.command) {
       case 'status':
-        return { ok: true, result: { ...daemon.status(), notifiers: notifiers.status(), promotion: promotion.all() } };
+        return { ok: true, result: { ...daemon.status(), notifiers: notifiers.status(), promotion: promotion.all(), log: logStatus(), control: control.stats() } };
       case 'events': {
         const since = request.args?.['since'];
         const initial = daemon.events.since(typeof since === 'number' ? since : 0);
@@ -351,7 +359,9 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
           log.log('error', 'stop-failed', { detail: errorText(e) });
         }
         await control.close().catch(() => undefined);
+        log.flush();
         log.log('info', 'stopped', {});
+        journal?.close();
         process.off('SIGTERM', onTerm);
         process.off('SIGINT', onInt);
         resolve(EXIT_OK);

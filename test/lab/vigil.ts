@@ -69,11 +69,18 @@ export class VigilProcess {
    * Starts vigil on `host` with `yaml` (its `global.runtime_dir` and `log_format` are set
    * here: a per-process directory, JSON lines). Resolves once it logged "started".
    */
-  static async start(lab: Lab, host: string, yaml: string, options: { readonly waitStarted?: boolean } = {}): Promise<VigilProcess> {
+  static async start(lab: Lab, host: string, yaml: string, options: { readonly waitStarted?: boolean; readonly stateDir?: string } = {}): Promise<VigilProcess> {
     const dir = mkdtempSync(path.join(tmpdir(), `vigil-${host}-`));
     const configPath = path.join(dir, 'vigil.yaml');
     const runtimeDir = path.join(dir, 'run');
-    writeFileSync(configPath, yaml);
+    // A state_dir of its own (never the machine's /var/lib/vigil), unless the config names one.
+    const stateDir = options.stateDir ?? path.join(dir, 'state');
+    const withState = /^\s+state_dir:/m.test(yaml)
+      ? yaml
+      : /^global:\n/m.test(yaml)
+        ? yaml.replace(/^global:\n/m, `global:\n  state_dir: ${stateDir}\n`)
+        : `global:\n  state_dir: ${stateDir}\n${yaml}`;
+    writeFileSync(configPath, withState);
     const child = lab.spawn(host, process.execPath, [...(process.env['VIGIL_NODE_FLAGS']?.split(' ').filter(Boolean) ?? RUN_NODE_FLAGS), ...(process.env['VIGIL_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['VIGIL_PROF']] : []), VIGIL_MAIN, 'run', '-c', configPath, '--runtime-dir', runtimeDir, '--log-format', 'json']);
     const p = new VigilProcess(lab, host, child, dir, configPath, runtimeDir);
     if (options.waitStarted !== false) await p.waitFor((e) => e.event === 'started', 'started', 10000);
