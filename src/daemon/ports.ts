@@ -57,6 +57,12 @@ export interface VrrpChannelOptions {
 export interface VrrpChannel {
   /** Never throws: a failed send is reported through the channel's onError. */
   send(payload: Uint8Array, dst: IpAddress): void;
+  /**
+   * Hands what is already queued on the socket to the packet callback, synchronously
+   * (non-blocking reads; returns the number read). Called before acting on an expired
+   * Master_Down_Timer (instances.ts).
+   */
+  drain(): number;
   close(): void;
   /** Packets received and sent, and receive-side drops (malformed IP header, truncated...). */
   counters(): { readonly received: number; readonly sent: number; readonly malformed: number; readonly receiveErrors: number };

@@ -183,6 +183,7 @@ export class SystemSockets implements SocketPorts {
           onError(`send to ${dst.text}: ${e instanceof Error ? e.message : String(e)}`);
         }
       },
+      drain: () => socket.drain(),
       close: () => socket.close(),
       counters: () => socket.counters,
     };

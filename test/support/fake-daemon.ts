@@ -233,6 +233,9 @@ export class FakeSockets implements SocketPorts {
   readonly adverts: { at: number; socket: string; payload: Uint8Array; dst: string }[] = [];
   readonly frames: SentFrame[] = [];
   private readonly receivers = new Map<string, (payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }) => void>();
+  private readonly queued = new Map<string, { payload: Uint8Array; meta: PacketMeta & { readonly ifindex: number } }[]>();
+  /** Every drain() the daemon made: when, on which socket, how many packets it took in. */
+  readonly drains: { at: number; socket: string; packets: number }[] = [];
   /** Called for each frame as it is sent (a test checks its invariant at that moment). */
   onFrame: ((frame: SentFrame) => void) | undefined;
 
@@ -247,7 +250,17 @@ export class FakeSockets implements SocketPorts {
         sent++;
         this.adverts.push({ at: this.clock.nowMs, socket, payload: Uint8Array.from(payload), dst: dst.text });
       },
-      close: () => this.receivers.delete(socket),
+      drain: () => {
+        const queued = this.queued.get(socket) ?? [];
+        this.queued.delete(socket);
+        this.drains.push({ at: this.clock.nowMs, socket, packets: queued.length });
+        for (const q of queued) onPacket(q.payload, q.meta);
+        return queued.length;
+      },
+      close: () => {
+        this.receivers.delete(socket);
+        this.queued.delete(socket);
+      },
       counters: () => ({ received: 0, sent, malformed: 0, receiveErrors: 0 }),
     };
   }
@@ -261,6 +274,24 @@ export class FakeSockets implements SocketPorts {
       close: () => undefined,
     };
   }
+  /**
+   * Puts a packet in `socket`'s receive queue without waking the daemon, as if it arrived
+   * while the process was stalled: it is read by the next drain() or by `pollQueued`.
+   */
+  enqueue(socket: string, payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }): void {
+    const q = this.queued.get(socket) ?? [];
+    q.push({ payload: Uint8Array.from(payload), meta });
+    this.queued.set(socket, q);
+  }
+
+  /** The readiness callback of `socket` runs: its queued packets are delivered. */
+  pollQueued(socket: string): number {
+    const queued = this.queued.get(socket) ?? [];
+    this.queued.delete(socket);
+    for (const q of queued) this.deliver(socket, q.payload, q.meta);
+    return queued.length;
+  }
+
   /** Delivers a packet as if it arrived on `socket` ("eth0/ipv4"). */
   deliver(socket: string, payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }): void {
     const r = this.receivers.get(socket);
@@ -297,6 +328,13 @@ export class FakeHost {
     const advert: Advert = { version: 3, family: 'ipv4', vrid, priority, maxAdverInt: intervalCs, reserved: 0, addresses: addresses.map((a) => ip(a)) } as unknown as Advert;
     const meta = { src: ip(src), dst: ip('224.0.0.18'), ttl: 255 };
     this.sockets.deliver('eth0/ipv4', encodeAdvert(advert, meta), { ...meta, ifindex: 2 });
+  }
+
+  /** The same advert, left in eth0's receive queue (arrived while the daemon was stalled). */
+  queueAdvertFrom(src: string, vrid: number, priority: number, addresses: readonly string[], intervalCs = 100): void {
+    const advert: Advert = { version: 3, family: 'ipv4', vrid, priority, maxAdverInt: intervalCs, reserved: 0, addresses: addresses.map((a) => ip(a)) } as unknown as Advert;
+    const meta = { src: ip(src), dst: ip('224.0.0.18'), ttl: 255 };
+    this.sockets.enqueue('eth0/ipv4', encodeAdvert(advert, meta), { ...meta, ifindex: 2 });
   }
 
   /** Stops the daemon, its port operations completing at once from now on. */
