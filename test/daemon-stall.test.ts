@@ -31,6 +31,14 @@ async function started(priority: number, extra: readonly string[] = []): Promise
   return host;
 }
 
+/** Runs the virtual clock `ms` forward 5 ms at a time, letting the pipeline's port calls complete in between. */
+async function run(host: FakeHost, ms: number): Promise<void> {
+  for (let t = 0; t < ms; t += 5) {
+    host.scheduler.advance(5);
+    await host.drain();
+  }
+}
+
 function stateOf(host: FakeHost): string | undefined {
   return host.daemon.status().instances.find((i) => i.name === 'gw')?.state;
 }
@@ -74,5 +82,38 @@ test('a queued advert that does not reset the timer (lower priority, preempt) do
   host.scheduler.advance(1000);
   await host.drain();
   assert.equal(stateOf(host), 'master');
+  await host.stop();
+});
+
+test("a master's corrective burst leaves after a spurious master's burst, and after each of its adverts", async () => {
+  // The cluster's garp settings: 5 copies 20 ms apart, so a spurious master's burst spans 80 ms.
+  const host = await started(200, ['garp: { interval: 20ms, master_repeat: 5, master_delay: 0s }']);
+  assert.ok(host.scheduler.fireNext());
+  await host.drain();
+  assert.equal(stateOf(host), 'master');
+  host.scheduler.advance(200);
+  await host.drain();
+  const settled = host.sockets.frames.length;
+  // A backup (priority 100) stalled and took over: its advert arrives, then its burst runs
+  // 80 ms (copies at +2, +22, ..., +82 ms after its advert, once its VIP add returned).
+  const spuriousAt = host.clock.nowMs;
+  host.advertFrom('10.213.0.2', 51, 100, [VIP], 10);
+  const peerBurstEnd = spuriousAt + 2 + 4 * 20;
+  // Its second advert 30 ms later (it had not yet heard ours): a new burst of its own would
+  // end by +112 ms.
+  await run(host, 30);
+  host.advertFrom('10.213.0.2', 51, 100, [VIP], 10);
+  const secondEnd = spuriousAt + 30 + 2 + 4 * 20;
+  await run(host, 1000);
+  assert.equal(stateOf(host), 'master');
+  const ours = host.sockets.frames.slice(settled);
+  const last = ours.at(-1);
+  assert.ok(last !== undefined && last.at > peerBurstEnd && last.at > secondEnd, `our last announcement at +${(last?.at ?? 0) - spuriousAt} ms, the spurious bursts end by +${secondEnd - spuriousAt} ms`);
+  // The first copy that follows the spurious master's last gratuitous ARP goes within one
+  // advertisement interval (100 ms) of it: from then on the neighbours point here.
+  const firstAfter = ours.find((f) => f.at > secondEnd);
+  assert.ok(firstAfter !== undefined && firstAfter.at - secondEnd <= 100, `the correction came ${(firstAfter?.at ?? 0) - secondEnd} ms after the spurious burst`);
+  const reasons = host.events.since().flatMap((e) => (e.kind === 'announced' ? [e.reason] : []));
+  assert.ok(reasons.includes('lower-priority-advert') && reasons.includes('lower-priority-delay'), reasons.join(', '));
   await host.stop();
 });

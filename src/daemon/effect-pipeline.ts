@@ -93,6 +93,8 @@ export class EffectPipeline {
   private pendingAnnounce: { readonly repeat: number; readonly reason: string } | undefined;
   private burst: Burst | undefined;
   private working: Promise<void> | undefined;
+  /** Asked for more while the worker ran: it runs once more. */
+  private again = false;
   private batchAdded: { added: string[]; failed: string[] } = { added: [], failed: [] };
   private batchRemoved: { removed: string[]; failed: string[] } = { removed: [], failed: [] };
   private closed = false;
@@ -216,9 +218,18 @@ export class EffectPipeline {
   }
 
   private kick(): void {
-    if (this.working || this.closed) return;
+    if (this.closed) return;
+    if (this.working) {
+      // The worker may already be past its last look at what is wanted (its promise not yet
+      // settled): have it look again when it finishes, or this request would wait for the
+      // next one (an announce due in the same turn of the loop as another was lost).
+      this.again = true;
+      return;
+    }
+    this.again = false;
     this.working = this.run().finally(() => {
       this.working = undefined;
+      if (this.again) this.kick();
     });
   }
 
