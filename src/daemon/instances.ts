@@ -65,7 +65,12 @@ export class Instances {
   constructor(private readonly deps: InstancesDeps) {
     this.pool = new SocketPool(deps.sockets, deps.log, (key, payload, meta) => this.onPacket(key, payload, meta));
     this.node = new VrrpNode({
-      send: (name, payload, dst) => this.runtimes.get(name)?.channel.send(payload, dst),
+      send: (name, payload, dst) => {
+        const rt = this.runtimes.get(name);
+        if (!rt) return;
+        rt.pipeline.beforeAdvert();
+        rt.channel.send(payload, dst);
+      },
       perform: (name, actions, now) => this.runtimes.get(name)?.instance.perform(actions, now),
       rejected: (name, _channel, reason, detail, src) => {
         // Packets no instance claims are only counted (per socket): a busy segment carries other VRIDs.
@@ -186,7 +191,7 @@ export class Instances {
     const frames = this.deps.sockets.openFrames(vipIfname);
     const vmacMac = ic.vmac ? vrrpVirtualMac(ic.family, ic.vrid) : undefined;
     const pipeline = new EffectPipeline(
-      { instance: ic.name, ifindex: vipIfindex, ifname: vipIfname },
+      { instance: ic.name, ifindex: vipIfindex, ifname: vipIfname, ...(vmacIndex === undefined ? {} : { silentIndex: vmacIndex }) },
       {
         net,
         filter: this.deps.acceptFilter,

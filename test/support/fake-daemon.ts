@@ -181,6 +181,12 @@ export class FakeNetwork implements NetworkPorts {
   writeSysctl(): Promise<void> {
     return Promise.resolve();
   }
+  /** protodown on/off by ifindex, in order. */
+  readonly protoDown: { index: number; on: boolean }[] = [];
+  setProtoDown(index: number, on: boolean): void {
+    this.protoDown.push({ index, on });
+    this.journal.push(`protodown ${on ? 'on' : 'off'} ${index}`);
+  }
   ensureVmac(): Promise<LinkState> {
     return Promise.reject(new Error('the fake network has no VMAC'));
   }
