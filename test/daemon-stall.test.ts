@@ -117,3 +117,26 @@ test("a master's corrective burst leaves after a spurious master's burst, and af
   assert.ok(reasons.includes('lower-priority-advert') && reasons.includes('lower-priority-delay'), reasons.join(', '));
   await host.stop();
 });
+
+test('VMAC: protodown is lifted before a new master sends its first advert, and set again at the step-down before the VIP is removed', async () => {
+  const host = await started(100, ['vmac: true']);
+  const vmac = host.net.protoDown[0]?.index;
+  assert.ok(vmac !== undefined, 'the VMAC was created in protodown');
+  assert.deepEqual(host.net.protoDown, [{ index: vmac, on: true }]);
+  const atAdvert: boolean[] = [];
+  host.sockets.onAdvert = () => atAdvert.push(host.net.protoDown.at(-1)?.on ?? true);
+  assert.ok(host.scheduler.fireNext());
+  await host.drain();
+  assert.equal(stateOf(host), 'master');
+  assert.ok(atAdvert.length >= 1 && atAdvert.every((down) => !down), `an advert was sent while the VMAC was in protodown: ${JSON.stringify(atAdvert)}`);
+  const journal = host.net.journal;
+  assert.ok(journal.indexOf(`protodown off ${vmac}`) < journal.indexOf(`add ${VIP}`), journal.join(', '));
+  // A higher-priority master: silent at once, then the VIP goes.
+  const before = journal.length;
+  host.advertFrom('10.213.0.2', 51, 200, [VIP], 10, 'vrrp.51/ipv4');
+  assert.equal(stateOf(host), 'backup');
+  assert.equal(journal[before], `protodown on ${vmac}`, `silenced before anything else: ${journal.slice(before).join(', ')}`);
+  await host.drain();
+  assert.ok(journal.slice(before).indexOf(`remove ${VIP}`) > 0, journal.slice(before).join(', '));
+  await host.stop();
+});

@@ -86,48 +86,62 @@ test(`lab: a backup frozen 1 s (SIGSTOP/SIGCONT) ${RUNS} times never changes sta
 
 const SILENT_S = envCount('VIGIL_SILENT_SECONDS', 10);
 
-test(`lab: a backup's VMAC sends nothing from the virtual MAC for ${SILENT_S} s (protodown); after a takeover it does`, { skip, timeout: 60_000 + SILENT_S * 1000 }, async (t) => {
-  await withLab({ hosts: ['a', 'b', 'client'] }, async (lab) => {
-    const VRID = 62;
-    const vmacMac = `00:00:5e:00:01:${VRID.toString(16).padStart(2, '0')}`;
-    const yaml = (priority: number): string => configYaml(instanceYaml({ vrid: VRID, priority, vips: [`${VIP}/24`], extra: '    vmac: true' }));
-    const a = await VigilProcess.start(lab, 'a', yaml(200));
-    let b: VigilProcess | undefined;
-    let cap: Capture | undefined;
-    try {
-      await a.waitState('gw', 'master');
-      // Capturing before b starts: its multicast join (an IGMP report) happens at start.
-      cap = await Capture.start(lab, 'b', `outbound and ether src ${vmacMac}`);
-      b = await VigilProcess.start(lab, 'b', yaml(100));
-      await b.waitState('gw', 'backup');
-      const down = await lab.exec('b', 'ip', ['-d', 'link', 'show', 'dev', `vrrp.${VRID}`]);
-      assert.match(down.stdout, /protodown on/, `the backup's VMAC is in protodown: ${down.stdout}`);
-      const deadline = Date.now() + SILENT_S * 1000;
-      // Meanwhile the client keeps asking for the VIP (broadcast ARP requests reach b's VMAC).
-      while (Date.now() < deadline) {
-        await lab.exec('client', 'ip', ['neigh', 'flush', 'dev', 'eth0'], true);
-        await lab.exec('client', 'ping', ['-n', '-c', '1', '-W', '1', VIP], true);
-        await sleep(500);
+for (const family of ['ipv4', 'ipv6'] as const) {
+  test(`lab: a backup's ${family} VMAC sends nothing from the virtual MAC for ${SILENT_S} s (protodown); after a takeover it does`, { skip, timeout: 60_000 + SILENT_S * 1000 }, async (t) => {
+    await withLab({ hosts: ['a', 'b', 'client'] }, async (lab) => {
+      const VRID = family === 'ipv4' ? 62 : 63;
+      const vmacMac = `00:00:5e:00:0${family === 'ipv4' ? 1 : 2}:${VRID.toString(16).padStart(2, '0')}`;
+      const vmacName = `${family === 'ipv4' ? 'vrrp' : 'vrrp6'}.${VRID}`;
+      const vip = family === 'ipv4' ? VIP : 'fd13::163';
+      const vips = family === 'ipv4' ? [`${VIP}/24`] : ['fe80::13:1:163/64', `${vip}/64`];
+      const yaml = (priority: number): string => configYaml(instanceYaml({ vrid: VRID, priority, vips, extra: '    vmac: true' }));
+      const a = await VigilProcess.start(lab, 'a', yaml(200));
+      let b: VigilProcess | undefined;
+      let cap: Capture | undefined;
+      try {
+        await a.waitState('gw', 'master');
+        // Capturing before b starts: its multicast joins (IGMP / MLD reports) happen at start.
+        cap = await Capture.start(lab, 'b', `outbound and ether src ${vmacMac}`);
+        b = await VigilProcess.start(lab, 'b', yaml(100));
+        await b.waitState('gw', 'backup');
+        const down = await lab.exec('b', 'ip', ['-d', 'link', 'show', 'dev', vmacName]);
+        assert.match(down.stdout, /protodown on/, `the backup's VMAC is in protodown: ${down.stdout}`);
+        if (family === 'ipv6') {
+          // (The VMAC's name has a dot: read /proc rather than sysctl's dotted keys.)
+          const conf = async (key: string): Promise<string> => (await lab.exec('b', 'cat', [`/proc/sys/net/ipv6/conf/${vmacName}/${key}`])).stdout.trim();
+          assert.equal(await conf('accept_ra'), '0', 'no router advertisement accepted on the VMAC');
+          assert.equal(await conf('addr_gen_mode'), '1', 'no address generated from the virtual MAC');
+        }
+        const deadline = Date.now() + SILENT_S * 1000;
+        // Meanwhile the client keeps asking for the VIP (ARP requests / neighbour
+        // solicitations reach b's VMAC too).
+        while (Date.now() < deadline) {
+          await lab.exec('client', 'ip', ['neigh', 'flush', 'dev', 'eth0'], true);
+          await lab.exec('client', 'ping', ['-n', '-c', '1', '-W', '1', vip], true);
+          await sleep(500);
+        }
+        const silent = cap.frames();
+        t.diagnostic(`${family}: ${SILENT_S} s as backup: ${silent.length} frames from ${vmacMac} left b`);
+        assert.deepEqual(silent.map((f) => `${formatMac(f.bytes, 6)} ethertype ${f.bytes.readUInt16BE(12).toString(16)}`), [], 'frames from the virtual MAC left the backup');
+        const own = await lab.exec('b', 'ip', ['-j', 'addr', 'show', 'dev', vmacName]);
+        assert.ok(!own.stdout.toLowerCase().includes('5eff:fe00'), `no address derived from the virtual MAC on ${vmacName}: ${own.stdout}`);
+        // Takeover: a dies; b lifts protodown, and its frames leave from the virtual MAC.
+        a.signal('SIGKILL');
+        await b.waitState('gw', 'master', 5000);
+        await waitHolders(lab, ['b'], vip, ['b']);
+        await until(async () => (await lab.exec('client', 'ping', ['-n', '-c', '1', '-W', '1', vip], true)).code === 0, () => 'ping the VIP at b', 5000);
+        const lifted = b.events.find((e) => e.event === 'vmac-protodown' && e['on'] === false);
+        t.diagnostic(`${family}: protodown lifted on takeover in ${String(lifted?.['ms'])} ms (the synchronous rtnetlink request before the first advert)`);
+        assert.ok(lifted, 'protodown lifted on takeover');
+        await sleep(300);
+        const after = await cap.stop();
+        cap = undefined;
+        assert.ok(after.length > 0, 'after the takeover the capture sees frames from the virtual MAC');
+        assert.equal(await neighbourMac(lab, 'client', vip), vmacMac);
+      } finally {
+        await cap?.stop();
+        await Promise.all([a.stop(), b?.stop()]);
       }
-      const silent = cap.frames();
-      t.diagnostic(`${SILENT_S} s as backup: ${silent.length} frames from ${vmacMac} left b`);
-      assert.deepEqual(silent.map((f) => `${formatMac(f.bytes, 6)} ethertype ${f.bytes.readUInt16BE(12).toString(16)}`), [], 'frames from the virtual MAC left the backup');
-      // Takeover: a dies; b lifts protodown, and its adverts leave from the virtual MAC.
-      a.signal('SIGKILL');
-      await b.waitState('gw', 'master', 5000);
-      await waitHolders(lab, ['b'], VIP, ['b']);
-      await until(async () => (await lab.exec('client', 'ping', ['-n', '-c', '1', '-W', '1', VIP], true)).code === 0, () => 'ping the VIP at b', 5000);
-      const lifted = b.events.find((e) => e.event === 'vmac-protodown' && e['on'] === false);
-      t.diagnostic(`protodown lifted on takeover in ${String(lifted?.['ms'])} ms (the synchronous rtnetlink request before the first advert)`);
-      assert.ok(lifted, 'protodown lifted on takeover');
-      await sleep(300);
-      const after = await cap.stop();
-      cap = undefined;
-      assert.ok(after.length > 0, 'after the takeover the capture sees frames from the virtual MAC');
-      assert.equal(await neighbourMac(lab, 'client', VIP), vmacMac);
-    } finally {
-      await cap?.stop();
-      await Promise.all([a.stop(), b?.stop()]);
-    }
+    });
   });
-});
+}

@@ -187,8 +187,14 @@ export class FakeNetwork implements NetworkPorts {
     this.protoDown.push({ index, on });
     this.journal.push(`protodown ${on ? 'on' : 'off'} ${index}`);
   }
-  ensureVmac(): Promise<LinkState> {
-    return Promise.reject(new Error('the fake network has no VMAC'));
+  /** VMACs made by ensureVmac get ifindex 100, 101...; in protodown from the start, as the real one. */
+  private nextVmacIndex = 100;
+  ensureVmac(name: string, _parentIndex: number, mac: MacAddress): Promise<LinkState> {
+    const index = this.nextVmacIndex++;
+    this.addLink(index, name, mac.text, []);
+    this.setProtoDown(index, true);
+    const link = this.links.get(index);
+    return link ? Promise.resolve(link) : Promise.reject(new Error(`VMAC ${name} not created`));
   }
   deleteLink(): Promise<void> {
     return Promise.resolve();
@@ -242,6 +248,8 @@ export class FakeSockets implements SocketPorts {
   private readonly queued = new Map<string, { payload: Uint8Array; meta: PacketMeta & { readonly ifindex: number } }[]>();
   /** Every drain() the daemon made: when, on which socket, how many packets it took in. */
   readonly drains: { at: number; socket: string; packets: number }[] = [];
+  /** Called for each advert as it is sent, with its socket ("vrrp.51/ipv4"). */
+  onAdvert: ((socket: string) => void) | undefined;
   /** Called for each frame as it is sent (a test checks its invariant at that moment). */
   onFrame: ((frame: SentFrame) => void) | undefined;
 
@@ -255,6 +263,7 @@ export class FakeSockets implements SocketPorts {
       send: (payload, dst) => {
         sent++;
         this.adverts.push({ at: this.clock.nowMs, socket, payload: Uint8Array.from(payload), dst: dst.text });
+        this.onAdvert?.(socket);
       },
       drain: () => {
         const queued = this.queued.get(socket) ?? [];
@@ -329,11 +338,11 @@ export class FakeHost {
     this.daemon = new Daemon(config, this.net, this.sockets, this.scheduler, this.log, this.nft, this.events, this.clock.now);
   }
 
-  /** A VRRPv3 IPv4 advert from `src` on eth0 for `vrid`. */
-  advertFrom(src: string, vrid: number, priority: number, addresses: readonly string[], intervalCs = 100): void {
+  /** A VRRPv3 IPv4 advert from `src` for `vrid`, on eth0 (or on `socket`, e.g. a VMAC's "vrrp.51/ipv4"). */
+  advertFrom(src: string, vrid: number, priority: number, addresses: readonly string[], intervalCs = 100, socket = 'eth0/ipv4'): void {
     const advert: Advert = { version: 3, family: 'ipv4', vrid, priority, maxAdverInt: intervalCs, reserved: 0, addresses: addresses.map((a) => ip(a)) } as unknown as Advert;
     const meta = { src: ip(src), dst: ip('224.0.0.18'), ttl: 255 };
-    this.sockets.deliver('eth0/ipv4', encodeAdvert(advert, meta), { ...meta, ifindex: 2 });
+    this.sockets.deliver(socket, encodeAdvert(advert, meta), { ...meta, ifindex: 2 });
   }
 
   /** The same advert, left in eth0's receive queue (arrived while the daemon was stalled). */
