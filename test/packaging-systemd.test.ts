@@ -227,6 +227,8 @@ test('packaging under systemd: install, start, reload, watchdog, resources, upgr
 
     await t.test('watchdog: a frozen vigil is killed and restarted; the VIP goes to the peer and comes back', async () => {
       const mainPid = await c.show('vigil', 'MainPID');
+      // MainPID 0 (vigil not running) would make the `kill -STOP 0` below stop the test's own process group.
+      assert.match(mainPid, /^[1-9]\d*$/, 'vigil has a main process to freeze');
       const [haproxyBefore] = await processes(c, 'haproxy -db');
       const watchdogUsec = timespanUsec(await c.show('vigil', 'WatchdogUSec'));
       assert.ok(watchdogUsec > 0, 'WatchdogSec is set');
