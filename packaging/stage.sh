@@ -42,10 +42,18 @@ cp -r schema package.json "$lib/"
 install -m 0644 build/Release/vigil_native.node "$lib/build/Release/"
 # The production dependencies, as npm resolved them, without what Node does not load:
 # node-addon-api only builds the addon; sources, types, tests, READMEs.
+# Each at its path under node_modules (a scoped one, @scope/name, keeps its scope); one
+# nested in another's node_modules comes with that one.
+modules="$PWD/node_modules/"
 npm ls --omit=dev --parseable --all 2>/dev/null | tail -n +2 | while read -r dir; do
-  [ "$(basename "$dir")" = node-addon-api ] && continue
-  cp -r "$dir" "$lib/node_modules/"
+  rel=${dir#"$modules"}
+  [ "$rel" = node-addon-api ] && continue
+  case $rel in */node_modules/*) continue ;; esac
+  install -d -m 0755 "$lib/node_modules/$(dirname "$rel")"
+  cp -r "$dir" "$lib/node_modules/$rel"
 done
+# The packages, scoped ones included, by their name under node_modules.
+packages() { (cd "$lib/node_modules" && for d in */ @*/*/; do [ -f "$d/package.json" ] && echo "${d%/}"; done); }
 find "$lib/node_modules" \( -name '*.ts' -o -name '*.map' -o -iname 'README*' -o -iname 'CHANGELOG*' -o -name '.*' \
   -o -name tsconfig.json -o -name 'eslint.config.*' -o -iname '*.md' -o -iname '*.html' -o -iname '*.txt' \) -type f -delete
 find "$lib/node_modules" -depth \( -name test -o -name benchmark -o -name spec -o -name ".?*" -o -name examples -o -name example \
@@ -54,9 +62,10 @@ rm -rf "$lib/node_modules/yaml/browser" "$lib/node_modules/yaml/bin.mjs" "$lib/n
 # The licence texts go into the copyright file (below), read from here first.
 licenses=$(mktemp -d)
 trap 'rm -rf "$licenses"' EXIT
-for pkg in "$lib"/node_modules/*/; do
+for name in $(packages); do
+  pkg="$lib/node_modules/$name"
   text=$(find "$pkg" -maxdepth 1 \( -iname 'LICENSE*' -o -iname 'LICENCE*' \) | head -n 1)
-  [ -n "$text" ] && mv "$text" "$licenses/$(basename "$pkg")"
+  [ -n "$text" ] && mv "$text" "$licenses/${name//\//+}"
   find "$pkg" -maxdepth 1 \( -iname 'LICENSE*' -o -iname 'LICENCE*' \) -delete
 done
 # Library files are not run as scripts (they get no executable bit below): no #! lines.
@@ -121,13 +130,14 @@ license=$(node -p "require('./package.json').license")
   echo 'Files: *'
   echo 'Copyright: vigil maintainers'
   echo "License: $license"
-  for pkg in "$lib"/node_modules/*/; do
-    name=$(basename "$pkg")
+  for name in $(packages); do
+    pkg="$lib/node_modules/$name"
+    lic="$licenses/${name//\//+}"
     # Debian ships the Apache licence: refer to it (Debian policy 12.5) instead of a copy.
     apache=no
     mit=no
-    [ -f "$licenses/$name" ] && grep -q 'Apache License' "$licenses/$name" && grep -q 'Version 2\.0' "$licenses/$name" && apache=yes
-    [ -f "$licenses/$name" ] && grep -q 'Permission is hereby granted, free of charge' "$licenses/$name" && mit=yes
+    [ -f "$lic" ] && grep -q 'Apache License' "$lic" && grep -q 'Version 2\.0' "$lic" && apache=yes
+    [ -f "$lic" ] && grep -q 'Permission is hereby granted, free of charge' "$lic" && mit=yes
     echo
     echo "Files: usr/lib/vigil/node_modules/$name/*"
     node -e '
@@ -143,8 +153,8 @@ license=$(node -p "require('./package.json').license")
     if [ "$apache" = yes ]; then
       echo ' On Debian systems the full text of the Apache License 2.0 is in'
       echo ' /usr/share/common-licenses/Apache-2.0.'
-    elif [ -f "$licenses/$name" ]; then
-      tr -d '\r' < "$licenses/$name" | sed -e 's/^[[:space:]]*$/./' -e 's/^/ /'
+    elif [ -f "$lic" ]; then
+      tr -d '\r' < "$lic" | sed -e 's/^[[:space:]]*$/./' -e 's/^/ /'
     fi
   done
   echo
