@@ -7,7 +7,8 @@
  * - Repeated lines are rate-limited per (event, instance, reason, ...) (`rateKey`): at most
  *   `burst` lines of one key per window, then one summary line of the same event with
  *   `suppressed=N`. The counters behind the lines (status, stats) are not touched: they
- *   stay exact. State changes (`STATE_EVENTS`) are never rate-limited.
+ *   stay exact. Warnings and errors are limited, and the info lines that repeat with the
+ *   traffic (`REPEATING_INFO_EVENTS`); state changes (`STATE_EVENTS`) never are.
  * - State changes and errors are the lines kept first when the sink has to drop
  *   (`priority`, see BoundedWriter in log-sink.ts).
  */
@@ -35,6 +36,12 @@ export interface LogSink {
 }
 
 /** The events that say what state the daemon, its instances and its resources are in. */
+/**
+ * Info lines that repeat with what the network sends (a master hears every lower-priority
+ * advert of a split's other side: 100 a second at 10 ms adverts): rate-limited as warnings are.
+ */
+export const REPEATING_INFO_EVENTS: ReadonlySet<string> = new Set(['master-rx-lower-priority']);
+
 export const STATE_EVENTS: ReadonlySet<string> = new Set([
   'state-change',
   'group-state',
@@ -126,7 +133,8 @@ export class DaemonLog implements Logger {
   log(level: LogLevel, event: string, fields: LogFields = {}): void {
     const defined = Object.entries(fields).filter((e): e is [string, Exclude<LogFields[string], undefined>] => e[1] !== undefined);
     const priority = STATE_EVENTS.has(event) || level === 'error';
-    if (this.limit !== false && !STATE_EVENTS.has(event) && level !== 'info' && this.suppress(level, event, defined)) return;
+    const limited = !STATE_EVENTS.has(event) && (level !== 'info' || REPEATING_INFO_EVENTS.has(event));
+    if (this.limit !== false && limited && this.suppress(level, event, defined)) return;
     this.sink.write({ time: new Date(), level, event, fields: defined, priority });
   }
 
