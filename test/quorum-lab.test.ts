@@ -14,23 +14,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { accessSync, mkdtempSync, rmSync, writeFileSync, constants as fsConstants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { labAvailable, withLab, type Lab } from './lab/netns.js';
 import { Capture, parsePcap, sleep } from './lab/capture.js';
-import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders, type LogEvent } from './lab/vigil.js';
+import { VigilProcess, vigilCli, configYaml, holders, instanceYaml, waitHolders, type LogEvent } from './lab/vigil.js';
 import { generateKey, writeKeyFile } from '../src/quorum/authkey.js';
 import { encodeHeartbeat, newBootEpoch } from '../src/quorum/heartbeat.js';
 import { toNodeId, toVotes } from '../src/quorum/types.js';
 import { native } from '../src/native/index.js';
 import { until } from './support/until.js';
 
-const execFileAsync = promisify(execFile);
 
 function skipReason(): string | false {
   const lab = labAvailable();
@@ -120,19 +117,9 @@ async function settle(lab: Lab, live: readonly VigilProcess[], expected: readonl
   assert.deepEqual(h.sort(), [...expected].sort(), `${step}: the VIP moved again after settling`);
 }
 
-/** Runs `vigil ARGS` (the CLI, outside the namespaces: the control socket is a path). */
-async function cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await execFileAsync(process.execPath, [VIGIL_MAIN, ...args], { encoding: 'utf8' });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
 
 function quorumStatusCli(p: VigilProcess): Promise<{ code: number; stdout: string; stderr: string }> {
-  return cli(['quorum', 'status', '--runtime-dir', p.runtimeDir]);
+  return vigilCli(['quorum', 'status', '--runtime-dir', p.runtimeDir]);
 }
 
 async function quorumOf(p: VigilProcess): Promise<NonNullable<Awaited<ReturnType<VigilProcess['status']>>['quorum']>> {
@@ -372,7 +359,7 @@ test('quorum lab (d): two_node with tie_breaker ping: the cut-off master loses t
         assert.ok(sa.tieBreaker?.lastChecks.some((c) => c.check === 'ping' && !c.ok), JSON.stringify(sa.tieBreaker));
         const qa = await quorumStatusCli(a);
         assert.match(qa.stdout, /Tie-breaker:\s+split, lost/);
-        assert.match((await cli(['status', '--runtime-dir', a.runtimeDir])).stdout, /two-node split: tie-breaker lost/);
+        assert.match((await vigilCli(['status', '--runtime-dir', a.runtimeDir])).stdout, /two-node split: tie-breaker lost/);
         assert.equal(await stateOf(a), 'fault');
         assert.equal((await a.instance('gw')).vipsInstalled, false);
         const sb = await quorumOf(b);
@@ -403,7 +390,7 @@ test('quorum lab (d, no tie_breaker): two_node without a tie-breaker — the sam
         // check-config warns about the configuration itself.
         const file = path.join(dir, 'vigil.yaml');
         writeFileSync(file, nodeYaml(lab, 200, q));
-        const cc = await cli(['check-config', '-c', file]);
+        const cc = await vigilCli(['check-config', '-c', file]);
         assert.equal(cc.code, 0, cc.stderr);
         assert.match(cc.stderr, /warning: .*two_node.*tie_breaker.*both become master/);
 
@@ -426,7 +413,7 @@ test('quorum lab (d, no tie_breaker): two_node without a tie-breaker — the sam
           assert.equal(s.quorate, true);
           assert.equal(s.tieBreaker, null);
           assert.ok(s.warnings.some((w) => /two_node without a tie_breaker/.test(w)), JSON.stringify(s.warnings));
-          const st = await cli(['status', '--runtime-dir', p.runtimeDir]);
+          const st = await vigilCli(['status', '--runtime-dir', p.runtimeDir]);
           assert.match(st.stdout, /WARNING: two_node without a tie_breaker: a cut link leaves both nodes quorate and both master/);
           const qs = await quorumStatusCli(p);
           assert.equal(qs.code, 0);

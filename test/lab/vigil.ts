@@ -6,7 +6,9 @@
  * The daemon gets the Node flags the launcher passes (RUN_NODE_FLAGS); VIGIL_NODE_FLAGS="--flag ..."
  * replaces them (to weigh memory levers in bench/; VIGIL_NODE_FLAGS=" " for none).
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { RUN_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -244,4 +246,15 @@ export function instanceYaml(fields: {
 /** A whole config with these instances. */
 export function configYaml(...instances: string[]): string {
   return `instances:\n${instances.join('\n')}\n`;
+}
+
+/** Runs `vigil ARGS` (the CLI, outside the namespaces: the control socket is a path); never rejects. */
+export async function vigilCli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await promisify(execFile)(process.execPath, [VIGIL_MAIN, ...args], { encoding: 'utf8' });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
 }
