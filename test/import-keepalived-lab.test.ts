@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { withLab, type Lab } from './lab/netns.js';
 import { sleep } from './lab/capture.js';
-import { Keepalived } from './lab/keepalived.js';
+import { Keepalived, keepalivedConf } from './lab/keepalived.js';
 import { VigilProcess, holders, waitHolders } from './lab/vigil.js';
 import { labSkipReason } from './support/skip.js';
 import { importKeepalived } from '../src/cli/import-keepalived.js';
@@ -31,27 +31,16 @@ interface Node {
 
 /** A keepalived.conf as an administrator writes one; VRRPv3 at 0.1 s adverts keeps each election short. */
 function conf(routerId: string, n: Node): string {
-  return [
-    'global_defs {',
-    `  router_id ${routerId}`,
-    '  script_user root',
-    '  enable_script_security',
-    '  vrrp_garp_master_delay 0',
-    '}',
-    `vrrp_instance ${NAME} {`,
-    `  state ${n.state}`,
-    '  interface eth0',
-    '  virtual_router_id 77',
-    `  priority ${n.priority}`,
-    ...(n.nopreempt === true ? ['  nopreempt'] : []),
-    '  version 3',
-    '  advert_int 0.1',
-    '  virtual_ipaddress {',
-    `    ${VIP}/24 dev eth0`,
-    '  }',
-    '}',
-    '',
-  ].join('\n');
+  return keepalivedConf(routerId, {
+    name: NAME,
+    vrid: 77,
+    priority: n.priority,
+    version: 3,
+    advertInt: 0.1,
+    vips: [`${VIP}/24 dev eth0`],
+    state: n.state,
+    ...(n.nopreempt === true ? { nopreempt: true } : {}),
+  });
 }
 
 /** import(B), checked by vigil's loader. */

@@ -21,6 +21,9 @@ export interface KeepalivedInstance {
   readonly advertInt: number;
   readonly vips: readonly string[];
   readonly password?: string;
+  /** Default BACKUP (MASTER cancels nopreempt in keepalived). */
+  readonly state?: 'MASTER' | 'BACKUP';
+  readonly nopreempt?: boolean;
 }
 
 /** A keepalived.conf with one vrrp_instance; vrrp_strict stays off (its default). */
@@ -35,10 +38,11 @@ export function keepalivedConf(routerId: string, i: KeepalivedInstance): string 
     '  vrrp_garp_master_delay 0',
     '}',
     `vrrp_instance ${i.name ?? 'VI_1'} {`,
-    '  state BACKUP',
+    `  state ${i.state ?? 'BACKUP'}`,
     '  interface eth0',
     `  virtual_router_id ${i.vrid}`,
     `  priority ${i.priority}`,
+    ...(i.nopreempt === true ? ['  nopreempt'] : []),
     `  advert_int ${i.advertInt}`,
     `  version ${i.version}`,
     ...(i.password !== undefined ? ['  authentication {', '    auth_type PASS', `    auth_pass ${i.password}`, '  }'] : []),
