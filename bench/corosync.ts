@@ -6,7 +6,7 @@
  *
  * - vigil heartbeats: quorum over the three nodes, heartbeat 50 ms, timeout 200 ms.
  * - corosync: a real corosync 3 per node (knet, token 500 ms, consensus 600 ms,
- *   token_coefficient 0; test/lab/corosync.ts), vigil with provider corosync.
+ *   token_coefficient 0; src/lab/corosync.ts), vigil with provider corosync.
  *
  * Per provider, VIGIL_BENCH_RUNS runs (default 3) of two losses of the master a:
  *   1. node death: a's vigil and (corosync) a's corosync SIGKILLed → b's first advert and

@@ -9,8 +9,10 @@
  *   VIGIL_BENCH_RES_SECONDS   window of the resource measure (default 10)
  *   VIGIL_BENCH_RES_INTERVAL  advert interval of the resource measure in ms (default 100)
  *   VIGIL_BENCH_INTERVALS     failover intervals in ms (default 1000,100,10)
- *   VIGIL_BENCH_SECTIONS      any of core,failover,resources,quorum,web,notify,corosync,monitor (default core,failover,resources)
+ *   VIGIL_BENCH_SECTIONS      any of core,timers,failover,resources,memory,quorum,web,notify,corosync,monitor (default core,timers,failover,resources,memory)
  *   VIGIL_BENCH_NOTIFY_SECONDS  window of the notify advert-gap measure (bench/notify.ts; default 10; 0 skips)
+ *   VIGIL_BENCH_MEM_SECONDS / VIGIL_BENCH_IDLE_SECONDS  memory: window at 1 and 200 instances (default 120), idle CPU window (default 60; 0 skips)
+ *   VIGIL_BENCH_TIMER_SECONDS / VIGIL_BENCH_TIMER_PERIOD  timers: seconds per scheduler (default 10), period in ms (default 10)
  *   VIGIL_BENCH_WEB_CONFIGS   web: check-w0 (default), check-w-100, group-mt1 (bench/resources-failover.ts)
  *   VIGIL_BENCH_QUORUM_SECONDS  window of the heartbeat CPU measure (bench/quorum.ts)
  *   VIGIL_BENCH_COROSYNC_SECONDS  window of the idle CPU measure of bench/corosync.ts
@@ -20,6 +22,8 @@
 import { runCoreBench } from './vrrp-core.js';
 import { runFailoverBench } from './failover.js';
 import { runResourceBench } from './resources.js';
+import { runTimerBench } from './timer-precision.js';
+import { runMemoryBench } from './memory.js';
 import { runQuorumBench } from './quorum.js';
 import { runCorosyncBench } from './corosync.js';
 import { runMonitorBench } from './monitor.js';
@@ -29,7 +33,7 @@ import { envNumber, type DaemonKind } from './lab-daemons.js';
 import { labSkipReason } from '../src/lab/netns.js';
 import { Keepalived } from '../src/lab/keepalived.js';
 
-const sections = new Set((process.env['VIGIL_BENCH_SECTIONS'] ?? 'core,failover,resources').split(',').map((s) => s.trim()));
+const sections = new Set((process.env['VIGIL_BENCH_SECTIONS'] ?? 'core,timers,failover,resources,memory').split(',').map((s) => s.trim()));
 
 
 async function main(): Promise<void> {
@@ -39,7 +43,8 @@ async function main(): Promise<void> {
     if (process.getuid?.() !== 0) console.log('\n## Monitoring notifiers: skipped (needs root)');
     else await runMonitorBench();
   }
-  if (!sections.has('failover') && !sections.has('resources') && !sections.has('quorum') && !sections.has('web') && !sections.has('notify') && !sections.has('corosync')) return;
+  if (sections.has('timers')) await runTimerBench(envNumber('VIGIL_BENCH_TIMER_SECONDS', 10), envNumber('VIGIL_BENCH_TIMER_PERIOD', 10));
+  if (!sections.has('failover') && !sections.has('resources') && !sections.has('memory') && !sections.has('quorum') && !sections.has('web') && !sections.has('notify') && !sections.has('corosync')) return;
   const skip = labSkipReason(['tcpdump']) || undefined;
   if (skip) {
     console.log(`\nlab benchmarks skipped: ${skip}`);
@@ -67,6 +72,9 @@ async function main(): Promise<void> {
       intervalMs: envNumber('VIGIL_BENCH_RES_INTERVAL', 100),
       seconds: envNumber('VIGIL_BENCH_RES_SECONDS', 10),
     });
+  }
+  if (sections.has('memory')) {
+    await runMemoryBench({ kinds, counts: [1, 200], seconds: envNumber('VIGIL_BENCH_MEM_SECONDS', 120), idleSeconds: envNumber('VIGIL_BENCH_IDLE_SECONDS', 60) });
   }
   await runQuorumBench(sections);
   await runCorosyncBench(sections);

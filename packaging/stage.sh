@@ -42,21 +42,34 @@ cp -r schema package.json "$lib/"
 install -m 0644 build/Release/vigil_native.node "$lib/build/Release/"
 # The production dependencies, as npm resolved them, without what Node does not load:
 # node-addon-api only builds the addon; sources, types, tests, READMEs.
+# Each at its path under node_modules (a scoped one, @scope/name, keeps its scope); one
+# nested in another's node_modules comes with that one.
+modules="$PWD/node_modules/"
 npm ls --omit=dev --parseable --all 2>/dev/null | tail -n +2 | while read -r dir; do
-  [ "$(basename "$dir")" = node-addon-api ] && continue
-  cp -r "$dir" "$lib/node_modules/"
+  rel=${dir#"$modules"}
+  [ "$rel" = node-addon-api ] && continue
+  case $rel in */node_modules/*) continue ;; esac
+  install -d -m 0755 "$lib/node_modules/$(dirname "$rel")"
+  cp -r "$dir" "$lib/node_modules/$rel"
 done
+# The packages, scoped ones included, by their name under node_modules.
+packages() { (cd "$lib/node_modules" && for d in */ @*/*/; do [ -f "$d/package.json" ] && echo "${d%/}"; done); }
 find "$lib/node_modules" \( -name '*.ts' -o -name '*.map' -o -iname 'README*' -o -iname 'CHANGELOG*' -o -name '.*' \
-  -o -name tsconfig.json -o -name 'eslint.config.*' \) -type f -delete
-find "$lib/node_modules" -depth \( -name test -o -name benchmark -o -name spec -o -name ".?*" \) -type d -exec rm -rf {} +
+  -o -name tsconfig.json -o -name 'eslint.config.*' -o -iname '*.md' -o -iname '*.html' -o -iname '*.txt' \) -type f -delete
+find "$lib/node_modules" -depth \( -name test -o -name benchmark -o -name spec -o -name ".?*" -o -name examples -o -name example \
+  -o -name ref \) -type d -exec rm -rf {} +
 rm -rf "$lib/node_modules/yaml/browser" "$lib/node_modules/yaml/bin.mjs" "$lib/node_modules/ajv/lib"
 # The licence texts go into the copyright file (below), read from here first.
 licenses=$(mktemp -d)
 trap 'rm -rf "$licenses"' EXIT
-for pkg in "$lib"/node_modules/*/; do
-  text=$(find "$pkg" -maxdepth 1 -iname 'LICENSE*' | head -n 1)
-  [ -n "$text" ] && mv "$text" "$licenses/$(basename "$pkg")"
+for name in $(packages); do
+  pkg="$lib/node_modules/$name"
+  text=$(find "$pkg" -maxdepth 1 \( -iname 'LICENSE*' -o -iname 'LICENCE*' \) | head -n 1)
+  [ -n "$text" ] && mv "$text" "$licenses/${name//\//+}"
+  find "$pkg" -maxdepth 1 \( -iname 'LICENSE*' -o -iname 'LICENCE*' \) -delete
 done
+# Library files are not run as scripts (they get no executable bit below): no #! lines.
+find "$lib/node_modules" -name '*.js' -type f -exec sed -i '1s|^#!.*$||' {} +
 find "$lib/node_modules" -depth -type d -empty -delete
 # The addon without its symbol table (a debugger wants the build/ of the checkout).
 strip --strip-unneeded --remove-section=.comment "$lib/build/Release/vigil_native.node"
@@ -67,10 +80,10 @@ sed -i '1s|^#!.*$||' "$lib/dist/src/cli/main.js"
 find "$lib" -type f -exec chmod 0644 {} +
 find "$lib" -type d -exec chmod 0755 {} +
 
-cat > "$root/usr/bin/vigil" <<'SH'
-#!/bin/sh
-exec /usr/bin/node /usr/lib/vigil/dist/src/cli/main.js "$@"
-SH
+# The launcher passes the Node flags vigil is meant to run with (src/daemon/node-flags.ts:
+# V8 takes them only on its command line).
+flags=$(node --input-type=module -e "import('./dist/src/daemon/node-flags.js').then((m) => console.log(m.RUN_NODE_FLAGS.join(' ')))")
+printf '#!/bin/sh\nexec /usr/bin/node %s /usr/lib/vigil/dist/src/cli/main.js "$@"\n' "$flags" > "$root/usr/bin/vigil"
 chmod 0755 "$root/usr/bin/vigil"
 install -m 0644 etc/vigil.yaml "$root/etc/vigil/vigil.yaml"
 install -m 0644 packaging/vigil.service "$root/usr/lib/systemd/system/vigil.service"
@@ -117,16 +130,32 @@ license=$(node -p "require('./package.json').license")
   echo 'Files: *'
   echo 'Copyright: vigil maintainers'
   echo "License: $license"
-  for pkg in "$lib"/node_modules/*/; do
-    name=$(basename "$pkg")
+  for name in $(packages); do
+    pkg="$lib/node_modules/$name"
+    lic="$licenses/${name//\//+}"
+    # Debian ships the Apache licence: refer to it (Debian policy 12.5) instead of a copy.
+    apache=no
+    mit=no
+    [ -f "$lic" ] && grep -q 'Apache License' "$lic" && grep -q 'Version 2\.0' "$lic" && apache=yes
+    [ -f "$lic" ] && grep -q 'Permission is hereby granted, free of charge' "$lic" && mit=yes
     echo
     echo "Files: usr/lib/vigil/node_modules/$name/*"
     node -e '
       const p = require(process.argv[1]);
+      const apache = process.argv[2] === "yes";
       const who = typeof p.author === "string" ? p.author : p.author && p.author.name;
+      const old = Array.isArray(p.licenses) && p.licenses[0] && p.licenses[0].type;
+      // No licence in package.json: what its licence file says (the MIT text), else "other".
+      const declared = typeof p.license === "string" ? p.license : typeof old === "string" ? old : process.argv[3] === "yes" ? "MIT" : apache ? undefined : "other";
+      const license = apache ? (declared === undefined || declared === "Apache-2.0" ? "Apache-2.0" : `${declared} or Apache-2.0`) : declared;
       console.log(`Copyright: ${who || p.name + " authors"}`);
-      console.log(`License: ${p.license}`);' "$pkg/package.json"
-    [ -f "$licenses/$name" ] && sed -e 's/^[[:space:]]*$/./' -e 's/^/ /' "$licenses/$name"
+      console.log(`License: ${license}`);' "$pkg/package.json" "$apache" "$mit"
+    if [ "$apache" = yes ]; then
+      echo ' On Debian systems the full text of the Apache License 2.0 is in'
+      echo ' /usr/share/common-licenses/Apache-2.0.'
+    elif [ -f "$lic" ]; then
+      tr -d '\r' < "$lic" | sed -e 's/^[[:space:]]*$/./' -e 's/^/ /'
+    fi
   done
   echo
   echo "License: $license"

@@ -16,11 +16,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { labSkipReason, withLab, type Lab } from '../src/lab/netns.js';
-import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
+import { VigilProcess, vigilCli, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
 import { CorosyncCluster, healPartition, partition } from '../src/lab/corosync.js';
 import { corosyncBinding } from '../src/native/corosync.js';
 import type { CorosyncQuorumStatus } from '../src/daemon/corosync-quorum.js';
@@ -41,7 +39,6 @@ function skipReason(): string | false {
   return false;
 }
 
-const execFileAsync = promisify(execFile);
 const skip = skipReason();
 const HOSTS = ['a', 'b', 'c', 'd', 'e'] as const;
 const PRIORITY: Record<string, number> = { a: 150, b: 140, c: 130, d: 120, e: 110 };
@@ -51,16 +48,6 @@ function yaml(host: string): string {
   return configYaml(instanceYaml({ vrid: 81, priority: PRIORITY[host] ?? 100, interval: '1s', vips: [`${VIP}/24`] })) + 'quorum:\n  provider: corosync\n';
 }
 
-/** Runs `vigil ARGS` (the CLI, outside the namespaces: the control socket is a path). */
-async function cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await execFileAsync(process.execPath, [VIGIL_MAIN, ...args], { encoding: 'utf8' });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
 
 async function quorumOf(p: VigilProcess): Promise<CorosyncQuorumStatus> {
   const q = (await p.status()).quorum as CorosyncQuorumStatus | undefined;
@@ -111,21 +98,21 @@ test('corosync lab: 5 nodes on corosync — wait_for_all cold boot, corosync res
       assert.equal(qa.members.length, 4);
       assert.equal((await quorumOf(v('e'))).corosync.connected, false);
       for (const h of HOSTS) assert.equal(v(h).stateChanges('gw').filter((e) => e['to'] === 'master').length, 0, `${h} never master while waiting`);
-      const text = await cli(['quorum', 'status', '--runtime-dir', v('a').runtimeDir]);
+      const text = await vigilCli(['quorum', 'status', '--runtime-dir', v('a').runtimeDir]);
       assert.equal(text.code, 2, 'exit 2: not quorate');
       assert.match(text.stdout, /Quorum provider:\s+corosync_votequorum/);
       assert.match(text.stdout, /Flags:\s+WaitForAll/);
       assert.match(text.stdout, /Corosync:\s+connected/);
       assert.match(text.stdout, /Wait for all:\s+waiting/);
-      const eText = await cli(['quorum', 'status', '--runtime-dir', v('e').runtimeDir]);
+      const eText = await vigilCli(['quorum', 'status', '--runtime-dir', v('e').runtimeDir]);
       assert.match(eText.stdout, /Corosync:\s+NOT CONNECTED/);
 
       // `vigil quorum unblock --force` on a: corosync's cancel_wait_for_all; a's partition (4 of 5) becomes quorate.
-      const unblock = await cli(['quorum', 'unblock', '--force', '--runtime-dir', v('a').runtimeDir]);
+      const unblock = await vigilCli(['quorum', 'unblock', '--force', '--runtime-dir', v('a').runtimeDir]);
       assert.equal(unblock.code, 0, unblock.stdout + unblock.stderr);
       await until(async () => (await quorumOf(v('a'))).quorate, () => 'a quorate after unblock', 10_000, 200);
       await settle(lab, vigils, ['a'], 'unblocked: a (priority 150) is master with 4 of 5');
-      const again = await cli(['quorum', 'unblock', '--force', '--runtime-dir', v('a').runtimeDir]);
+      const again = await vigilCli(['quorum', 'unblock', '--force', '--runtime-dir', v('a').runtimeDir]);
       assert.equal(again.code, 1, 'a second unblock is refused: not waiting');
       assert.match(again.stderr, /refused: corosync is not waiting/);
 
@@ -140,7 +127,7 @@ test('corosync lab: 5 nodes on corosync — wait_for_all cold boot, corosync res
       assert.equal(q5.waitingForAll, false);
       assert.deepEqual(q5.members.map((m) => m.name).sort(), [...HOSTS]);
       assert.match(q5.corosync.ringId ?? '', /^[0-9a-f]+\.[0-9a-f]+$/);
-      const expected = await cli(['quorum', 'expected', '5', '--runtime-dir', v('c').runtimeDir]);
+      const expected = await vigilCli(['quorum', 'expected', '5', '--runtime-dir', v('c').runtimeDir]);
       assert.equal(expected.code, 0, `votequorum_setexpected(5): ${expected.stdout}${expected.stderr}`);
       // corosync's failure detection (token 500 + consensus 600 ms) against Master_Down_Interval:
       // fine at 1 s adverts (3.6 s), warned at 100 ms adverts (about 0.35 s).
@@ -154,7 +141,7 @@ test('corosync lab: 5 nodes on corosync — wait_for_all cold boot, corosync res
         await fast.stop();
       }
       // corosync refuses expected votes whose quorum exceeds the votes present; vigil says so.
-      const tooHigh = await cli(['quorum', 'expected', '100', '--runtime-dir', v('c').runtimeDir]);
+      const tooHigh = await vigilCli(['quorum', 'expected', '100', '--runtime-dir', v('c').runtimeDir]);
       assert.equal(tooHigh.code, 1, tooHigh.stdout + tooHigh.stderr);
       assert.match(tooHigh.stderr, /refused: votequorum_setexpected: CS_ERR_INVALID_PARAM/);
       assert.equal((await quorumOf(v('c'))).expectedVotes, 5);

@@ -31,7 +31,16 @@ interface Node {
 
 /** A keepalived.conf as an administrator writes one; VRRPv3 at 0.1 s adverts keeps each election short. */
 function conf(routerId: string, n: Node): string {
-  return keepalivedConf(routerId, { name: NAME, vrid: 77, priority: n.priority, version: 3, advertInt: 0.1, vips: [`${VIP}/24 dev eth0`], state: n.state, ...(n.nopreempt === undefined ? {} : { nopreempt: n.nopreempt }) });
+  return keepalivedConf(routerId, {
+    name: NAME,
+    vrid: 77,
+    priority: n.priority,
+    version: 3,
+    advertInt: 0.1,
+    vips: [`${VIP}/24 dev eth0`],
+    state: n.state,
+    ...(n.nopreempt === true ? { nopreempt: true } : {}),
+  });
 }
 
 /** import(B), checked by vigil's loader. */

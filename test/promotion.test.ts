@@ -25,7 +25,7 @@ const CONFIG: RouterConfig = {
   acceptMode: false,
   primaryAddress: ip('10.213.0.2'),
   tracked: [{ name: PROMOTION_TRACKER, weight: 0 }],
-  announce: { masterRepeat: 5, masterDelayMs: 0, masterRefreshMs: 0, masterRefreshRepeat: 1, lowerPriorityRepeat: 5 },
+  announce: { masterRepeat: 5, masterDelayMs: 0, masterRefreshMs: 0, masterRefreshRepeat: 1, lowerPriorityRepeat: 5, lowerPriorityDelayMs: 0 },
   higherPrioritySendAdvert: false,
   lowerPriorityNoAdvert: false,
 };

@@ -68,6 +68,7 @@ const ANNOUNCE: AnnounceConfig = {
   masterRefreshMs: 0,
   masterRefreshRepeat: 1,
   lowerPriorityRepeat: 5,
+  lowerPriorityDelayMs: 0,
 };
 
 function cfg(overrides: Partial<RouterConfig> = {}): RouterConfig {
@@ -544,6 +545,27 @@ test('RFC 5798 §6.4.3 (775) + keepalived garp_lower_prio_repeat: a lower-priori
   assert.deepEqual(brief(r.handle(advert(v3(50)), t + 1500)), [send(100)]);
   assert.deepEqual(brief(r.handle(advert(v3(50)), t + 2000)), [send(100), announce(5, 'lower-priority-advert')]);
   assert.equal(r.state, 'master');
+});
+
+test('garp_lower_prio_delay: a second burst follows the LAST lower-priority advert by the delay; stepping down or repeat 0 cancels it', () => {
+  const { r, at } = masterByTimeout({ announce: { ...ANNOUNCE, lowerPriorityDelayMs: 150 } });
+  const t = at + 100;
+  assert.deepEqual(brief(r.handle(advert(v3(50)), t)), [send(100), announce(5, 'lower-priority-advert')]);
+  assert.equal(r.nextDeadline(), t + 150);
+  // A second spurious advert (its sender stalled again) pushes the corrective burst back.
+  assert.deepEqual(brief(r.handle(advert(v3(50)), t + 100)), [send(100)]);
+  assert.equal(r.nextDeadline(), t + 250);
+  assert.deepEqual(brief(r.handle({ type: 'tick' }, t + 249)), []);
+  assert.deepEqual(brief(r.handle({ type: 'tick' }, t + 250)), [announce(5, 'lower-priority-delay')]);
+  assert.equal(r.nextDeadline(), t + 100 + 1000, 'only the Adver_Timer is left');
+  // A higher-priority master arrives before the delayed burst: it never goes.
+  r.handle(advert(v3(50)), t + 400);
+  r.handle(advert(v3(200)), t + 410);
+  assert.equal(r.state, 'backup');
+  assert.deepEqual(brief(r.handle({ type: 'tick' }, t + 550)).filter((a) => a.type === 'announce'), []);
+  const none = masterByTimeout({ announce: { ...ANNOUNCE, lowerPriorityRepeat: 0, lowerPriorityDelayMs: 150 } });
+  none.r.handle(advert(v3(50)), none.at + 100);
+  assert.equal(none.r.nextDeadline(), none.at + 100 + 1000, 'repeat 0: no delayed burst either');
 });
 
 test('keepalived garp_lower_prio_repeat 0: a lower-priority advert is answered with an advert only', () => {

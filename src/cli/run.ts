@@ -17,8 +17,10 @@ import type { VigilConfig } from '../config/types.js';
 import { ControlServer, type ControlRequest, type ControlResponse, type ControlStream } from '../daemon/control.js';
 import { errorText } from '../base/error-text.js';
 import { Daemon } from '../daemon/daemon.js';
-import { createLogger, type Logger } from '../daemon/logger.js';
-import { TimeoutScheduler } from '../daemon/scheduler.js';
+import { DaemonLog, lineSink, type Logger } from '../daemon/logger.js';
+import { BoundedWriter, JournalSink, stdoutIsJournal, type SinkStats } from '../daemon/log-sink.js';
+import type { Scheduler } from '../daemon/scheduler.js';
+import { createScheduler } from '../daemon/timerfd-scheduler.js';
 import { sdNotify, watchdogInterval } from '../daemon/sd-notify.js';
 import { SystemNetwork, SystemSockets } from '../daemon/system.js';
 import { NftProgram } from '../daemon/accept-filter.js';
@@ -107,7 +109,7 @@ function applyScheduling(config: VigilConfig, log: Logger): void {
 /** The quorum service of `config.quorum`: the local node found, the key read, the socket open. */
 async function openQuorum(
   config: VigilConfig,
-  scheduler: TimeoutScheduler,
+  scheduler: Scheduler,
   log: Logger,
   onVerdict: (verdict: 'hold' | 'keep' | 'release', why: string) => void,
   events: EventStream,
@@ -125,7 +127,7 @@ async function openQuorum(
     );
   }
   const key = await readKeyFile(q.keyFile);
-  return QuorumService.open(q, localId, key, scheduler, monotonicMs, log, onVerdict, events);
+  return QuorumService.open(q, localId, key, scheduler, monotonicMs, log, onVerdict, events, config.global.stateDir);
 }
 
 export async function runDaemon(options: RunOptions, io: CliIo): Promise<number> {
@@ -136,7 +138,14 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     return EXIT_FAILED;
   }
   let config = withOverrides(loaded.config, options);
-  const log = createLogger(config.global.logFormat, (line) => io.stdout(line));
+  // stdout through a bounded buffer, or the journal's native protocol under systemd.
+  const journal = io.stdoutStream && stdoutIsJournal() ? JournalSink.open() : undefined;
+  const bounded = journal || !io.stdoutStream ? undefined : new BoundedWriter(io.stdoutStream, config.global.logFormat);
+  const log = new DaemonLog(journal ?? bounded ?? lineSink(config.global.logFormat, (line) => io.stdout(line)));
+  const logStatus = (): SinkStats & { readonly suppressed: number } => ({
+    ...(journal?.stats() ?? bounded?.stats() ?? { target: 'stdout', dropped: 0, droppedPriority: 0, queuedBytes: 0 }),
+    ...log.stats(),
+  });
   for (const w of loaded.warnings) log.log('warn', 'config-warning', { detail: formatIssue(w) });
   applyScheduling(config, log);
 
@@ -147,7 +156,9 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     io.stderr(`vigil run: cannot open rtnetlink: ${errorText(e)}\n`);
     return EXIT_FAILED;
   }
-  const scheduler = new TimeoutScheduler();
+  // Protocol deadlines on a timerfd (µs-precise), or setTimeout where timerfd is unavailable.
+  const { scheduler, why } = createScheduler();
+  if (why !== undefined) log.log('warn', 'timerfd-unavailable', { detail: `${why}; using setTimeout (about 1 ms late)` });
   // nftables only for accept: false (RFC 5798 Accept_Mode), through the nft program.
   const daemon = new Daemon(config, network, new SystemSockets(), scheduler, log, new NftProgram());
   let quorum: QuorumService | CorosyncQuorum | undefined;
@@ -240,7 +251,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   const handler = async (request: ControlRequest): Promise<ControlResponse | ControlStream> => {
     switch (request.command) {
       case 'status':
-        return { ok: true, result: { ...daemon.status(), notifiers: notifiers.status(), promotion: promotion.all() } };
+        return { ok: true, result: { ...daemon.status(), notifiers: notifiers.status(), promotion: promotion.all(), log: logStatus(), control: control.stats() } };
       case 'events': {
         const since = request.args?.['since'];
         const initial = daemon.events.since(typeof since === 'number' ? since : 0);
@@ -349,7 +360,9 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
           log.log('error', 'stop-failed', { detail: errorText(e) });
         }
         await control.close().catch(() => undefined);
+        log.flush();
         log.log('info', 'stopped', {});
+        journal?.close();
         process.off('SIGTERM', onTerm);
         process.off('SIGINT', onInt);
         resolve(EXIT_OK);

@@ -3,6 +3,9 @@
  * socket and prints each instance's state, priorities, master, timers and the per-reason
  * counters of dropped adverts.
  */
+import type { SinkStats } from '../daemon/log-sink.js';
+import type { LoggerStats } from '../daemon/logger.js';
+import type { ControlStats } from '../daemon/control.js';
 import { parseArgs } from 'node:util';
 import { controlRequest } from '../daemon/control.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
@@ -84,6 +87,15 @@ export function formatStatus(status: DaemonStatus): string {
   if (sockets.length > 0) lines.push(`sockets:\n${sockets.join('\n')}`);
   const n = (status as DaemonStatus & { readonly notifiers?: NotifiersStatus }).notifiers;
   if (n !== undefined) lines.push(formatNotifiers(n));
+  const extra = status as DaemonStatus & { readonly log?: SinkStats & LoggerStats; readonly control?: ControlStats };
+  if (extra.log !== undefined) {
+    const l = extra.log;
+    lines.push(`log: to ${l.target}, ${l.suppressed} repeated lines suppressed (counted above), ${l.dropped} dropped by a slow reader (${l.droppedPriority} of them state changes or errors), ${l.queuedBytes} bytes waiting`);
+  }
+  if (extra.control !== undefined) {
+    const c = extra.control;
+    lines.push(`control socket: ${c.pending} waiting for a request, ${c.streams} streams; closed ${c.timedOut} idle, ${c.evicted} for newer ones; ${c.streamsRefused} streams refused`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

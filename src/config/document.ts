@@ -75,6 +75,7 @@ export interface GarpDocument {
   readonly master_refresh?: Checked<DurationText>;
   readonly master_refresh_repeat?: Checked<number>;
   readonly lower_prio_repeat?: Checked<number>;
+  readonly lower_prio_delay?: Checked<DurationText>;
   readonly interval?: Checked<DurationText>;
 }
 
@@ -269,7 +270,7 @@ export const DOCUMENT_KEYS = {
     'lower_prio_no_advert', 'address_list_check', 'notify',
   ],
   vip: ['address', 'dev', 'label', 'scope'],
-  garp: ['master_delay', 'master_repeat', 'master_refresh', 'master_refresh_repeat', 'lower_prio_repeat', 'interval'],
+  garp: ['master_delay', 'master_repeat', 'master_refresh', 'master_refresh_repeat', 'lower_prio_repeat', 'lower_prio_delay', 'interval'],
   syncGroup: ['name', 'instances', 'notify'],
   notify: ['master', 'backup', 'fault', 'stop', 'deleted', 'master_rx_lower_pri', 'any'],
   notifiers: ['script_user', 'script_timeout', 'fifo', 'dbus', 'snmp', 'prometheus', 'alerts'],

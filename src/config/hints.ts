@@ -39,6 +39,7 @@ const KEEPALIVED_NAMES: Readonly<Record<string, string>> = {
   garp_master_refresh: 'garp.master_refresh',
   garp_master_refresh_repeat: 'garp.master_refresh_repeat',
   garp_lower_prio_repeat: 'garp.lower_prio_repeat',
+  garp_lower_prio_delay: 'garp.lower_prio_delay',
   garp_interval: 'garp.interval',
   gna_interval: 'garp.interval',
   v3_checksum_as_v2: 'checksum: rfc9568',

@@ -83,6 +83,18 @@ export function resolveInstances(doc: VigilDocument, ctx: ResolveContext): Resol
  * §5.2.7, 1..4095 centiseconds; RFC 3768 §5.3.7, 1..255 seconds): their constructors decide,
  * and a refusal is put here in the file's terms.
  */
+/**
+ * garp.lower_prio_delay when not given: the span of the other side's become-master burst
+ * (master_repeat copies, interval apart; a cluster shares its garp settings) plus half an
+ * Advertisement_Interval for its VIP add and the wire. The corrective burst then follows
+ * the spurious master's last gratuitous ARP, and the neighbours point back at the master
+ * within one advertisement interval of the spurious advert (issue 10 §1), where
+ * keepalived's default waits garp_master_delay (5 s).
+ */
+export function defaultLowerPriorityDelayMs(masterRepeat: number, garpIntervalMs: number, advertInterval: Centiseconds): number {
+  return Math.max(0, masterRepeat - 1) * garpIntervalMs + (advertInterval * 10) / 2;
+}
+
 function interval(value: DurationText | undefined, version: VrrpVersion | undefined, p: KeyPath, ctx: ResolveContext): Centiseconds | undefined {
   const d = parseDurationMicros(value);
   if (d === undefined || version === undefined) return undefined;
@@ -306,6 +318,9 @@ function resolveInstance(raw: InstanceDocument, p: KeyPath, ctx: ResolveContext)
   const masterRepeat = orDefault(garp.master_repeat, DEFAULT_ANNOUNCE.masterRepeat);
   const masterRefreshRepeat = orDefault(garp.master_refresh_repeat, DEFAULT_ANNOUNCE.masterRefreshRepeat);
   const lowerPriorityRepeat = orDefault(garp.lower_prio_repeat, DEFAULT_ANNOUNCE.lowerPriorityRepeat);
+  const lowerPriorityDelayGiven = given(garp.lower_prio_delay);
+  const lowerPriorityDelayMs =
+    lowerPriorityDelayGiven === undefined ? undefined : ctx.durationMs(lowerPriorityDelayGiven, [...p, 'garp', 'lower_prio_delay']);
 
   // Tracking.
   const trackInterfaces: { name: string; weight: number }[] = [];
@@ -371,6 +386,8 @@ function resolveInstance(raw: InstanceDocument, p: KeyPath, ctx: ResolveContext)
     masterRepeat === undefined ||
     masterRefreshRepeat === undefined ||
     lowerPriorityRepeat === undefined ||
+    (lowerPriorityDelayGiven !== undefined && lowerPriorityDelayMs === undefined) ||
+    (garp.lower_prio_delay !== undefined && lowerPriorityDelayGiven === undefined) ||
     !trackOk ||
     checksum === undefined ||
     higherPrioritySendAdvert === undefined ||
@@ -379,7 +396,14 @@ function resolveInstance(raw: InstanceDocument, p: KeyPath, ctx: ResolveContext)
   ) {
     return { config: undefined, identity };
   }
-  const announce: AnnounceConfig = { masterRepeat, masterDelayMs, masterRefreshMs, masterRefreshRepeat, lowerPriorityRepeat };
+  const announce: AnnounceConfig = {
+    masterRepeat,
+    masterDelayMs,
+    masterRefreshMs,
+    masterRefreshRepeat,
+    lowerPriorityRepeat,
+    lowerPriorityDelayMs: lowerPriorityDelayMs ?? defaultLowerPriorityDelayMs(masterRepeat, garpIntervalMs, advertInterval),
+  };
   const config: InstanceConfig = {
     name,
     interface: iface,

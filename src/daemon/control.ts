@@ -8,6 +8,14 @@
  * comes, until the client closes. A slow reader does not grow the daemon's memory: at
  * most STREAM_QUEUE_LINES lines wait for it (beyond the socket's own buffer); past that
  * the connection ends with `{"end":"overflow","lost":N}` saying how many items it lost.
+ *
+ * Connections that never send their request line (half-open, or a client gone silent)
+ * must not pile up until the listen backlog fills: one that has not sent a complete line
+ * within REQUEST_TIMEOUT_MS is closed, and at most MAX_PENDING wait for their request at
+ * once; a new connection beyond that closes the oldest waiting one, so `vigil status`
+ * always gets through. A stream (`--follow`) that has been answered is not idle while it
+ * waits for events: it has no timeout (a reader that stops reading is ended by the queue
+ * bound above), but at most MAX_STREAMS are open at once; more are refused.
  */
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
@@ -45,15 +53,59 @@ export const STREAM_QUEUE_LINES = 10_000;
 const STREAM_END_GRACE_MS = 5000;
 
 const MAX_REQUEST_BYTES = 64 * 1024;
+/** How long a connection may take to send its request line. */
+export const REQUEST_TIMEOUT_MS = 5000;
+/** Connections waiting for their request line at once; a new one closes the oldest. */
+export const MAX_PENDING = 64;
+/** Streaming connections at once. */
+export const MAX_STREAMS = 32;
+
+export interface ControlOptions {
+  readonly streamQueueLines?: number;
+  readonly requestTimeoutMs?: number;
+  readonly maxPending?: number;
+  readonly maxStreams?: number;
+}
+
+export interface ControlStats {
+  /** Connections waiting for their request line now. */
+  readonly pending: number;
+  readonly streams: number;
+  /** Closed for not sending a request line in time. */
+  readonly timedOut: number;
+  /** Closed to make room for a newer connection (MAX_PENDING). */
+  readonly evicted: number;
+  /** Streams refused (MAX_STREAMS). */
+  readonly streamsRefused: number;
+}
+
+interface Limits {
+  readonly streamQueueLines: number;
+  readonly requestTimeoutMs: number;
+  readonly maxPending: number;
+  readonly maxStreams: number;
+  /** Insertion order is age: the first is the oldest. */
+  readonly pending: Set<Socket>;
+  readonly streams: Set<Socket>;
+  readonly counts: { timedOut: number; evicted: number; streamsRefused: number };
+}
 
 export class ControlServer {
   private constructor(
     private readonly server: Server,
     readonly socketPath: string,
-    private readonly streams: Set<Socket>,
+    private readonly limits: Limits,
   ) {}
 
-  static async listen(runtimeDir: string, handler: ControlHandler, options: { readonly streamQueueLines?: number } = {}): Promise<ControlServer> {
+  private get streams(): Set<Socket> {
+    return this.limits.streams;
+  }
+
+  stats(): ControlStats {
+    return { pending: this.limits.pending.size, streams: this.limits.streams.size, ...this.limits.counts };
+  }
+
+  static async listen(runtimeDir: string, handler: ControlHandler, options: ControlOptions = {}): Promise<ControlServer> {
     mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
     chmodSync(runtimeDir, 0o700);
     const socketPath = controlSocketPath(runtimeDir);
@@ -66,8 +118,16 @@ export class ControlServer {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    const streams = new Set<Socket>();
-    const server = createServer((socket) => serve(socket, handler, options.streamQueueLines ?? STREAM_QUEUE_LINES, streams));
+    const limits: Limits = {
+      streamQueueLines: options.streamQueueLines ?? STREAM_QUEUE_LINES,
+      requestTimeoutMs: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      maxPending: options.maxPending ?? MAX_PENDING,
+      maxStreams: options.maxStreams ?? MAX_STREAMS,
+      pending: new Set(),
+      streams: new Set(),
+      counts: { timedOut: 0, evicted: 0, streamsRefused: 0 },
+    };
+    const server = createServer((socket) => serve(socket, handler, limits));
     const oldUmask = process.umask(0o177);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -81,7 +141,7 @@ export class ControlServer {
       process.umask(oldUmask);
     }
     chmodSync(socketPath, 0o600);
-    return new ControlServer(server, socketPath, streams);
+    return new ControlServer(server, socketPath, limits);
   }
 
   /** Stops listening; open streams get a last line `{"end":"stopped"}` and are closed. */
@@ -96,13 +156,34 @@ export class ControlServer {
   }
 }
 
-function serve(socket: Socket, handler: ControlHandler, streamQueueLines: number, streams: Set<Socket>): void {
+function serve(socket: Socket, handler: ControlHandler, limits: Limits): void {
+  const { pending, streams } = limits;
+  if (pending.size >= limits.maxPending) {
+    const oldest = pending.values().next().value as Socket;
+    pending.delete(oldest);
+    limits.counts.evicted++;
+    oldest.destroy();
+  }
+  pending.add(socket);
+  const timer = setTimeout(() => {
+    if (!pending.delete(socket)) return;
+    limits.counts.timedOut++;
+    socket.destroy();
+  }, limits.requestTimeoutMs);
+  timer.unref();
+  const done = (): void => {
+    clearTimeout(timer);
+    pending.delete(socket);
+  };
   let buffered = '';
   socket.setEncoding('utf8');
   socket.on('error', () => socket.destroy());
+  socket.once('close', done);
   socket.on('data', (chunk: string) => {
     buffered += chunk;
     if (buffered.length > MAX_REQUEST_BYTES) {
+      done();
+      socket.removeAllListeners('data');
       socket.end(`${JSON.stringify({ ok: false, error: 'request too large' })}\n`);
       return;
     }
@@ -110,14 +191,25 @@ function serve(socket: Socket, handler: ControlHandler, streamQueueLines: number
     if (newline === -1) return;
     const line = buffered.slice(0, newline);
     buffered = '';
+    done();
     socket.removeAllListeners('data');
     void answer(line, handler).then((response) => {
+      if (socket.destroyed) return;
       if ('stream' in response) {
+        if (streams.size >= limits.maxStreams) {
+          limits.counts.streamsRefused++;
+          socket.end(`${JSON.stringify({ ok: false, error: `too many streams open (${limits.maxStreams}); close one (vigil events --follow) and retry` })}\n`);
+          return;
+        }
         streams.add(socket);
         socket.once('close', () => streams.delete(socket));
-        stream(socket, response, streamQueueLines);
+        stream(socket, response, limits.streamQueueLines);
       }
-      else socket.end(`${JSON.stringify(response)}\n`);
+      else {
+        socket.end(`${JSON.stringify(response)}\n`);
+        // A client that never reads its answer nor closes does not keep the connection.
+        setTimeout(() => socket.destroy(), limits.requestTimeoutMs).unref();
+      }
     });
   });
 }

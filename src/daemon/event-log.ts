@@ -9,18 +9,10 @@ import type { Logger } from './logger.js';
 
 /** Subscribes `log` to `events`; returns the unsubscribe function. */
 export function logEvents(events: EventSource, log: Logger): () => void {
-  const quiet = new Map<string, number>();
-  return events.subscribe((e) => logEvent(e, log, quiet));
+  return events.subscribe((e) => logEvent(e, log));
 }
 
-/**
- * A master keeps hearing a lower priority while the other side of a split does not hear it
- * (one advert per interval, 100 a second at 10 ms): the event goes out every time, the
- * log line at most once a second per instance.
- */
-const LOWER_PRIORITY_LOG_EVERY_MS = 1000;
-
-function logEvent(e: StampedEvent, log: Logger, quiet: Map<string, number>): void {
+function logEvent(e: StampedEvent, log: Logger): void {
   switch (e.kind) {
     case 'instance-state':
       log.log(e.to === 'fault' ? 'warn' : 'info', 'state-change', {
@@ -37,13 +29,10 @@ function logEvent(e: StampedEvent, log: Logger, quiet: Map<string, number>): voi
     case 'priority-changed':
       log.log('info', 'priority-changed', { instance: e.instance, from: e.from, to: e.to, base: e.basePriority });
       return;
-    case 'master-rx-lower-priority': {
-      const last = quiet.get(e.instance);
-      if (last !== undefined && e.mono - last < LOWER_PRIORITY_LOG_EVERY_MS) return;
-      quiet.set(e.instance, e.mono);
+    case 'master-rx-lower-priority':
+      // Every one goes to the logger; its rate limit (logger.ts) keeps the lines few.
       log.log('info', 'master-rx-lower-priority', { instance: e.instance, src: e.from, priority: e.priority, own: e.ownPriority });
       return;
-    }
     case 'group-state':
       log.log(e.to === 'fault' ? 'warn' : 'info', 'group-state', { group: e.group, from: e.from, to: e.to, instances: e.instances });
       return;

@@ -67,7 +67,12 @@ export class Instances {
   constructor(private readonly deps: InstancesDeps) {
     this.pool = new SocketPool(deps.sockets, deps.log, (key, payload, meta) => this.onPacket(key, payload, meta));
     this.node = new VrrpNode({
-      send: (name, payload, dst) => this.runtimes.get(name)?.channel.send(payload, dst),
+      send: (name, payload, dst) => {
+        const rt = this.runtimes.get(name);
+        if (!rt) return;
+        rt.pipeline.beforeAdvert();
+        rt.channel.send(payload, dst);
+      },
       perform: (name, actions, now) => this.runtimes.get(name)?.instance.perform(actions, now),
       rejected: (name, _channel, reason, detail, src) => {
         // Packets no instance claims are only counted (per socket): a busy segment carries other VRIDs.
@@ -77,7 +82,7 @@ export class Instances {
       deadline: (name, at) => {
         let key = this.timerKeys.get(name);
         if (!key) this.timerKeys.set(name, (key = {}));
-        deps.scheduler.set(key, at, (now) => this.node.dispatch(name, { type: 'tick' }, now));
+        deps.scheduler.set(key, at, (now) => this.onDeadline(name, now));
       },
       observed: (o) => deps.events.emit(o),
     });
@@ -97,6 +102,27 @@ export class Instances {
 
   dispatchAll(event: RouterEvent): void {
     for (const name of this.runtimes.keys()) this.dispatch(name, event);
+  }
+
+  /**
+   * An instance's timer fell due. A backup's due timer is the Master_Down_Timer. RFC 5798
+   * §6.4.2 (445)-(505): "If an ADVERTISEMENT is received, then: ... Reset the
+   * Master_Down_Timer"; only "If the Master_Down_Timer fires" (365) does it become master.
+   * An advert that reached the socket before the deadline has been received: after a stall
+   * of the process (SIGSTOP, a GC pause, a starved CPU) the loop runs expired timers before
+   * it polls the sockets, so the queue is taken in first (the node dispatches each advert,
+   * which resets the timer and re-arms it here), and the tick is delivered only if the
+   * timer is still due. A queued advert that arrived after the deadline also counts: the
+   * master is alive either way, and a takeover would only misdirect the clients (issue 10
+   * §1). The router stays pure: the shell only decides the order, drain then tick.
+   */
+  private onDeadline(name: string, now: number): void {
+    const rt = this.runtimes.get(name);
+    if (rt && rt.instance.router.state === 'backup' && this.pool.drain(rt.channelKey) > 0) {
+      const next = this.node.router(name)?.nextDeadline();
+      if (next === undefined || next > now) return;
+    }
+    this.node.dispatch(name, { type: 'tick' }, now);
   }
 
   private onPacket(key: string, payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }): void {
@@ -167,7 +193,7 @@ export class Instances {
     const frames = this.deps.sockets.openFrames(vipIfname);
     const vmacMac = ic.vmac ? vrrpVirtualMac(ic.family, ic.vrid) : undefined;
     const pipeline = new EffectPipeline(
-      { instance: ic.name, ifindex: vipIfindex, ifname: vipIfname },
+      { instance: ic.name, ifindex: vipIfindex, ifname: vipIfname, ...(vmacIndex === undefined ? {} : { silentIndex: vmacIndex }) },
       {
         net,
         filter: this.deps.acceptFilter,

@@ -40,6 +40,13 @@ export interface NetworkPorts {
   /** Creates (or finds) a macvlan VMAC interface on `parentIndex`, sets it up, and returns it. */
   ensureVmac(name: string, parentIndex: number, mac: MacAddress, family: AddressFamily): Promise<LinkState>;
   deleteLink(index: number): Promise<void>;
+  /**
+   * Sets IFLA_PROTO_DOWN on a link (a VMAC), synchronously: applied when it returns (the
+   * kernel handles an rtnetlink request inside the sendmsg carrying it). While on, nothing
+   * leaves the link but it still receives. Throws when the request cannot be written; a
+   * refusal by the kernel is reported through watch's onTrouble.
+   */
+  setProtoDown(index: number, on: boolean): void;
   close(): void;
 }
 
@@ -57,6 +64,12 @@ export interface VrrpChannelOptions {
 export interface VrrpChannel {
   /** Never throws: a failed send is reported through the channel's onError. */
   send(payload: Uint8Array, dst: IpAddress): void;
+  /**
+   * Hands what is already queued on the socket to the packet callback, synchronously
+   * (non-blocking reads; returns the number read). Called before acting on an expired
+   * Master_Down_Timer (instances.ts).
+   */
+  drain(): number;
   close(): void;
   /** Packets received and sent, and receive-side drops (malformed IP header, truncated...). */
   counters(): { readonly received: number; readonly sent: number; readonly malformed: number; readonly receiveErrors: number };

@@ -16,12 +16,14 @@ import { validateQuorumConfig, QuorumEngine, type QuorumChange, type QuorumStatu
 import { clusterId, decodeHeartbeat, encodeHeartbeat, newBootEpoch } from '../quorum/heartbeat.js';
 import { Membership, type MembershipEvent, type RejectionReason } from '../quorum/membership.js';
 import { fenceCheck, pingCheck, tcpCheck, type CheckResult } from '../quorum/io/tie-breaker.js';
-import { HeartbeatTransport } from '../quorum/io/transport.js';
+import { HeartbeatTransport, type HeartbeatTransportError } from '../quorum/io/transport.js';
+import { SAVE_EVERY_MS, loadReplayFloors, saveReplayState } from './replay-store.js';
 import type { MemberReport, NodeId, QuorumNode } from '../quorum/types.js';
 import type { Logger } from './logger.js';
 import type { Scheduler } from './scheduler.js';
 import { EventStream } from '../events/stream.js';
 import { logEvents } from './event-log.js';
+import { errorText } from '../base/error-text.js';
 
 export type QuorumVerdict = 'hold' | 'keep' | 'release';
 
@@ -65,7 +67,11 @@ export class QuorumService {
   private sequence = 0n;
   private sent = 0;
   private verdictNow: QuorumVerdict = 'release';
-  private readonly keys = { heartbeat: {}, membership: {}, engine: {}, tieBreaker: {} };
+  private readonly keys = { heartbeat: {}, membership: {}, engine: {}, tieBreaker: {}, replaySave: {} };
+  /** Where the replay state is kept across restarts (replay-store.ts); undefined: not kept. */
+  private stateDir: string | undefined;
+  private replayDirty = false;
+  private replaySavedAt = -Infinity;
   private tb: { split: boolean; state: TieBreakerStatus['state']; fenced: boolean; lastChecks: CheckResult[]; running: boolean } = {
     split: false,
     state: 'idle',
@@ -74,6 +80,12 @@ export class QuorumService {
     running: false,
   };
   private closed = false;
+  /**
+   * Destinations whose sends fail (a link down gives ENETUNREACH every heartbeat): the
+   * first failure and the recovery are logged, not each repetition.
+   */
+  private readonly failing = new Map<string, { readonly since: number; failures: number }>();
+  private roundErrors = new Set<string>();
   /** The cluster name's 32-bit id, as heartbeats carry it (a SHA-256, so computed once). */
   private readonly clusterId: number;
 
@@ -106,6 +118,8 @@ export class QuorumService {
     onVerdict: (verdict: QuorumVerdict, why: string) => void,
     /** The daemon's event stream (its log subscriber logs the quorum events); without it, a stream of the service's own, logged to `log`. */
     events?: EventStream,
+    /** global.state_dir: the heartbeat replay state is kept there across restarts. */
+    stateDir?: string,
   ): Promise<QuorumService> {
     const stream = events ?? QuorumService.ownStream(log);
     const nodes: QuorumNode[] = config.nodes.map((n) => ({ id: n.id, name: n.name, votes: n.votes }));
@@ -134,6 +148,14 @@ export class QuorumService {
     const self = config.nodes.find((n) => n.id === localId);
     if (!self) throw new Error(`quorum: node id ${localId} is not in quorum.nodes`);
     const service = new QuorumService(config, localId, self, key, engine, membership, undefined, scheduler, now, log, onVerdict, warnings, stream);
+    if (stateDir !== undefined) {
+      service.stateDir = stateDir;
+      try {
+        for (const [id, floor] of loadReplayFloors(stateDir, config.heartbeatIntervalMs)) membership.raiseReplayFloor(id, floor);
+      } catch (e) {
+        log.log('error', 'heartbeat-replay-state', { detail: errorText(e) });
+      }
+    }
     const family = self.address.family;
     service.transport = await HeartbeatTransport.open({
       family,
@@ -144,7 +166,7 @@ export class QuorumService {
           ? { kind: 'multicast', group: config.multicastGroup.text }
           : { kind: 'unicast', peers: config.nodes.filter((n) => n.id !== localId && n.address.family === family).map((n) => n.address.text) },
       onMessage: (bytes, source) => service.receive(bytes, source.address),
-      onError: (e) => log.log('warn', 'heartbeat-transport', { detail: e.message }),
+      onError: (e) => service.transportError(e),
     });
     service.verdictNow = service.computeVerdict();
     service.sendHeartbeat();
@@ -180,8 +202,34 @@ export class QuorumService {
     this.sequence += 1n;
     const bytes = encodeHeartbeat({ cluster: this.config.clusterName, report: this.report(), votes: this.self.votes, epoch: this.epoch, sequence: this.sequence }, this.key);
     this.sent++;
-    void this.transport.send(bytes);
+    void this.transport.send(bytes).then(() => this.afterSend());
     this.scheduler.set(this.keys.heartbeat, this.now() + this.config.heartbeatIntervalMs, () => this.sendHeartbeat());
+  }
+
+  private transportError(e: HeartbeatTransportError): void {
+    if (e.operation !== 'send' || e.destination === undefined) {
+      this.log.log('warn', 'heartbeat-transport', { detail: e.message });
+      return;
+    }
+    this.roundErrors.add(e.destination);
+    const held = this.failing.get(e.destination);
+    if (held) {
+      held.failures++;
+      return;
+    }
+    this.failing.set(e.destination, { since: this.now(), failures: 1 });
+    this.log.log('warn', 'heartbeat-send-failing', { peer: e.destination, detail: `${e.message}; logged again when sends to ${e.destination} work` });
+  }
+
+  /** After a round of sends: the failing destinations that took this one recovered. */
+  private afterSend(): void {
+    const errors = this.roundErrors;
+    this.roundErrors = new Set();
+    for (const [destination, f] of this.failing) {
+      if (errors.has(destination)) continue;
+      this.failing.delete(destination);
+      this.log.log('info', 'heartbeat-send-recovered', { peer: destination, failed: f.failures, ms: Math.round(this.now() - f.since) });
+    }
   }
 
   private receive(bytes: Buffer, from: string): void {
@@ -195,7 +243,26 @@ export class QuorumService {
     }
     const outcome = this.membership.heartbeat(decoded.heartbeat, from, now);
     if (!outcome.accepted) this.log.log('warn', 'heartbeat-dropped', { reason: outcome.reason, from, detail: outcome.detail });
+    else this.replayChanged(now);
     this.afterMembership(outcome.events, now);
+  }
+
+  /** The replay state changed: written at most once per SAVE_EVERY_MS. */
+  private replayChanged(now: number): void {
+    if (this.stateDir === undefined || this.replayDirty) return;
+    this.replayDirty = true;
+    this.scheduler.set(this.keys.replaySave, Math.max(now, this.replaySavedAt + SAVE_EVERY_MS), (t) => this.saveReplay(t));
+  }
+
+  private saveReplay(now: number): void {
+    if (this.stateDir === undefined || !this.replayDirty) return;
+    this.replayDirty = false;
+    this.replaySavedAt = now;
+    try {
+      saveReplayState(this.stateDir, this.membership.replayState());
+    } catch (e) {
+      this.log.log('error', 'heartbeat-replay-state', { detail: errorText(e) });
+    }
   }
 
   private afterMembership(events: readonly MembershipEvent[], now: number): void {
@@ -345,6 +412,7 @@ export class QuorumService {
     if (this.closed) return;
     this.closed = true;
     for (const k of Object.values(this.keys)) this.scheduler.set(k, undefined, () => undefined);
+    this.saveReplay(this.now());
     await this.transport?.close();
   }
 }

@@ -55,6 +55,11 @@ export class SocketPool {
     this.channels.delete(key);
   }
 
+  /** Takes in what is queued on socket `key` (see VrrpChannel.drain); 0 when it is not open. */
+  drain(key: string): number {
+    return this.channels.get(key)?.channel.drain() ?? 0;
+  }
+
   closeAll(): void {
     for (const entry of this.channels.values()) entry.channel.close();
     this.channels.clear();

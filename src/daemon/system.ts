@@ -13,6 +13,7 @@ import { PacketSocket } from '../net/packet-socket.js';
 import {
   Netlink,
   NetlinkWatcher,
+  ProtoDownSwitch,
   applySysctls,
   confKey,
   restoreSysctls,
@@ -39,6 +40,8 @@ export class SystemNetwork implements NetworkPorts {
    */
   private readonly parentSysctls = new Map<number, { applied: AppliedSysctl[]; vmacs: Set<number> }>();
   private readonly vmacParent = new Map<number, number>();
+  private protoDown: ProtoDownSwitch | undefined;
+  private readonly troubles = new Set<(message: string) => void>();
 
   private constructor(private readonly nl: Netlink) {}
 
@@ -67,6 +70,7 @@ export class SystemNetwork implements NetworkPorts {
   async watch(onLink: (link: LinkState) => void, onAddress: (event: AddressEvent) => void, onTrouble: (message: string) => void): Promise<() => void> {
     const watcher = await this.nl.watch();
     this.watchers.add(watcher);
+    this.troubles.add(onTrouble);
     watcher.on((event) => {
       switch (event.kind) {
         case 'link-added':
@@ -102,7 +106,15 @@ export class SystemNetwork implements NetworkPorts {
     return () => {
       watcher.stop();
       this.watchers.delete(watcher);
+      this.troubles.delete(onTrouble);
     };
+  }
+
+  setProtoDown(index: number, on: boolean): void {
+    this.protoDown ??= new ProtoDownSwitch((message) => {
+      for (const t of this.troubles) t(message);
+    });
+    this.protoDown.set(index, on);
   }
 
   async writeSysctl(key: string, value: string): Promise<void> {
@@ -125,6 +137,10 @@ export class SystemNetwork implements NetworkPorts {
     }
     parentEntry.vmacs.add(link.index);
     this.vmacParent.set(link.index, parentIndex);
+    // Silent until master (issue 10 §2, as FRR's vrrpd does): in protodown the VMAC sends
+    // no IGMP/MLD report, answers no ARP/NS and sends nothing else from the virtual MAC,
+    // but still receives the master's adverts. The effect pipeline lifts it on takeover.
+    this.setProtoDown(link.index, true);
     await this.nl.setLinkUp(link.index, true);
     if (family === 'ipv6') {
       // The adverts of an IPv6 VMAC leave from the VMAC with the parent's link-local source
@@ -152,6 +168,8 @@ export class SystemNetwork implements NetworkPorts {
   close(): void {
     for (const w of this.watchers) w.stop();
     this.watchers.clear();
+    this.protoDown?.close();
+    this.protoDown = undefined;
     this.nl.close();
   }
 }
@@ -184,6 +202,7 @@ export class SystemSockets implements SocketPorts {
           onError(`send to ${dst.text}: ${errorText(e)}`);
         }
       },
+      drain: () => socket.drain(),
       close: () => socket.close(),
       counters: () => socket.counters,
     };

@@ -26,7 +26,7 @@ export interface KeepalivedInstance {
   /** Each a virtual_ipaddress line ("10.213.0.100/24 dev eth0"). */
   readonly vips: readonly string[];
   readonly password?: string;
-  /** The initial state keepalived is told (BACKUP when not given). */
+  /** The initial state keepalived is told: BACKUP when not given (MASTER cancels nopreempt in keepalived). */
   readonly state?: 'MASTER' | 'BACKUP';
   readonly nopreempt?: boolean;
 }

@@ -4,9 +4,14 @@
  * lines collected as events with the time they arrived, the control socket reached
  * directly (a Unix path socket is not bound to a network namespace), and the process
  * ended by its PID (the Lab also ends it on teardown). VIGIL_PROF=DIR runs it with
- * --cpu-prof into DIR (for profiling).
+ * --cpu-prof into DIR (for profiling). The daemon gets the Node flags the launcher passes
+ * (RUN_NODE_FLAGS); VIGIL_NODE_FLAGS="--flag ..." replaces them (to weigh memory levers in
+ * bench/; VIGIL_NODE_FLAGS=" " for none).
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { RUN_NODE_FLAGS } from '../daemon/node-flags.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,10 +73,17 @@ export class VigilProcess {
    * Starts vigil on `host` with `yaml` (its `global.runtime_dir` and `log_format` are set
    * here: a per-process directory, JSON lines). Resolves once it logged "started".
    */
-  static async start(lab: Lab, host: string, yaml: string, options: { readonly waitStarted?: boolean } = {}): Promise<VigilProcess> {
+  static async start(lab: Lab, host: string, yaml: string, options: { readonly waitStarted?: boolean; readonly stateDir?: string } = {}): Promise<VigilProcess> {
     const dir = mkdtempSync(path.join(tmpdir(), `vigil-${host}-`));
     const configPath = path.join(dir, 'vigil.yaml');
-    writeFileSync(configPath, yaml);
+    // A state_dir of its own (never the machine's /var/lib/vigil), unless the config names one.
+    const stateDir = options.stateDir ?? path.join(dir, 'state');
+    const withState = /^\s+state_dir:/m.test(yaml)
+      ? yaml
+      : /^global:\n/m.test(yaml)
+        ? yaml.replace(/^global:\n/m, `global:\n  state_dir: ${stateDir}\n`)
+        : `global:\n  state_dir: ${stateDir}\n${yaml}`;
+    writeFileSync(configPath, withState);
     const p = VigilProcess.spawn(lab, host, configPath, path.join(dir, 'run'), dir);
     if (options.waitStarted !== false) await p.waitFor((e) => e.event === 'started', 'started', 10000);
     return p;
@@ -80,7 +92,8 @@ export class VigilProcess {
   /** Runs vigil on `host` with a config file already written; returns at once (wait for "started" with waitFor). */
   static spawn(lab: Lab, host: string, configPath: string, runtimeDir: string, dir?: string): VigilProcess {
     const prof = process.env['VIGIL_PROF'];
-    const child = lab.spawn(host, process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), VIGIL_MAIN, 'run', '-c', configPath, '--runtime-dir', runtimeDir, '--log-format', 'json']);
+    const nodeFlags = process.env['VIGIL_NODE_FLAGS']?.split(' ').filter(Boolean) ?? RUN_NODE_FLAGS;
+    const child = lab.spawn(host, process.execPath, [...nodeFlags, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), VIGIL_MAIN, 'run', '-c', configPath, '--runtime-dir', runtimeDir, '--log-format', 'json']);
     return new VigilProcess(lab, host, child, dir, configPath, runtimeDir);
   }
 
@@ -288,4 +301,15 @@ export function instanceYaml(fields: {
 /** A whole config with these instances. */
 export function configYaml(...instances: string[]): string {
   return `instances:\n${instances.join('\n')}\n`;
+}
+
+/** Runs `vigil ARGS` (the CLI, outside the namespaces: the control socket is a path); never rejects. */
+export async function vigilCli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await promisify(execFile)(process.execPath, [VIGIL_MAIN, ...args], { encoding: 'utf8' });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
 }

@@ -58,6 +58,15 @@ export interface NativeBinding {
    * An active poll keeps the process alive, like a listening server.
    */
   poll(fd: number, callback: (error?: Error) => void): PollHandle;
+  /** timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC): a descriptor to poll and close. */
+  timerfdCreate(): number;
+  /**
+   * timerfd_settime with TFD_TIMER_ABSTIME: one expiry at the absolute CLOCK_MONOTONIC time
+   * `deadlineMs` (the clock of process.hrtime, in ms; rounded up to the ns), or disarmed for null.
+   */
+  timerfdSet(fd: number, deadlineMs: number | null): void;
+  /** Expirations since the last read, 0 when none (clears readiness). */
+  timerfdRead(fd: number): number;
   ifNameToIndex(name: string): number;
   ifIndexToName(index: number): string;
   /** sched_setscheduler(tid ?? 0, SCHED_RR, priority) for the calling thread or thread `tid`; 0 returns to SCHED_OTHER. */

@@ -1,4 +1,4 @@
-// vigil_native: thin Linux syscalls for vigil (sockets, readiness, scheduling).
+// vigil_native: thin Linux syscalls for vigil (sockets, readiness, timers, scheduling).
 //
 // Every function maps to one syscall (or a libc wrapper of one). All protocol logic —
 // sockaddr and control-message layouts, IP header parsing, VRRP — stays in TypeScript
@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -16,6 +17,8 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/if_ether.h>
@@ -341,6 +344,57 @@ Napi::Value PollStart(const Napi::CallbackInfo& info) {
   return handle;
 }
 
+// timerfdCreate() -> fd: a CLOCK_MONOTONIC timerfd(2), non-blocking and close-on-exec.
+// CLOCK_MONOTONIC is the clock of process.hrtime (libuv's uv_hrtime), so the daemon's
+// monotonic milliseconds are this clock's nanoseconds / 1e6.
+Napi::Value TimerfdCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, "timerfd_create", errno);
+  return Napi::Number::New(env, fd);
+}
+
+// timerfdSet(fd, deadlineMs | null): arms the timer for the absolute CLOCK_MONOTONIC time
+// deadlineMs (TFD_TIMER_ABSTIME, one shot; rounded up to the nanosecond so it never fires
+// before the deadline; a deadline already past fires at once), or disarms it for null.
+Napi::Value TimerfdSet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!IntArg(info, 0, &fd) || info.Length() < 2 || !(info[1].IsNumber() || info[1].IsNull())) {
+    return ThrowType(env, "timerfdSet(fd, deadlineMs | null): number and number or null expected");
+  }
+  itimerspec spec{};
+  if (info[1].IsNumber()) {
+    double ms = info[1].As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(ms) || ms < 0) return ThrowType(env, "timerfdSet: deadlineMs must be a finite, non-negative number");
+    double ns = std::ceil(ms * 1e6);
+    long long total = static_cast<long long>(ns);
+    if (total <= 0) total = 1;  // an all-zero it_value would disarm: the earliest time instead
+    spec.it_value.tv_sec = static_cast<time_t>(total / 1000000000LL);
+    spec.it_value.tv_nsec = static_cast<long>(total % 1000000000LL);
+  }
+  if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, nullptr) < 0) return ThrowErrno(env, "timerfd_settime", errno);
+  return env.Undefined();
+}
+
+// timerfdRead(fd) -> expirations since the last read (0 when none: EAGAIN). Reading
+// clears the descriptor's readiness.
+Napi::Value TimerfdRead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!IntArg(info, 0, &fd)) return ThrowType(env, "timerfdRead(fd): number expected");
+  uint64_t expirations = 0;
+  ssize_t n;
+  do {
+    n = read(fd, &expirations, sizeof expirations);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, 0);
+    return ThrowErrno(env, "read(timerfd)", errno);
+  }
+  return Napi::Number::New(env, static_cast<double>(expirations));
+}
+
 Napi::Value IfNameToIndex(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) return ThrowType(env, "ifNameToIndex(name): string expected");
@@ -429,6 +483,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recvmsg", Napi::Function::New(env, Recvmsg, "recvmsg"));
   exports.Set("recvmsgInto", Napi::Function::New(env, RecvmsgInto, "recvmsgInto"));
   exports.Set("poll", Napi::Function::New(env, PollStart, "poll"));
+  exports.Set("timerfdCreate", Napi::Function::New(env, TimerfdCreate, "timerfdCreate"));
+  exports.Set("timerfdSet", Napi::Function::New(env, TimerfdSet, "timerfdSet"));
+  exports.Set("timerfdRead", Napi::Function::New(env, TimerfdRead, "timerfdRead"));
   exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex, "ifNameToIndex"));
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName, "ifIndexToName"));
   exports.Set("setRealtime", Napi::Function::New(env, SetRealtime, "setRealtime"));

@@ -150,3 +150,4 @@ export {
   type SysctlKey,
   type SysctlSetting,
 } from './sysctl.js';
+export { ProtoDownSwitch, protoDownRequest } from './proto-down.js';

@@ -157,6 +157,7 @@ export function vmacSysctls(parent: string, vmac: string, options: VmacSysctlOpt
   }
   if (family === 'ipv6' || options.ipv6Vips === true) {
     settings.push({ key: confKey('ipv6', vmac, 'addr_gen_mode'), value: '1', on: 'vmac', reason: 'no link-local derived from the virtual MAC (RFC 5798 §7.4); write before the VMAC goes up' });
+    settings.push({ key: confKey('ipv6', vmac, 'accept_ra'), value: '0', on: 'vmac', reason: 'no SLAAC address derived from the virtual MAC: two backups would both hold it (issue 10 §2)' });
   }
   return settings;
 }

@@ -19,7 +19,7 @@
  * The time is any monotonic millisecond clock (the daemon's monotonicMs()).
  */
 import { HEARTBEAT_REJECTIONS, type DecodedHeartbeat, type HeartbeatRejection } from './heartbeat.js';
-import { ReplayGuard } from './replay.js';
+import { ReplayGuard, type EpochSequence } from './replay.js';
 import type { MemberReport, NodeId, QuorumNode, Votes } from './types.js';
 
 export interface MembershipConfig {
@@ -132,6 +132,16 @@ export class Membership {
       }
     }
     return { accepted: true, events };
+  }
+
+  /** See ReplayGuard.raise: for a receiver that restarted. Unknown ids are ignored. */
+  raiseReplayFloor(id: NodeId, floor: EpochSequence): void {
+    if (this.nodes.has(id) && id !== this.config.localId) this.replay.raise(id, floor);
+  }
+
+  /** The highest (epoch, sequence) accepted per sender, for keeping across a restart. */
+  replayState(): ReadonlyMap<NodeId, EpochSequence> {
+    return this.replay.all();
   }
 
   /** Expires the members whose timeout passed by `now`. */

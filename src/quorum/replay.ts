@@ -12,11 +12,11 @@
  * and replay a captured heartbeat of its previous epoch. Memory stays bounded because
  * only configured node ids reach this check (membership.ts rejects unknown ones first).
  *
- * Limits, by design: the state lives in memory, so a receiver that itself restarts
- * accepts the first authentic heartbeat of any epoch from each sender (an old one
- * captured earlier included) until the sender's current heartbeats, with a greater
- * epoch, supersede it one heartbeat interval later. And a sender whose wall clock went
- * back before it restarted is refused until its new epoch passes the old one.
+ * A receiver that itself restarts would forget this and accept one captured heartbeat
+ * of the sender's current epoch: the daemon keeps the highest values in state_dir
+ * (src/daemon/replay-store.ts) and puts them back with `raise`, beyond what it may have
+ * accepted after its last write. Limit, by design: a sender whose wall clock went back
+ * before it restarted is refused until its new epoch passes the old one.
  */
 import type { NodeId } from './types.js';
 
@@ -47,6 +47,20 @@ export class ReplayGuard {
     if (!isAfter(at, held)) return { accepted: false, reason: 'replay', highest: held };
     this.highest.set(sender, { epoch: at.epoch, sequence: at.sequence });
     return { accepted: true, newEpoch: at.epoch > held.epoch, first: false };
+  }
+
+  /**
+   * Refuses from `sender` everything up to and including `floor` (what a receiver that
+   * restarted remembers); a higher value already held is kept.
+   */
+  raise(sender: NodeId, floor: EpochSequence): void {
+    const held = this.highest.get(sender);
+    if (held === undefined || isAfter(floor, held)) this.highest.set(sender, { epoch: floor.epoch, sequence: floor.sequence });
+  }
+
+  /** Every sender's highest, for keeping across a restart. */
+  all(): ReadonlyMap<NodeId, EpochSequence> {
+    return this.highest;
   }
 
   /** Checks without recording. */

@@ -39,9 +39,19 @@ export interface AnnounceConfig {
   /**
    * garp_lower_prio_repeat: copies per VIP sent when a lower-priority advert arrives while
    * master, so neighbours that followed the other side of a split come back; 0 = none
-   * (default 5). At most one such burst per advertisement interval.
+   * (default 5). The immediate burst goes at most once per advertisement interval.
    */
   readonly lowerPriorityRepeat: number;
+  /**
+   * garp_lower_prio_delay: a second burst of lowerPriorityRepeat copies this long after the
+   * LAST lower-priority advert heard (each one pushes it back), so the corrective
+   * announcement leaves after the spurious master's own burst, whatever the order of the
+   * first ones on the wire (issue 10 §1); 0 = none. keepalived sends the second burst
+   * garp_lower_prio_delay after EACH lower-priority advert, in whole seconds (default its
+   * garp_master_delay, 5 s): clients stay misdirected until then. vigil's loader defaults
+   * it to the other side's burst span plus half an advertisement interval (config/instances.ts).
+   */
+  readonly lowerPriorityDelayMs: number;
 }
 
 export const DEFAULT_ANNOUNCE: AnnounceConfig = {
@@ -50,6 +60,7 @@ export const DEFAULT_ANNOUNCE: AnnounceConfig = {
   masterRefreshMs: 0,
   masterRefreshRepeat: 1,
   lowerPriorityRepeat: 5,
+  lowerPriorityDelayMs: 0,
 };
 
 export interface RouterConfig {
@@ -107,7 +118,7 @@ export type TransitionReason =
   | 'fault-cleared'
   | 'sync-group';
 
-export type AnnounceReason = 'become-master' | 'master-delay' | 'refresh' | 'lower-priority-advert';
+export type AnnounceReason = 'become-master' | 'master-delay' | 'refresh' | 'lower-priority-advert' | 'lower-priority-delay';
 
 export type RouterAction =
   | {
@@ -177,6 +188,8 @@ export class VirtualRouter {
   private announceDelayAt: number | undefined;
   private announceRefreshAt: number | undefined;
   private lastLowerPriorityAnnounceAt: number | undefined;
+  /** garp_lower_prio_delay: the corrective burst after the last lower-priority advert. */
+  private lowerPriorityDelayAt: number | undefined;
   private preemptAllowedAt: number | undefined;
   /** The Master_Down_Timer was set to Skew_Time by a priority-0 advert. */
   private downTimerFromStop = false;
@@ -251,7 +264,7 @@ export class VirtualRouter {
   /** The earliest time at which a `tick` has work to do. */
   nextDeadline(): number | undefined {
     let next: number | undefined;
-    for (const t of [this.masterDownAt, this.adverAt, this.announceDelayAt, this.announceRefreshAt]) {
+    for (const t of [this.masterDownAt, this.adverAt, this.announceDelayAt, this.announceRefreshAt, this.lowerPriorityDelayAt]) {
       if (t !== undefined && (next === undefined || t < next)) next = t;
     }
     return next;
@@ -368,6 +381,7 @@ export class VirtualRouter {
     this.adverAt = undefined;
     this.announceDelayAt = undefined;
     this.announceRefreshAt = undefined;
+    this.lowerPriorityDelayAt = undefined;
   }
 
   private tick(now: number, out: RouterAction[]): void {
@@ -382,6 +396,9 @@ export class VirtualRouter {
         if (this.config.announce.masterRepeat > 0) {
           out.push({ type: 'announce', repeat: this.config.announce.masterRepeat, reason: 'master-delay' });
         }
+      } else if (this.lowerPriorityDelayAt === due) {
+        this.lowerPriorityDelayAt = undefined;
+        out.push({ type: 'announce', repeat: this.config.announce.lowerPriorityRepeat, reason: 'lower-priority-delay' });
       } else if (this.announceRefreshAt === due) {
         const refresh = this.config.announce.masterRefreshMs;
         // Like the Adver_Timer: keep the cadence, but re-anchor rather than fire twice when late.
@@ -618,5 +635,10 @@ export class VirtualRouter {
       this.lastLowerPriorityAnnounceAt = now;
       out.push({ type: 'announce', repeat, reason: 'lower-priority-advert' });
     }
+    // The other side announces too (its become-master burst), possibly after our immediate
+    // burst reached the neighbours: announce again once its burst is over, counted from its
+    // latest advert, so every spurious advert gets a corrective announcement after it.
+    const delay = this.config.announce.lowerPriorityDelayMs;
+    if (repeat > 0 && delay > 0) this.lowerPriorityDelayAt = now + delay;
   }
 }

@@ -181,8 +181,20 @@ export class FakeNetwork implements NetworkPorts {
   writeSysctl(): Promise<void> {
     return Promise.resolve();
   }
-  ensureVmac(): Promise<LinkState> {
-    return Promise.reject(new Error('the fake network has no VMAC'));
+  /** protodown on/off by ifindex, in order. */
+  readonly protoDown: { index: number; on: boolean }[] = [];
+  setProtoDown(index: number, on: boolean): void {
+    this.protoDown.push({ index, on });
+    this.journal.push(`protodown ${on ? 'on' : 'off'} ${index}`);
+  }
+  /** VMACs made by ensureVmac get ifindex 100, 101...; in protodown from the start, as the real one. */
+  private nextVmacIndex = 100;
+  ensureVmac(name: string, _parentIndex: number, mac: MacAddress): Promise<LinkState> {
+    const index = this.nextVmacIndex++;
+    this.addLink(index, name, mac.text, []);
+    this.setProtoDown(index, true);
+    const link = this.links.get(index);
+    return link ? Promise.resolve(link) : Promise.reject(new Error(`VMAC ${name} not created`));
   }
   deleteLink(): Promise<void> {
     return Promise.resolve();
@@ -233,6 +245,11 @@ export class FakeSockets implements SocketPorts {
   readonly adverts: { at: number; socket: string; payload: Uint8Array; dst: string }[] = [];
   readonly frames: SentFrame[] = [];
   private readonly receivers = new Map<string, (payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }) => void>();
+  private readonly queued = new Map<string, { payload: Uint8Array; meta: PacketMeta & { readonly ifindex: number } }[]>();
+  /** Every drain() the daemon made: when, on which socket, how many packets it took in. */
+  readonly drains: { at: number; socket: string; packets: number }[] = [];
+  /** Called for each advert as it is sent, with its socket ("vrrp.51/ipv4"). */
+  onAdvert: ((socket: string) => void) | undefined;
   /** Called for each frame as it is sent (a test checks its invariant at that moment). */
   onFrame: ((frame: SentFrame) => void) | undefined;
 
@@ -246,8 +263,19 @@ export class FakeSockets implements SocketPorts {
       send: (payload, dst) => {
         sent++;
         this.adverts.push({ at: this.clock.nowMs, socket, payload: Uint8Array.from(payload), dst: dst.text });
+        this.onAdvert?.(socket);
       },
-      close: () => this.receivers.delete(socket),
+      drain: () => {
+        const queued = this.queued.get(socket) ?? [];
+        this.queued.delete(socket);
+        this.drains.push({ at: this.clock.nowMs, socket, packets: queued.length });
+        for (const q of queued) onPacket(q.payload, q.meta);
+        return queued.length;
+      },
+      close: () => {
+        this.receivers.delete(socket);
+        this.queued.delete(socket);
+      },
       counters: () => ({ received: 0, sent, malformed: 0, receiveErrors: 0 }),
     };
   }
@@ -261,6 +289,24 @@ export class FakeSockets implements SocketPorts {
       close: () => undefined,
     };
   }
+  /**
+   * Puts a packet in `socket`'s receive queue without waking the daemon, as if it arrived
+   * while the process was stalled: it is read by the next drain() or by `pollQueued`.
+   */
+  enqueue(socket: string, payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }): void {
+    const q = this.queued.get(socket) ?? [];
+    q.push({ payload: Uint8Array.from(payload), meta });
+    this.queued.set(socket, q);
+  }
+
+  /** The readiness callback of `socket` runs: its queued packets are delivered. */
+  pollQueued(socket: string): number {
+    const queued = this.queued.get(socket) ?? [];
+    this.queued.delete(socket);
+    for (const q of queued) this.deliver(socket, q.payload, q.meta);
+    return queued.length;
+  }
+
   /** Delivers a packet as if it arrived on `socket` ("eth0/ipv4"). */
   deliver(socket: string, payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }): void {
     const r = this.receivers.get(socket);
@@ -292,11 +338,18 @@ export class FakeHost {
     this.daemon = new Daemon(config, this.net, this.sockets, this.scheduler, this.log, this.nft, this.events, this.clock.now);
   }
 
-  /** A VRRPv3 IPv4 advert from `src` on eth0 for `vrid`. */
-  advertFrom(src: string, vrid: number, priority: number, addresses: readonly string[], intervalCs = 100): void {
+  /** A VRRPv3 IPv4 advert from `src` for `vrid`, on eth0 (or on `socket`, e.g. a VMAC's "vrrp.51/ipv4"). */
+  advertFrom(src: string, vrid: number, priority: number, addresses: readonly string[], intervalCs = 100, socket = 'eth0/ipv4'): void {
     const advert: Advert = { version: 3, family: 'ipv4', vrid, priority, maxAdverInt: intervalCs, reserved: 0, addresses: addresses.map((a) => ip(a)) } as unknown as Advert;
     const meta = { src: ip(src), dst: ip('224.0.0.18'), ttl: 255 };
-    this.sockets.deliver('eth0/ipv4', encodeAdvert(advert, meta), { ...meta, ifindex: 2 });
+    this.sockets.deliver(socket, encodeAdvert(advert, meta), { ...meta, ifindex: 2 });
+  }
+
+  /** The same advert, left in eth0's receive queue (arrived while the daemon was stalled). */
+  queueAdvertFrom(src: string, vrid: number, priority: number, addresses: readonly string[], intervalCs = 100): void {
+    const advert: Advert = { version: 3, family: 'ipv4', vrid, priority, maxAdverInt: intervalCs, reserved: 0, addresses: addresses.map((a) => ip(a)) } as unknown as Advert;
+    const meta = { src: ip(src), dst: ip('224.0.0.18'), ttl: 255 };
+    this.sockets.enqueue('eth0/ipv4', encodeAdvert(advert, meta), { ...meta, ifindex: 2 });
   }
 
   /** Stops the daemon, its port operations completing at once from now on. */

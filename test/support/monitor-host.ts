@@ -55,7 +55,7 @@ export class TestHost implements MonitorHost {
         acceptMode: false,
         primaryAddress: ip('10.213.0.1'),
         tracked: [],
-        announce: { masterRepeat: 1, masterDelayMs: 0, masterRefreshMs: 0, masterRefreshRepeat: 1, lowerPriorityRepeat: 1 },
+        announce: { masterRepeat: 1, masterDelayMs: 0, masterRefreshMs: 0, masterRefreshRepeat: 1, lowerPriorityRepeat: 1, lowerPriorityDelayMs: 0 },
         higherPrioritySendAdvert: false,
         lowerPriorityNoAdvert: false,
       });

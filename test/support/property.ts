@@ -13,14 +13,7 @@ export function checkProperty<Ts extends [unknown, ...unknown[]]>(
   property: fc.IProperty<Ts>,
   params: fc.Parameters<Ts> = {},
 ): void {
-  const details = fc.check(property, { ...(PROPERTY_SEED === undefined ? {} : { seed: PROPERTY_SEED }), ...params });
-  if (!details.failed) return;
-  const cause = errorText(details.errorInstance);
-  throw new Error(
-    `property failed after ${details.numRuns} runs (seed ${details.seed}, path "${details.counterexamplePath ?? ''}")\n` +
-      `counterexample: ${fc.stringify(details.counterexample)}\n` +
-      `error: ${cause}`,
-  );
+  throwIfFailed(fc.check(property, { ...(PROPERTY_SEED === undefined ? {} : { seed: PROPERTY_SEED }), ...params }));
 }
 
 /** checkProperty for an asynchronous property (fc.asyncProperty). */
@@ -28,9 +21,13 @@ export async function checkAsyncProperty<Ts extends [unknown, ...unknown[]]>(
   property: fc.IAsyncProperty<Ts>,
   params: fc.Parameters<Ts> = {},
 ): Promise<void> {
-  const details = await fc.check(property, { ...(PROPERTY_SEED === undefined ? {} : { seed: PROPERTY_SEED }), ...params });
+  throwIfFailed(await fc.check(property, { ...(PROPERTY_SEED === undefined ? {} : { seed: PROPERTY_SEED }), ...params }));
+}
+
+/** A failed run as an error naming the seed and path that replay it. */
+function throwIfFailed<Ts>(details: fc.RunDetails<Ts>): void {
   if (!details.failed) return;
-  const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  const cause = errorText(details.errorInstance);
   throw new Error(
     `property failed after ${details.numRuns} runs (seed ${details.seed}, path "${details.counterexamplePath ?? ''}")\n` +
       `counterexample: ${fc.stringify(details.counterexample)}\n` +

@@ -18,6 +18,7 @@ import { interfaceIndex } from '../../src/monitor/common.js';
 import { SnmpMonitor } from '../../src/monitor/snmp.js';
 import type { RejectReason } from '../../src/vrrp/rejection.js';
 import { TestHost } from './monitor-host.js';
+import { errorText } from '../../src/base/error-text.js';
 
 const lines: string[] = [];
 const log = createLogger('text', (l) => lines.push(l));
@@ -67,7 +68,7 @@ rl.on('line', (line) => {
       }
       reply({ ok: true });
     } catch (e) {
-      reply({ ok: false, error: e instanceof Error ? e.message : String(e) });
+      reply({ ok: false, error: errorText(e) });
     }
   })();
 });

@@ -128,6 +128,8 @@ export interface VrrpSocketOptions {
 
 /** At most this many packets are read per readiness callback; the level-triggered poll calls again for the rest. */
 const RECEIVE_BUDGET = 256;
+/** At most this many packets are read by one drain() (a default receive buffer holds a few hundred adverts). */
+const DRAIN_BUDGET = 1024;
 const RECEIVE_BUFFER = 65536;
 const CONTROL_BUFFER = 256;
 const IPV4_MIN_HEADER = 20;
@@ -318,15 +320,34 @@ export class VrrpSocket {
       this.problem({ kind: 'receive-failed', error: toSyscallError(error, this.ifname) as Error });
       return;
     }
-    for (let i = 0; i < RECEIVE_BUDGET && !this.isClosed; i++) {
+    this.receivePending(RECEIVE_BUDGET);
+  }
+
+  /**
+   * Takes in, synchronously, what is already queued on the socket (at most `budget`
+   * packets; recvmsg is non-blocking), handing each to onPacket as the poll callback would.
+   * The daemon calls it before acting on an expired Master_Down_Timer: after a stall (a
+   * SIGSTOP, a long GC pause) the event loop runs expired timers before it polls, so
+   * adverts that arrived during the stall would otherwise be read only after the takeover.
+   * Returns the number of datagrams read.
+   */
+  drain(budget = DRAIN_BUDGET): number {
+    if (this.isClosed) return 0;
+    return this.receivePending(budget);
+  }
+
+  private receivePending(budget: number): number {
+    let read = 0;
+    for (let i = 0; i < budget && !this.isClosed; i++) {
       let got: boolean;
       try {
         got = this.n.recvmsgInto(this.fd, this.data, this.from, this.control, this.lengths);
       } catch (e) {
         this.problem({ kind: 'receive-failed', error: toSyscallError(e, this.ifname) as Error });
-        return;
+        return read;
       }
-      if (!got) return;
+      if (!got) return read;
+      read++;
       const length = this.lengths[0] ?? 0;
       const flags = this.lengths[3] ?? 0;
       if ((flags & MSG_TRUNC) !== 0) {
@@ -336,6 +357,7 @@ export class VrrpSocket {
       if (this.family === 'ipv4') this.receiveIPv4(length);
       else this.receiveIPv6(length);
     }
+    return read;
   }
 
   private receiveIPv4(length: number): void {
