@@ -16,7 +16,9 @@
  *    peer's side) over VIGIL_BENCH_NOTIFY_SECONDS (default 10): no notifiers; each
  *    notifier alone (the scripts sleeping through the window, the FIFO read, SNMP walked
  *    every second, Prometheus scraped every second, an alert agent); all of them.
- *    VIGIL_BENCH_NOTIFY_VARIANTS=off,snmp,... picks variants.
+ *    VIGIL_BENCH_NOTIFY_VARIANTS=off,snmp,... picks variants; VIGIL_BENCH_NOTIFY_RT=1 runs
+ *    the daemon with realtime_priority 10 (SCHED_RR), so that the other processes of a busy
+ *    machine do not hide what the daemon's own work costs.
  * 3. The RSS each notifier adds to the daemon: one daemon per variant (none, each alone,
  *    all) with the same workload, its VmRSS after 4 s as master; the median of
  *    VIGIL_BENCH_RSS_RUNS (default 3) daemons per variant.
@@ -153,7 +155,8 @@ async function withDaemon<T>(lab: Lab, dir: string, on: ReadonlySet<Notifier>, t
   const setup = await setUpNotifiers(lab, dir, on, tag, { sleepSeconds });
   let a: VigilProcess | undefined;
   try {
-    a = await VigilProcess.start(lab, 'a', configYaml(instanceYaml({ vrid: 82, priority: 200, interval: '10ms', vips: [`${VIP}/24`], extra: setup.instanceExtra })) + setup.sections);
+    const rt = process.env['VIGIL_BENCH_NOTIFY_RT'] === '1' ? 'global:\n  realtime_priority: 10\n' : '';
+    a = await VigilProcess.start(lab, 'a', rt + configYaml(instanceYaml({ vrid: 82, priority: 200, interval: '10ms', vips: [`${VIP}/24`], extra: setup.instanceExtra })) + setup.sections);
     await a.waitState('gw', 'master');
     await setup.readers();
     await a.waitFor((e) => e.event === 'resource-op-result' && e['resource'] === 'svc' && e['op'] === 'start', 'svc started', 10_000);
@@ -218,7 +221,8 @@ export async function runNotifyBench(): Promise<void> {
           const r = await worstGap(lab, dir, seconds, on, `gap${rows.length}`);
           rows.push([name, String(r.adverts), r.gap.toFixed(1), r.p99.toFixed(1), String(r.late), String(r.rss)]);
         }
-        console.log(`\nnotify: worst gap between 10 ms adverts over ${seconds} s (captured at the peer; every variant with the flapping health checks and resource), and the daemon's RSS`);
+        const rtNote = process.env['VIGIL_BENCH_NOTIFY_RT'] === '1' ? '; the daemon in SCHED_RR (realtime_priority 10)' : '';
+        console.log(`\nnotify: worst gap between 10 ms adverts over ${seconds} s (captured at the peer; every variant with the flapping health checks and resource${rtNote}), and the daemon's RSS`);
         printTable(['notifiers', 'adverts', 'worst gap ms', 'p99 gap ms', 'gaps > 20 ms', 'RSS KiB'], rows);
       }
       if (rssRuns > 0) {
