@@ -2,7 +2,7 @@
  * The SNMP AgentX subagent (src/monitor/snmp.ts) under Debian's snmpd (`master agentx`),
  * all inside a lab namespace (its own loopback, snmpd's standard ports; the subagent runs
  * there as a child process, test/support/snmp-agent-child.ts), read with snmpwalk (numeric OIDs, no MIB loaded) and with
- * Debian's VRRPv3-MIB / KEEPALIVED-MIB for the names; traps received by snmptrapd; snmpd
+ * Debian's VRRPv3-MIB / VRRP-MIB / KEEPALIVED-MIB for the names; traps received by snmptrapd; snmpd
  * restarted under a running subagent. The instances are real VirtualRouters (TestHost).
  */
 import { test } from 'node:test';
@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../src/daemon/logger.js';
-import { SnmpMonitor, VRRPV3_MIB, KEEPALIVED_MIB } from '../src/monitor/snmp.js';
+import { SnmpMonitor, VRRPV3_MIB, VRRP_MIB, KEEPALIVED_MIB } from '../src/monitor/snmp.js';
 import { withLab } from '../src/lab/netns.js';
 import { SnmpLab, freeTcpPort, snmpSkipReason } from './support/snmpd.js';
 import { TestHost } from './support/monitor-host.js';
@@ -52,7 +52,7 @@ class Agent {
   }
 }
 
-test('snmpwalk reads the VRRPv3-MIB and KEEPALIVED-MIB rows, snmptrapd receives the notifications, a restarted snmpd gets the subagent back', { skip: labSkipReason() || snmpSkipReason(), timeout: 90_000 }, async () => {
+test('snmpwalk reads the VRRPv3-MIB, VRRP-MIB (v2 rows only) and KEEPALIVED-MIB rows, snmptrapd receives the notifications, a restarted snmpd gets the subagent back', { skip: labSkipReason() || snmpSkipReason(), timeout: 90_000 }, async () => {
   await withLab({ hosts: ['a'] }, async (netns) => {
     // snmpd, snmptrapd, snmpwalk and the subagent all in host a's namespace (its own loopback).
     const lab = await SnmpLab.createIn(netns, 'a');
@@ -135,6 +135,39 @@ test('snmpwalk reads the VRRPv3-MIB and KEEPALIVED-MIB rows, snmptrapd receives 
       assert.match(newMaster, new RegExp(`${ops.replace(/\./g, '\\.')}\\.3\\.${db.replace(/\./g, '\\.')} = Hex-STRING: 0A D5 00 01`));
       assert.match(newMaster, new RegExp(`${stats.replace(/\./g, '\\.')}\\.2\\.${db.replace(/\./g, '\\.')} = INTEGER: 3`));
       await lab.waitFor(() => /\.9586\.100\.5\.2\.10\.0\.2\s.*STRING: "db".*INTEGER: 2/.test(lab.traps), 'vrrpInstanceStateChange of db to master', () => lab.traps);
+
+      // RFC 2787 VRRP-MIB: only the VRRPv2 instance ("old", VRID 53) has rows; it becomes master: vrrpTrapNewMaster.
+      await agent.send('ttl old 3');
+      await agent.send('master old');
+      await lab.waitFor(() => lab.traps.includes(`.${VRRP_MIB}.0.1`), 'vrrpTrapNewMaster', () => lab.traps);
+      const v2Trap = lab.traps.split('\n').find((l) => l.includes(`OID: .${VRRP_MIB}.0.1`)) ?? '';
+      assert.match(v2Trap, new RegExp(`\\.${VRRP_MIB.replace(/\./g, '\\.')}\\.1\\.3\\.1\\.7\\.${lo}\\.53 = IpAddress: 10\\.213\\.0\\.1`), 'vrrpOperMasterIpAddr of the new master');
+      const v2 = await lab.walk(`.${VRRP_MIB}`);
+      const oper = `.${VRRP_MIB}.1.3.1`;
+      const old = `${lo}.53`;
+      assert.equal(v2.get(`.${VRRP_MIB}.1.1.0`), 'INTEGER: 2', 'vrrpNodeVersion');
+      assert.equal(v2.get(`.${VRRP_MIB}.1.2.0`), 'INTEGER: 1', 'vrrpNotificationCntl enabled(1)');
+      assert.equal(v2.get(`${oper}.2.${old}`), 'Hex-STRING: 00 00 5E 00 01 35 ', 'virtual MAC');
+      assert.equal(v2.get(`${oper}.3.${old}`), 'INTEGER: 3', 'master(3)');
+      assert.equal(v2.get(`${oper}.4.${old}`), 'INTEGER: 1', 'admin state up(1)');
+      assert.equal(v2.get(`${oper}.5.${old}`), 'INTEGER: 120', 'priority');
+      assert.equal(v2.get(`${oper}.6.${old}`), 'INTEGER: 1', 'address count');
+      assert.equal(v2.get(`${oper}.7.${old}`), 'IpAddress: 10.213.0.1', 'master address');
+      assert.equal(v2.get(`${oper}.8.${old}`), 'IpAddress: 10.213.0.1', 'primary address');
+      assert.equal(v2.get(`${oper}.9.${old}`), 'INTEGER: 2', 'simpleTextPassword(2)');
+      assert.equal(v2.get(`${oper}.10.${old}`), '""', 'the key reads as an empty string');
+      assert.equal(v2.get(`${oper}.11.${old}`), 'INTEGER: 1', 'advert interval in seconds');
+      assert.equal(v2.get(`${oper}.12.${old}`), 'INTEGER: 1', 'preempt true(1)');
+      assert.equal(v2.get(`${oper}.14.${old}`), 'INTEGER: 1', 'protocol ip(1)');
+      assert.equal(v2.get(`.${VRRP_MIB}.1.4.1.2.${old}.10.213.0.153`), 'INTEGER: 1', 'vrrpAssoIpAddrTable row of the VIP, active(1)');
+      assert.equal(v2.get(`.${VRRP_MIB}.2.4.1.1.${old}`), 'Counter32: 1', 'vrrpStatsBecomeMaster');
+      assert.equal(v2.get(`.${VRRP_MIB}.2.4.1.5.${old}`), 'Counter32: 3', 'vrrpStatsIpTtlErrors');
+      assert.equal(v2.get(`.${VRRP_MIB}.2.1.0`), 'Counter32: 5', 'vrrpRouterChecksumErrors (the socket-level count above)');
+      assert.deepEqual([...v2.keys()].filter((k) => k.startsWith(`${oper}.3.`)), [`${oper}.3.${old}`], 'the VRRPv3 instances have no RFC 2787 rows');
+      if (ietf && existsSync('/usr/share/snmp/mibs/VRRP-MIB.txt')) {
+        const named = await lab.walkText(`${oper}.3`, '+VRRP-MIB');
+        assert.match(named, /VRRP-MIB::vrrpOperState\.\d+\.53 = INTEGER: master\(3\)/);
+      }
 
       // snmpd restarts under the running subagent: it comes back, and the walk works again.
       await lab.stopSnmpd();

@@ -8,21 +8,26 @@
  *   bound is asserted; bench/notify.ts measures).
  * - The cloud floating-IP scenario: unicast VRRP, the "floating IP" moved through an HTTP
  *   API (a small server in a namespace of its own, standing in for the cloud provider's)
- *   by a notify script; the API sees exactly one assignment per failover, from the new master.
+ *   by a notify script, and again by an OCF agent in the style of DigitalOcean's floatip
+ *   (test/fixtures/ocf/floatip) that vigil's resource manager runs in a group on the VRRP
+ *   master; the API sees exactly one assignment per failover, from the new master, and
+ *   Debian's ocf-tester passes the agent.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
-import { withLab } from '../src/lab/netns.js';
+import { withLab, type Lab } from '../src/lab/netns.js';
 import { Capture, vrrpAdverts } from '../src/lab/capture.js';
 import { VIGIL_MAIN, VigilProcess, configYaml, instanceYaml } from '../src/lab/vigil.js';
 import { labSkipReason } from '../src/lab/netns.js';
 import { sleep, until } from '../src/lab/wait.js';
+import { controlRequest } from '../src/daemon/control.js';
 
 const execFileAsync = promisify(execFile);
 const skip = labSkipReason();
@@ -210,23 +215,51 @@ test('lab: a notify script that sleeps 10 s does not delay 10 ms adverts', { ski
   }
 });
 
+/**
+ * The stand-in for the cloud API (DigitalOcean's /v2/floating_ips routes): POST
+ * .../actions {"type":"assign","droplet_id"|"droplet":ID} is logged with its sender and
+ * takes effect 200 ms later (in the cloud an action completes asynchronously); GET
+ * /v2/floating_ips/IP says which droplet holds it; GET /log lists the POSTs.
+ */
 const API_SERVER = `
 const http = require('node:http');
 const log = [];
+let holder = null;
 http.createServer((req, res) => {
   let body = '';
   req.on('data', (d) => (body += d));
   req.on('end', () => {
     if (req.method === 'POST' && req.url === '/v2/floating_ips/10.213.0.100/actions') {
       log.push({ from: req.socket.remoteAddress, body });
+      let b = {};
+      try { b = JSON.parse(body); } catch {}
+      if (b.type === 'assign') setTimeout(() => (holder = b.droplet_id ?? b.droplet), 200);
       res.writeHead(201, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ action: { status: 'completed' } }));
+      res.end(JSON.stringify({ action: { status: 'in-progress' } }));
+    } else if (req.method === 'GET' && req.url === '/v2/floating_ips/10.213.0.100') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ floating_ip: { ip: '10.213.0.100', droplet: holder === null ? null : { id: holder } } }));
     } else if (req.url === '/log') {
       res.end(JSON.stringify(log));
     } else { res.writeHead(404); res.end(); }
   });
 }).listen(8080, '0.0.0.0', () => console.log('listening'));
 `;
+
+/** Starts the stand-in API on lab host `host`; resolves once it listens. */
+async function startApi(lab: Lab, host: string): Promise<void> {
+  const server = lab.spawn(host, process.execPath, ['-e', API_SERVER]);
+  await new Promise<void>((resolve, reject) => {
+    server.stdout?.once('data', () => resolve());
+    server.once('exit', () => reject(new Error('the API server exited')));
+  });
+}
+
+/** The POSTs the API saw, with the sender's address. */
+async function apiLog(lab: Lab, api: string): Promise<{ from: string; body: unknown }[]> {
+  const r = await lab.exec('a', 'curl', ['-sf', '-m', '5', `http://${api}:8080/log`]);
+  return (JSON.parse(r.stdout) as { from: string; body: string }[]).map((x) => ({ from: x.from.replace(/^::ffff:/, ''), body: JSON.parse(x.body) as unknown }));
+}
 
 test('lab: cloud floating IP — two nodes with unicast VRRP move it through an HTTP API by a notify script, one assignment per failover, from the new master', { skip, timeout: TEST_TIMEOUT }, async (t) => {
   const dir = scriptsDir();
@@ -235,40 +268,32 @@ test('lab: cloud floating IP — two nodes with unicast VRRP move it through an 
       const api = lab.host('api').ipv4;
       const ipA = lab.host('a').ipv4;
       const ipB = lab.host('b').ipv4;
-      const server = lab.spawn('api', process.execPath, ['-e', API_SERVER]);
-      await new Promise<void>((resolve, reject) => {
-        server.stdout?.once('data', () => resolve());
-        server.once('exit', () => reject(new Error('the API server exited')));
-      });
+      await startApi(lab, 'api');
       // As DigitalOcean's floatip agent does: assign the floating IP to this droplet, on becoming master.
       const assign = script(dir, 'assign.sh', `exec curl -sf -m 5 -X POST -H 'content-type: application/json' -d "{\\"type\\":\\"assign\\",\\"droplet\\":\\"$VIGIL_MASTER\\"}" http://${api}:8080/v2/floating_ips/10.213.0.100/actions`);
       const cfg = (priority: number, peer: string): string =>
         configYaml(instanceYaml({ vrid: 73, priority, vips: ['10.213.0.200/32'], extra: `    unicast: { peers: [${peer}] }\n    notify: { master: ${assign} }` }));
-      const apiLog = async (): Promise<{ from: string; body: string }[]> => {
-        const r = await lab.exec('a', 'curl', ['-sf', '-m', '5', `http://${api}:8080/log`]);
-        return JSON.parse(r.stdout) as { from: string; body: string }[];
-      };
       let a = await VigilProcess.start(lab, 'a', cfg(200, ipB));
       const b = await VigilProcess.start(lab, 'b', cfg(100, ipA));
       try {
         await a.waitState('gw', 'master');
         await b.waitState('gw', 'backup');
-        await until(async () => (await apiLog()).length === 1, () => 'the first assignment');
+        await until(async () => (await apiLog(lab, api)).length === 1, () => 'the first assignment');
         // Failover 1: a's daemon stops; b takes over.
         await a.stop();
         await b.waitState('gw', 'master', 5000);
-        await until(async () => (await apiLog()).length === 2, () => 'the second assignment');
+        await until(async () => (await apiLog(lab, api)).length === 2, () => 'the second assignment');
         // Failover 2: a returns and preempts.
         const bMark = b.events.length;
         a = await VigilProcess.start(lab, 'a', cfg(200, ipB));
         await a.waitState('gw', 'master', 5000);
         await b.waitState('gw', 'backup', 5000, bMark);
-        await until(async () => (await apiLog()).length === 3, () => 'the third assignment');
+        await until(async () => (await apiLog(lab, api)).length === 3, () => 'the third assignment');
         await sleep(1000); // nothing more comes
-        const log = await apiLog();
+        const log = await apiLog(lab, api);
         t.diagnostic(JSON.stringify(log));
         assert.deepEqual(
-          log.map((x) => [x.from.replace(/^::ffff:/, ''), JSON.parse(x.body) as unknown]),
+          log.map((x) => [x.from, x.body]),
           [
             [ipA, { type: 'assign', droplet: ipA }],
             [ipB, { type: 'assign', droplet: ipB }],
@@ -278,6 +303,125 @@ test('lab: cloud floating IP — two nodes with unicast VRRP move it through an 
       } finally {
         await Promise.all([a.stop(), b.stop()]);
       }
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The floatip fixture, in the style of DigitalOcean's ocf:digitalocean:floatip agent. */
+const FLOATIP = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures', 'ocf', 'floatip');
+const OCF_LIB = '/usr/lib/ocf/lib/heartbeat';
+
+function ocfSkip(): string | false {
+  if (skip) return skip;
+  for (const tool of [`${OCF_LIB}/ocf-shellfuncs`, '/usr/sbin/ocf-tester', '/usr/bin/xmllint', '/usr/bin/curl']) {
+    if (!existsSync(tool)) return `${tool} is not installed (apt-get install resource-agents libxml2-utils curl)`;
+  }
+  return false;
+}
+
+/**
+ * An OCF_ROOT of the test's own (root-owned, 0755, so ocf-tester's run as nobody can read
+ * the agent): resource.d/vigiltest/floatip, and lib -> the system's lib (ocf-shellfuncs).
+ */
+function ocfRoot(dir: string): { root: string; agent: string } {
+  const root = path.join(dir, 'ocf');
+  mkdirSync(path.join(root, 'resource.d', 'vigiltest'), { recursive: true, mode: 0o755 });
+  symlinkSync('/usr/lib/ocf/lib', path.join(root, 'lib'));
+  const agent = path.join(root, 'resource.d', 'vigiltest', 'floatip');
+  copyFileSync(FLOATIP, agent);
+  chmodSync(agent, 0o755);
+  chmodSync(dir, 0o755);
+  return { root, agent };
+}
+
+test('lab: cloud floating IP — the same with an OCF agent (floatip) in a group on the VRRP master: one assignment per failover, from the new master; ocf-tester passes the agent', { skip: ocfSkip(), timeout: TEST_TIMEOUT }, async (t) => {
+  const dir = scriptsDir();
+  try {
+    const { root, agent } = ocfRoot(dir);
+    await withLab({ hosts: ['a', 'b', 'api'] }, async (lab) => {
+      const api = lab.host('api').ipv4;
+      const ipA = lab.host('a').ipv4;
+      const ipB = lab.host('b').ipv4;
+      await startApi(lab, 'api');
+      const droplet = { a: 101, b: 102 } as const;
+      const cfg = (host: 'a' | 'b', priority: number, peer: string): string =>
+        configYaml(instanceYaml({ vrid: 76, priority, vips: ['10.213.0.200/32'], extra: `    unicast: { peers: [${peer}] }` })) +
+        [
+          'resources:',
+          '  - name: fip',
+          '    type: ocf',
+          '    agent: vigiltest:floatip',
+          `    params: { api_url: "http://${api}:8080", floating_ip: "${VIP}", droplet_id: "${droplet[host]}", state_dir: "${path.join(dir, 'state')}" }`,
+          '    monitor_interval: 1s',
+          'groups:',
+          '  - { name: cloud, resources: [fip], runs_on: { master: gw } }',
+          '',
+        ].join('\n');
+      const env = { OCF_ROOT: root };
+      const opDone = (p: VigilProcess, op: string, from: number): Promise<unknown> =>
+        p.waitFor((e) => e.event === 'resource-op-result' && e['resource'] === 'fip' && e['op'] === op, `fip ${op}`, 15_000, from);
+      const rcOf = (p: VigilProcess, op: string): unknown[] => p.events.filter((e) => e.event === 'resource-op-result' && e['resource'] === 'fip' && e['op'] === op).map((e) => e['rc']);
+      let a = await VigilProcess.start(lab, 'a', cfg('a', 200, ipB), { env });
+      const b = await VigilProcess.start(lab, 'b', cfg('b', 100, ipA), { env });
+      try {
+        await a.waitState('gw', 'master');
+        await b.waitState('gw', 'backup');
+        await opDone(a, 'start', 0);
+        assert.deepEqual(rcOf(a, 'start'), [0], `a's start: ${a.logText()}`);
+        await until(async () => (await apiLog(lab, api)).length === 1, () => 'the first assignment');
+        // Failover 1: a's daemon stops (its group stops, it sends priority 0); b takes over.
+        await a.stop();
+        let bMark = b.events.length;
+        await b.waitState('gw', 'master', 5000);
+        await opDone(b, 'start', bMark);
+        assert.deepEqual(rcOf(b, 'start'), [0], `b's start: ${b.logText()}`);
+        // Failover 2: a returns and preempts; b's group stops, a's starts.
+        bMark = b.events.length;
+        a = await VigilProcess.start(lab, 'a', cfg('a', 200, ipB), { env });
+        await a.waitState('gw', 'master', 5000);
+        await b.waitState('gw', 'backup', 5000, bMark);
+        await opDone(a, 'start', 0);
+        await opDone(b, 'stop', bMark);
+        assert.deepEqual(rcOf(a, 'start'), [0], `a's start after its restart: ${a.logText()}`);
+        assert.deepEqual(rcOf(b, 'stop'), [0], `b's stop: ${b.logText()}`);
+        // Recurring monitors (1 s) on a find the floating IP there and assign nothing more.
+        await sleep(2500);
+        const log = await apiLog(lab, api);
+        t.diagnostic(JSON.stringify(log));
+        assert.deepEqual(
+          log.map((x) => [x.from, x.body]),
+          [
+            [ipA, { type: 'assign', droplet_id: droplet.a }],
+            [ipB, { type: 'assign', droplet_id: droplet.b }],
+            [ipA, { type: 'assign', droplet_id: droplet.a }],
+          ],
+        );
+        const held = await lab.exec('b', 'curl', ['-sf', '-m', '5', `http://${api}:8080/v2/floating_ips/${VIP}`]);
+        assert.deepEqual((JSON.parse(held.stdout) as { floating_ip: { droplet: unknown } }).floating_ip.droplet, { id: droplet.a });
+        const fip = (await controlRequest(a.runtimeDir, { command: 'resource-status' })) as { ok: boolean; result?: { resources: { name: string; state: string; failCount: number }[] } };
+        const onA = fip.result?.resources.find((r) => r.name === 'fip');
+        assert.equal(onA?.state, 'started');
+        assert.equal(onA?.failCount, 0, 'no monitor failed on a');
+        assert.ok(!a.events.some((e) => e.event === 'resource-op-result' && e['resource'] === 'fip' && e['op'] === 'monitor'), `a monitor failed on a: ${a.logText()}`);
+      } finally {
+        await Promise.all([a.stop(), b.stop()]);
+      }
+      // Debian's ocf-tester on the agent, from a namespace that reaches the API (as another droplet):
+      // meta-data valid against ra-api-1.dtd, every action's exit code; starting a started
+      // resource and the restart after a stop assign nothing again, so it costs one assignment.
+      const tester = await lab.exec(
+        'a',
+        'env',
+        [`OCF_ROOT=${root}`, '/usr/sbin/ocf-tester', '-n', 'fip', '-o', `api_url=http://${api}:8080`, '-o', `floating_ip=${VIP}`, '-o', 'droplet_id=999', '-o', `state_dir=${path.join(dir, 'tester')}`, agent],
+        true,
+      );
+      t.diagnostic(tester.stdout);
+      assert.equal(tester.code, 0, `ocf-tester: ${tester.stdout}${tester.stderr}`);
+      assert.match(tester.stdout, /passed all tests/);
+      const after = await apiLog(lab, api);
+      assert.deepEqual(after.slice(3).map((x) => x.body), [{ type: 'assign', droplet_id: 999 }]);
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });

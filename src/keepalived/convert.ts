@@ -79,7 +79,6 @@ export const GLOBAL_UNSUPPORTED: Readonly<Record<string, string>> = {
   lvs_flush_on_stop: 'vigil has no LVS',
   lvs_flush_onstop: 'vigil has no LVS',
   lvs_sync_daemon: 'vigil has no LVS',
-  enable_snmp_rfcv2: 'vigil serves VRRPv3-MIB (RFC 6527) and KEEPALIVED-MIB, not the RFC 2787 VRRP-MIB',
   enable_snmp_checker: 'vigil has no LVS checker',
   snmp_vs_stats_update_interval: 'vigil has no LVS',
   snmp_rs_stats_update_interval: 'vigil has no LVS',
@@ -282,6 +281,7 @@ function convertGlobal(block: KaStatement, ctx: ImportContext, global: YMap, not
         notifiers.map('snmp').set('keepalived_mib', true);
         break;
       case 'enable_snmp_rfc':
+      case 'enable_snmp_rfcv2':
       case 'enable_snmp_rfcv3':
         notifiers.map('snmp');
         break;

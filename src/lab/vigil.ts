@@ -73,7 +73,12 @@ export class VigilProcess {
    * Starts vigil on `host` with `yaml` (its `global.runtime_dir` and `log_format` are set
    * here: a per-process directory, JSON lines). Resolves once it logged "started".
    */
-  static async start(lab: Lab, host: string, yaml: string, options: { readonly waitStarted?: boolean; readonly stateDir?: string } = {}): Promise<VigilProcess> {
+  static async start(
+    lab: Lab,
+    host: string,
+    yaml: string,
+    options: { readonly waitStarted?: boolean; readonly stateDir?: string; readonly env?: Readonly<Record<string, string>> } = {},
+  ): Promise<VigilProcess> {
     const dir = mkdtempSync(path.join(tmpdir(), `vigil-${host}-`));
     const configPath = path.join(dir, 'vigil.yaml');
     // A state_dir of its own (never the machine's /var/lib/vigil), unless the config names one.
@@ -84,16 +89,19 @@ export class VigilProcess {
         ? yaml.replace(/^global:\n/m, `global:\n  state_dir: ${stateDir}\n`)
         : `global:\n  state_dir: ${stateDir}\n${yaml}`;
     writeFileSync(configPath, withState);
-    const p = VigilProcess.spawn(lab, host, configPath, path.join(dir, 'run'), dir);
+    const p = VigilProcess.spawn(lab, host, configPath, path.join(dir, 'run'), dir, options.env);
     if (options.waitStarted !== false) await p.waitFor((e) => e.event === 'started', 'started', 10000);
     return p;
   }
 
-  /** Runs vigil on `host` with a config file already written; returns at once (wait for "started" with waitFor). */
-  static spawn(lab: Lab, host: string, configPath: string, runtimeDir: string, dir?: string): VigilProcess {
+  /**
+   * Runs vigil on `host` with a config file already written; returns at once (wait for
+   * "started" with waitFor). `env` adds to the daemon's environment (e.g. OCF_ROOT).
+   */
+  static spawn(lab: Lab, host: string, configPath: string, runtimeDir: string, dir?: string, env?: Readonly<Record<string, string>>): VigilProcess {
     const prof = process.env['VIGIL_PROF'];
     const nodeFlags = process.env['VIGIL_NODE_FLAGS']?.split(' ').filter(Boolean) ?? RUN_NODE_FLAGS;
-    const child = lab.spawn(host, process.execPath, [...nodeFlags, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), VIGIL_MAIN, 'run', '-c', configPath, '--runtime-dir', runtimeDir, '--log-format', 'json']);
+    const child = lab.spawn(host, process.execPath, [...nodeFlags, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), VIGIL_MAIN, 'run', '-c', configPath, '--runtime-dir', runtimeDir, '--log-format', 'json'], env ? { env: { ...process.env, ...env } } : {});
     return new VigilProcess(lab, host, child, dir, configPath, runtimeDir);
   }
 

@@ -3,14 +3,16 @@
  * reloaded together. Each reads the daemon through a MonitorHost only; a notifier that
  * fails to start is logged and left out, the daemon runs on (the VRRP service matters more
  * than its monitoring). A reload restarts a notifier only when its own settings changed.
+ * The D-Bus and SNMP modules, with their libraries (dbus-next, net-snmp), are loaded only
+ * when configured: a daemon without them does not carry them (bench/notify.ts, RSS).
  */
 import type { NotifiersConfig } from '../config/notifier-types.js';
 import type { Logger } from '../daemon/logger.js';
 import { type MonitorCounters, type MonitorHost } from './common.js';
 import { errorText } from '../base/error-text.js';
-import { DbusMonitor } from './dbus.js';
+import type { DbusMonitor } from './dbus.js';
 import { PrometheusMonitor, countEvents } from './prometheus.js';
-import { SnmpMonitor } from './snmp.js';
+import type { SnmpMonitor } from './snmp.js';
 
 export type { MonitorHost, NotifierStats } from './common.js';
 
@@ -52,15 +54,22 @@ class MonitorSet implements Monitors {
     const c = this.config.dbus;
     if (!c) return;
     try {
+      const { DbusMonitor } = await import('./dbus.js');
       this.dbus = await DbusMonitor.start(c, this.host, this.log);
     } catch (e) {
       this.log.log('error', 'dbus-not-started', { bus: c.bus, name: c.name, detail: errorText(e) });
     }
   }
 
-  startSnmp(): void {
+  async startSnmp(): Promise<void> {
     const c = this.config.snmp;
-    if (c) this.snmp = SnmpMonitor.start(c, this.host, this.log);
+    if (!c) return;
+    try {
+      const { SnmpMonitor } = await import('./snmp.js');
+      this.snmp = SnmpMonitor.start(c, this.host, this.log);
+    } catch (e) {
+      this.log.log('error', 'snmp-not-started', { agentx: `${c.agentx.host}:${c.agentx.port}`, detail: errorText(e) });
+    }
   }
 
   async startPrometheus(): Promise<void> {
@@ -84,7 +93,7 @@ class MonitorSet implements Monitors {
     if (JSON.stringify(before.snmp) !== JSON.stringify(next.snmp)) {
       await this.snmp?.stop();
       this.snmp = undefined;
-      this.startSnmp();
+      await this.startSnmp();
     }
     if (JSON.stringify(before.prometheus) !== JSON.stringify(next.prometheus)) {
       await this.prometheus?.stop();
@@ -106,7 +115,7 @@ class MonitorSet implements Monitors {
 export async function startMonitors(config: NotifiersConfig, host: MonitorHost, log: Logger): Promise<Monitors> {
   const set = new MonitorSet(config, host, log);
   await set.startDbus();
-  set.startSnmp();
+  await set.startSnmp();
   await set.startPrometheus();
   return set;
 }

@@ -9,6 +9,7 @@ declare module 'net-snmp' {
     readonly Integer: number;
     readonly OctetString: number;
     readonly OID: number;
+    readonly IpAddress: number;
     readonly Counter32: number;
     readonly Gauge32: number;
     readonly Unsigned32: number;
@@ -67,13 +68,18 @@ declare module 'net-snmp' {
     readonly socket?: { destroy(): void; end(): void; readonly destroyed: boolean; removeAllListeners(event: string): void; on(event: 'data', listener: (buffer: Buffer) => void): void };
   }
 
-  /** The AgentX encoder; src/monitor/snmp.ts replaces its octet-string writer (see there). */
+  /** The AgentX encoder; src/monitor/snmp.ts replaces its octet-string and IpAddress writers (see there). */
   export interface SmartBufferLike {
     writeUInt32BE(value: number): void;
+    writeUInt16BE(value: number): void;
     writeUInt8(value: number): void;
     writeBuffer(value: Buffer): void;
   }
-  export const AgentXPdu: { writeOctetString: (buffer: SmartBufferLike, value: string | Buffer) => void };
+  export const AgentXPdu: {
+    writeOctetString: (buffer: SmartBufferLike, value: string | Buffer) => void;
+    writeVarBind: (buffer: SmartBufferLike, varbind: Varbind) => void;
+    writeOid: (buffer: SmartBufferLike, oid: string) => void;
+  };
 
   export function createSubagent(options: { master: string; masterPort: number; timeout?: number; description?: string; mib?: Mib }): Subagent;
   export function createMib(options?: Record<string, unknown>): Mib;

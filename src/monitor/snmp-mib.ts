@@ -1,7 +1,7 @@
 /**
  * The MIB objects vigil's AgentX subagent serves (src/monitor/snmp.ts), built from
- * `DaemonStatus`: VRRPv3-MIB (RFC 6527) and the KEEPALIVED-MIB subset. Pure: status in,
- * a net-snmp MIB out.
+ * `DaemonStatus`: VRRPv3-MIB (RFC 6527), VRRP-MIB (RFC 2787: the VRRPv2 IPv4 instances)
+ * and the KEEPALIVED-MIB subset. Pure: status in, a net-snmp MIB out.
  */
 import { hostname } from 'node:os';
 import snmp from 'net-snmp';
@@ -21,6 +21,14 @@ export const STATS = `${VRRPV3_MIB}.1.2`;
 export const STATS_ENTRY = `${STATS}.5.1`;
 export const VRRPV3_NEW_MASTER = `${VRRPV3_MIB}.0.1`;
 export const VRRPV3_PROTO_ERROR = `${VRRPV3_MIB}.0.2`;
+/** RFC 2787 VRRP-MIB, mib-2 68: "vrrpMIB MODULE-IDENTITY ... ::= { mib-2 68 }". */
+export const VRRP_MIB = '1.3.6.1.2.1.68';
+export const V2_OPER_ENTRY = `${VRRP_MIB}.1.3.1`;
+export const V2_ASSO_ENTRY = `${VRRP_MIB}.1.4.1`;
+export const V2_STATS = `${VRRP_MIB}.2`;
+export const V2_STATS_ENTRY = `${V2_STATS}.4.1`;
+/** RFC 2787 vrrpTrapNewMaster, OBJECTS { vrrpOperMasterIpAddr }: { vrrpNotifications 1 }, vrrpNotifications ::= { vrrpMIB 0 }. */
+export const VRRP_TRAP_NEW_MASTER = `${VRRP_MIB}.0.1`;
 export const KEEPALIVED_MIB = '1.3.6.1.4.1.9586.100.5';
 export const KA_ROUTER_ID = `${KEEPALIVED_MIB}.1.2`;
 export const KA_SYNC_ENTRY = `${KEEPALIVED_MIB}.2.1.1`;
@@ -136,6 +144,7 @@ export function providers(keepalivedMib: boolean): snmp.ProviderDefinition[] {
       ],
     },
   ];
+  list.push(...rfc2787Providers());
   if (!keepalivedMib) return list;
   list.push(
     { name: 'routerId', type: P.Scalar, oid: KA_ROUTER_ID, scalarType: T.OctetString, maxAccess: RO },
@@ -179,6 +188,146 @@ export function providers(keepalivedMib: boolean): snmp.ProviderDefinition[] {
   return list;
 }
 
+/**
+ * RFC 2787 VRRP-MIB (VRRP for IPv4, i.e. VRRPv2: RFC 2338/3768), read-only here as every
+ * object vigil serves. vrrpOperTable and vrrpRouterStatsTable are indexed by
+ * { ifIndex, vrrpOperVrId }, vrrpAssoIpAddrTable by { ifIndex, vrrpOperVrId, vrrpAssoIpAddr }.
+ */
+function rfc2787Providers(): snmp.ProviderDefinition[] {
+  const ifIndex = { columnName: 'ifIndex', foreign: 'ifTable' };
+  const vrId = { columnName: 'vrrpOperVrId', foreign: 'vrrpOperTable' };
+  return [
+    { name: 'vrrpNodeVersion', type: P.Scalar, oid: `${VRRP_MIB}.1.1`, scalarType: T.Integer, maxAccess: RO },
+    { name: 'vrrpNotificationCntl', type: P.Scalar, oid: `${VRRP_MIB}.1.2`, scalarType: T.Integer, maxAccess: RO },
+    {
+      name: 'vrrpOperTable',
+      type: P.Table,
+      oid: V2_OPER_ENTRY,
+      maxAccess: NA,
+      tableColumns: columns([
+        [1, 'vrrpOperVrId', T.Integer, NA],
+        [2, 'vrrpOperVirtualMacAddr', T.OctetString],
+        [3, 'vrrpOperState', T.Integer],
+        [4, 'vrrpOperAdminState', T.Integer],
+        [5, 'vrrpOperPriority', T.Integer],
+        [6, 'vrrpOperIpAddrCount', T.Integer],
+        [7, 'vrrpOperMasterIpAddr', T.IpAddress],
+        [8, 'vrrpOperPrimaryIpAddr', T.IpAddress],
+        [9, 'vrrpOperAuthType', T.Integer],
+        [10, 'vrrpOperAuthKey', T.OctetString],
+        [11, 'vrrpOperAdvertisementInterval', T.Integer],
+        [12, 'vrrpOperPreemptMode', T.Integer],
+        [13, 'vrrpOperVirtualRouterUpTime', T.TimeTicks],
+        [14, 'vrrpOperProtocol', T.Integer],
+        [15, 'vrrpOperRowStatus', T.Integer],
+      ]),
+      tableIndex: [ifIndex, { columnName: 'vrrpOperVrId' }],
+    },
+    {
+      name: 'vrrpAssoIpAddrTable',
+      type: P.Table,
+      oid: V2_ASSO_ENTRY,
+      maxAccess: NA,
+      tableColumns: columns([
+        [1, 'vrrpAssoIpAddr', T.IpAddress, NA],
+        [2, 'vrrpAssoIpAddrRowStatus', T.Integer],
+      ]),
+      tableIndex: [ifIndex, vrId, { columnName: 'vrrpAssoIpAddr' }],
+    },
+    { name: 'vrrpRouterChecksumErrors', type: P.Scalar, oid: `${V2_STATS}.1`, scalarType: T.Counter32, maxAccess: RO },
+    { name: 'vrrpRouterVersionErrors', type: P.Scalar, oid: `${V2_STATS}.2`, scalarType: T.Counter32, maxAccess: RO },
+    { name: 'vrrpRouterVrIdErrors', type: P.Scalar, oid: `${V2_STATS}.3`, scalarType: T.Counter32, maxAccess: RO },
+    {
+      name: 'vrrpRouterStatsTable',
+      type: P.Table,
+      oid: V2_STATS_ENTRY,
+      maxAccess: NA,
+      tableColumns: columns([
+        [1, 'vrrpStatsBecomeMaster', T.Counter32],
+        [2, 'vrrpStatsAdvertiseRcvd', T.Counter32],
+        [3, 'vrrpStatsAdvertiseIntervalErrors', T.Counter32],
+        [4, 'vrrpStatsAuthFailures', T.Counter32],
+        [5, 'vrrpStatsIpTtlErrors', T.Counter32],
+        [6, 'vrrpStatsPriorityZeroPktsRcvd', T.Counter32],
+        [7, 'vrrpStatsPriorityZeroPktsSent', T.Counter32],
+        [8, 'vrrpStatsInvalidTypePktsRcvd', T.Counter32],
+        [9, 'vrrpStatsAddressListErrors', T.Counter32],
+        [10, 'vrrpStatsInvalidAuthType', T.Counter32],
+        [11, 'vrrpStatsAuthTypeMismatch', T.Counter32],
+        [12, 'vrrpStatsPacketLengthErrors', T.Counter32],
+      ]),
+      tableIndex: [ifIndex, vrId],
+    },
+  ];
+}
+
+/** Counter32 (RFC 2578 §7.1.6): wraps at 2^32. */
+function counter32(n: number): number {
+  return n % 2 ** 32;
+}
+
+/** An IpAddress value (dotted quad); 0.0.0.0 when there is none. */
+export function ipv4Text(text: string | undefined | null): string {
+  const a = text === undefined || text === null ? undefined : parseIp(text.split('/')[0] ?? '');
+  return a === undefined || a instanceof Error || a.bytes.length !== 4 ? '0.0.0.0' : [...a.bytes].join('.');
+}
+
+/** RFC 2787 rows: the VRRPv2 instances (VRRPv2 is IPv4 only), by ifIndex and VrId. */
+export function isRfc2787Row(r: SnmpRow): boolean {
+  return r.status.version === 2 && r.status.family === 'ipv4';
+}
+
+function addRfc2787(mib: snmp.Mib, status: DaemonStatus, config: VigilConfig, rows: readonly SnmpRow[], traps: boolean, upTimeCs: (name: string) => number): void {
+  const settings = new Map(config.instances.map((i) => [i.name, i]));
+  const all = allRejects(status);
+  mib.setScalarValue('vrrpNodeVersion', 2); // "This value MUST be set to 2"
+  mib.setScalarValue('vrrpNotificationCntl', traps ? 1 : 2); // enabled(1), disabled(2)
+  mib.setScalarValue('vrrpRouterChecksumErrors', counter32(counterSum(all, 'vrrpv3GlobalStatisticsChecksumErrors')));
+  mib.setScalarValue('vrrpRouterVersionErrors', counter32(counterSum(all, 'vrrpv3GlobalStatisticsVersionErrors')));
+  mib.setScalarValue('vrrpRouterVrIdErrors', counter32(counterSum(all, 'vrrpv3GlobalStatisticsVrIdErrors')));
+  const v2 = rows.filter(isRfc2787Row).sort((a, b) => a.ifIndex - b.ifIndex || a.status.vrid - b.status.vrid);
+  for (const r of v2) {
+    const i = r.status;
+    const cfg = settings.get(i.name);
+    mib.addTableRow('vrrpOperTable', [
+      r.ifIndex,
+      i.vrid,
+      virtualMac(i.vrid, 'ipv4'),
+      rfc6527Status(i.state), // initialize(1), backup(2), master(3): the same numbers as RFC 6527
+      1, // vrrpOperAdminState up(1): an instance vigil runs is enabled
+      i.effectivePriority,
+      i.virtualIps.length,
+      ipv4Text(i.master?.address),
+      ipv4Text(i.primaryAddress),
+      cfg?.authentication.type === 'pass' ? 2 : 1, // simpleTextPassword(2), noAuthentication(1)
+      '', // vrrpOperAuthKey: "when read, vrrpOperAuthKey always returns an Octet String of length zero"
+      Math.min(255, Math.max(1, Math.round(i.advertIntervalMs / 1000))), // seconds
+      truth(cfg?.preempt ?? true),
+      upTimeCs(i.name),
+      1, // vrrpOperProtocol ip(1)
+      1, // RowStatus active(1)
+    ]);
+    for (const vip of i.virtualIps) mib.addTableRow('vrrpAssoIpAddrTable', [r.ifIndex, i.vrid, ipv4Text(vip), 1]);
+    const rej = i.rejected;
+    mib.addTableRow('vrrpRouterStatsTable', [
+      r.ifIndex,
+      i.vrid,
+      counter32(i.stats.masterTransitions),
+      counter32(i.stats.advertsReceived),
+      counter32(counterSum(rej, 'vrrpv3StatisticsAdvIntervalErrors')),
+      counter32(counterSum(rej, 'vrrpStatsAuthFailures')),
+      counter32(counterSum(rej, 'vrrpv3StatisticsIpTtlErrors')),
+      counter32(i.stats.priorityZeroReceived),
+      counter32(i.stats.priorityZeroSent),
+      counter32(counterSum(rej, 'vrrpv3StatisticsRcvdInvalidTypePackets')),
+      counter32(counterSum(rej, 'vrrpv3StatisticsAddressListErrors')),
+      counter32(counterSum(rej, 'vrrpStatsInvalidAuthType')),
+      counter32(counterSum(rej, 'vrrpStatsAuthTypeMismatch')),
+      counter32(counterSum(rej, 'vrrpv3StatisticsPacketLengthErrors')),
+    ]);
+  }
+}
+
 /** TruthValue (SNMPv2-TC): true(1), false(2); keepalived's enabled/preempt enums use the same numbers. */
 function truth(b: boolean): number {
   return b ? 1 : 2;
@@ -190,7 +339,14 @@ export function initialState(basePriority: number): number {
 }
 
 /** Builds a fresh MIB of the current status. */
-export function buildMib(status: DaemonStatus, config: VigilConfig, rows: readonly SnmpRow[], keepalivedMib: boolean, upTimeCs: (name: string) => number): snmp.Mib {
+export function buildMib(
+  status: DaemonStatus,
+  config: VigilConfig,
+  rows: readonly SnmpRow[],
+  options: { readonly keepalivedMib: boolean; readonly traps: boolean },
+  upTimeCs: (name: string) => number,
+): snmp.Mib {
+  const { keepalivedMib } = options;
   const mib = snmp.createMib();
   for (const p of providers(keepalivedMib)) mib.registerProvider(p);
   const settings = new Map(config.instances.map((i) => [i.name, i]));
@@ -239,6 +395,7 @@ export function buildMib(status: DaemonStatus, config: VigilConfig, rows: readon
       REFRESH_RATE_MS,
     ]);
   }
+  addRfc2787(mib, status, config, rows, options.traps, upTimeCs);
   if (keepalivedMib) {
     mib.setScalarValue('routerId', hostname());
     const byName = new Map(status.instances.map((i) => [i.name, i]));

@@ -6,6 +6,9 @@
  * - VRRPv3-MIB (RFC 6527, mib-2 207): vrrpv3OperationsTable, vrrpv3AssociatedIpAddrTable,
  *   vrrpv3StatisticsTable, the global error counters, notifications vrrpv3NewMaster and
  *   vrrpv3ProtoError.
+ * - VRRP-MIB (RFC 2787, mib-2 68) for the VRRPv2 instances: vrrpOperTable,
+ *   vrrpAssoIpAddrTable, vrrpRouterStatsTable, the global error counters, notification
+ *   vrrpTrapNewMaster.
  * - KEEPALIVED-MIB subset (enterprises.9586.100.5): vrrpSyncGroupTable name/state,
  *   vrrpInstanceTable name/VRID/state/priorities/VIP status/interface/interval/preempt/
  *   sync group/accept/version, routerId, traps vrrpSyncGroupStateChange and
@@ -37,15 +40,19 @@ import {
   STATS_ENTRY,
   VRRPV3_NEW_MASTER,
   VRRPV3_PROTO_ERROR,
+  VRRP_TRAP_NEW_MASTER,
+  V2_OPER_ENTRY,
   buildMib,
   inetAddress,
   initialState,
+  ipv4Text,
+  isRfc2787Row,
   providers,
   rowIndex,
   type SnmpRow,
 } from './snmp-mib.js';
 
-export { KEEPALIVED_MIB, VRRPV3_MIB } from './snmp-mib.js';
+export { KEEPALIVED_MIB, VRRPV3_MIB, VRRP_MIB } from './snmp-mib.js';
 
 /** AgentX PDU type Close (RFC 2741 §6.1): the master ends the session (snmpd stopping). */
 const AGENTX_CLOSE = 2;
@@ -65,6 +72,25 @@ snmp.AgentXPdu.writeOctetString = (buffer, value) => {
   buffer.writeUInt32BE(bytes.length);
   buffer.writeBuffer(bytes);
   for (let i = 0; i < (4 - (bytes.length % 4)) % 4; i++) buffer.writeUInt8(0);
+};
+
+/**
+ * net-snmp 3.x writes an AgentX IpAddress varbind (RFC 2741 §5.4: an octet string of 4
+ * bytes) by calling a method its buffer does not have, so any IpAddress in a response or a
+ * notification throws (RFC 2787's vrrpOperMasterIpAddr, vrrpTrapNewMaster). Written here.
+ */
+const writeVarBind = snmp.AgentXPdu.writeVarBind;
+snmp.AgentXPdu.writeVarBind = (buffer, varbind) => {
+  if (varbind.type !== snmp.ObjectType.IpAddress || !varbind.oid) {
+    writeVarBind(buffer, varbind);
+    return;
+  }
+  const bytes = String(varbind.value).split('.').map(Number);
+  if (bytes.length !== 4 || bytes.some((b) => !Number.isInteger(b) || b < 0 || b > 255)) throw new Error(`AgentX varbind ${varbind.oid}: invalid IpAddress ${String(varbind.value)}`);
+  buffer.writeUInt16BE(varbind.type);
+  buffer.writeUInt16BE(0); // reserved
+  snmp.AgentXPdu.writeOid(buffer, varbind.oid);
+  snmp.AgentXPdu.writeOctetString(buffer, Buffer.from(bytes));
 };
 
 export class SnmpMonitor {
@@ -123,7 +149,7 @@ export class SnmpMonitor {
     // replaces it once all are (and again whenever the status changed, before a request).
     const empty = snmp.createMib();
     for (const p of providers(false).filter((p) => p.name === 'ifTable')) empty.registerProvider(p);
-    const agent = snmp.createSubagent({ master: host, masterPort: port, timeout: 0, description: 'vigil VRRP subagent (VRRPv3-MIB, KEEPALIVED-MIB)', mib: empty });
+    const agent = snmp.createSubagent({ master: host, masterPort: port, timeout: 0, description: 'vigil VRRP subagent (VRRPv3-MIB, VRRP-MIB, KEEPALIVED-MIB)', mib: empty });
     this.agent = agent;
     this.registered = false;
     // A malformed PDU, a Close from snmpd, or a response the library did not expect must not
@@ -211,7 +237,7 @@ export class SnmpMonitor {
     const status = this.host.status();
     this.dirty = false;
     this.builtAt = Date.now();
-    return buildMib(status, this.host.config(), this.rows(status), this.config.keepalivedMib, (name) => this.upSince.get(name) ?? 0);
+    return buildMib(status, this.host.config(), this.rows(status), { keepalivedMib: this.config.keepalivedMib, traps: this.config.traps }, (name) => this.upSince.get(name) ?? 0);
   }
 
   private onEvent(e: StampedEvent): void {
@@ -230,6 +256,11 @@ export class SnmpMonitor {
           { oid: `${OPS_ENTRY}.3.${row.index}`, type: snmp.ObjectType.OctetString, value: inetAddress(e.master ?? row.status.primaryAddress) },
           { oid: `${STATS_ENTRY}.2.${row.index}`, type: snmp.ObjectType.Integer, value: NEW_MASTER_REASON[row.status.stats.newMasterReason] },
         ]);
+      }
+      if (e.to === 'master' && isRfc2787Row(row)) {
+        // RFC 2787 vrrpTrapNewMaster: "generated when the agent has transitioned to
+        // 'Master'", OBJECTS { vrrpOperMasterIpAddr } (index ifIndex.VrId).
+        this.trap(VRRP_TRAP_NEW_MASTER, [{ oid: `${V2_OPER_ENTRY}.7.${row.ifIndex}.${row.status.vrid}`, type: snmp.ObjectType.IpAddress, value: ipv4Text(e.master ?? row.status.primaryAddress) }]);
       }
       if (this.config.keepalivedMib) {
         // KEEPALIVED-MIB vrrpInstanceStateChange: OBJECTS { vrrpInstanceName, vrrpInstanceState, vrrpInstanceInitialState, routerId }.

@@ -14,13 +14,16 @@ import type { MonitorHost } from '../../src/monitor/common.js';
 import { ip } from '../../src/net/address.js';
 import { emptyRejectCounts, type RejectReason } from '../../src/vrrp/rejection.js';
 import { VirtualRouter, type RouterAction, type RouterEvent } from '../../src/vrrp/router.js';
-import { toConfiguredPriority, toPriority, toV3Interval, toVrid } from '../../src/vrrp/types.js';
+import { toConfiguredPriority, toPriority, toV2Interval, toV3Interval, toVrid } from '../../src/vrrp/types.js';
+import type { Advert } from '../../src/vrrp/codec.js';
 
 export interface TestInstance {
   readonly name: string;
   readonly interface: string;
   readonly vrid: number;
   readonly priority: number;
+  /** VRRP version: 3 by default; 2 (with a simple text password) for the RFC 2787 VRRP-MIB rows. */
+  readonly version?: 2 | 3;
 }
 
 export class TestHost implements MonitorHost {
@@ -36,7 +39,10 @@ export class TestHost implements MonitorHost {
   constructor(instances: readonly TestInstance[]) {
     const yaml = [
       'instances:',
-      ...instances.map((i) => `  - { name: ${i.name}, interface: ${i.interface}, vrid: ${i.vrid}, priority: ${i.priority}, advert_interval: 1s, accept: false, virtual_ips: [10.213.0.${100 + i.vrid}/24] }`),
+      ...instances.map(
+        (i) =>
+          `  - { name: ${i.name}, interface: ${i.interface}, vrid: ${i.vrid}, priority: ${i.priority}, advert_interval: 1s, accept: false, virtual_ips: [10.213.0.${100 + i.vrid}/24]${i.version === 2 ? ', version: 2, authentication: { type: pass, password: secret }' : ''} }`,
+      ),
       ...(instances.length > 1 ? ['sync_groups:', `  - { name: g1, instances: [${instances.map((i) => i.name).join(', ')}] }`] : []),
     ].join('\n');
     const parsed = parseConfig(yaml, 'test.yaml');
@@ -45,11 +51,11 @@ export class TestHost implements MonitorHost {
     for (const spec of instances) {
       const router = new VirtualRouter({
         name: spec.name,
-        version: 3,
+        version: spec.version ?? 3,
         family: 'ipv4',
         vrid: toVrid(spec.vrid),
         priority: toConfiguredPriority(spec.priority),
-        advertInterval: toV3Interval(100),
+        advertInterval: spec.version === 2 ? toV2Interval(1) : toV3Interval(100),
         preempt: true,
         preemptDelayMs: 0,
         acceptMode: false,
@@ -118,7 +124,12 @@ export class TestHost implements MonitorHost {
   hearHigher(name: string, from: string, priority: number): void {
     const r = this.routers.get(name);
     if (!r) throw new Error(`no instance ${name}`);
-    this.drive(name, { type: 'advert', src: ip(from), advert: { version: 3, family: 'ipv4', vrid: toVrid(r.spec.vrid), priority: toPriority(priority), maxAdverInt: toV3Interval(100), reserved: 0, addresses: [ip('10.213.0.100')] } }, this.now + 10);
+    const common = { vrid: toVrid(r.spec.vrid), priority: toPriority(priority), addresses: [ip('10.213.0.100')] };
+    const advert: Advert =
+      r.spec.version === 2
+        ? { ...common, version: 2, family: 'ipv4', adverIntSeconds: 1, authType: 1, authData: new Uint8Array(8) }
+        : { ...common, version: 3, family: 'ipv4', maxAdverInt: toV3Interval(100), reserved: 0 };
+    this.drive(name, { type: 'advert', src: ip(from), advert }, this.now + 10);
   }
 
   status(): DaemonStatus {

@@ -26,6 +26,7 @@ const port = Number(process.argv[2] ?? 705);
 const host = new TestHost([
   { name: 'gw', interface: 'lo', vrid: 51, priority: 150 },
   { name: 'db', interface: 'lo', vrid: 52, priority: 100 },
+  { name: 'old', interface: 'lo', vrid: 53, priority: 120, version: 2 },
 ]);
 const m = SnmpMonitor.start({ agentx: { host: '127.0.0.1', port }, traps: true, keepalivedMib: true }, host, log);
 
