@@ -118,7 +118,7 @@ async function openQuorum(
   if (!q) return undefined;
   if (q.provider === 'corosync') {
     const shortest = Math.min(...config.instances.map((i) => masterDownIntervalMs(i.version, i.priority, i.advertInterval)));
-    return CorosyncQuorum.open(q, scheduler, monotonicMs, log, onVerdict, Number.isFinite(shortest) ? shortest : undefined);
+    return CorosyncQuorum.open(q, scheduler, monotonicMs, log, onVerdict, Number.isFinite(shortest) ? shortest : undefined, events);
   }
   const localId = findLocalNode(q);
   if (localId === undefined) {
