@@ -156,7 +156,7 @@ test(`Pacemaker lab: ${HOSTS.length} nodes, the promotable ocf:vigil:vrrp clone 
           const p = await promoted();
           return seen.length === 1 && seen[0] === expected && p.length === 1 && p[0] === expected;
         },
-        () => `${step}: VIP held by [${seen.join(', ')}], promoted ${JSON.stringify(nodesIn(view, 'vrrp-gw', 'Promoted'))}, expected ${expected}\n${describe()}`,
+        () => `${step}: VIP held by [${seen.join(', ')}], promoted ${JSON.stringify(nodesIn(view, 'vrrp-gw', 'Promoted'))}, expected ${expected}`,
         timeoutMs,
         100,
       );
