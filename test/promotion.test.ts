@@ -116,6 +116,10 @@ test('promotion: roles kept for a restarted daemon come back unpromoted (stopped
     assert.equal(after.role('gw'), 'unpromoted');
     assert.equal(after.role('db'), 'stopped');
     assert.equal(after.role('gone'), 'free', 'an instance no longer configured is dropped');
+    // The file then says what holds: gw unpromoted (a second restart restores the same).
+    const saving = new PromotionControl({ hasInstance: () => true, isMaster: () => false, setTracker: () => undefined, log: () => undefined, save: (roles) => saveRoles(file, roles) });
+    saving.restore(loadRoles(file));
+    assert.deepEqual(loadRoles(file), { gw: 'unpromoted', db: 'stopped' });
     const router = new VirtualRouter(CONFIG);
     router.addGate(after.gate);
     assert.notEqual(after.gate.mayBecomeMaster(router, 0), true, 'restored unpromoted: may not become master');

@@ -81,7 +81,8 @@ export function loadRoles(file: string): Record<string, PromotionRole> {
 
 /** Writes the roles whole (a new file renamed over the old one: a crash leaves the old or the new). */
 export function saveRoles(file: string, roles: Readonly<Record<string, PromotionRole>>): void {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+  // The runtime directory as the control socket makes it (0700).
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(roles)}\n`, { mode: 0o644 });
   renameSync(tmp, file);
@@ -118,7 +119,8 @@ export class PromotionControl {
       restored[instance] = role;
       this.ports.log('info', 'promotion-restored', { instance, was, now: role });
     }
-    this.persist();
+    // The file says what holds now (promoted came back unpromoted, gone instances dropped).
+    if (JSON.stringify(restored) !== JSON.stringify(saved)) this.persist();
     return restored;
   }
 
