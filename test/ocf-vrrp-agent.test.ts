@@ -164,7 +164,8 @@ test('ocf:vigil:vrrp as Pacemaker drives it: only the promoted copy holds the VI
  * not preempt the promoted master; a restarted promoted copy comes back unpromoted, so
  * its monitor says OCF_SUCCESS where Pacemaker expects OCF_RUNNING_PROMOTED: Pacemaker
  * recovers it (demote, stop, start, promote, driven here as it would) and the VIP is back.
- * Audited all along: one holder or none.
+ * A start while the daemon is still coming back waits for it. Audited all along: one
+ * holder or none.
  */
 test('ocf:vigil:vrrp across a daemon restart: roles come back unpromoted (stopped stays stopped), no preemption, Pacemaker re-promotes', { skip, timeout: 120_000 }, async () => {
   await withLab({ hosts: ['a', 'b'], prefix: 'vgoc' }, async (lab) => {
@@ -230,6 +231,21 @@ test('ocf:vigil:vrrp across a daemon restart: roles come back unpromoted (stoppe
       const a3 = await restart(a2);
       assert.ok(!a3.events.some((e) => e.event === 'promotion-restored'), 'nothing restored for a free instance');
       await waitHolders(lab, ['a', 'b'], VIP, ['a']);
+
+      // Pacemaker's start while vigil is still restarting: the agent waits for the daemon
+      // within the start's timeout (CRM_meta_timeout) instead of failing the start.
+      a3.signal('SIGKILL');
+      await a3.waitExit(5000);
+      const t0 = Date.now();
+      const starting = agent('start', { ...env(a3), OCF_RESKEY_CRM_meta_timeout: '30000' });
+      await sleep(2500);
+      const a4 = VigilProcess.spawn(lab, 'a', a3.configPath, a3.runtimeDir);
+      procs.push(a4);
+      const started = await starting;
+      assert.equal(started.code, OCF.SUCCESS, `start waited for the daemon: ${started.out}`);
+      assert.ok(Date.now() - t0 >= 2500, 'start returned only once vigil was back');
+      assert.equal((await agent('monitor', env(a4))).code, OCF.SUCCESS);
+      assert.equal((await a4.instance('gw')).state, 'backup');
     } finally {
       await Promise.all(procs.map((p) => p.stop()));
       rmSync(dir, { recursive: true, force: true });

@@ -24,8 +24,9 @@
  *    `crm_resource --ban --promoted --node b` moves it off b; `--clear` lifts both;
  * 3. haproxy killed on the master node: its monitor fails (migration-threshold 1),
  *    haproxy may no longer run there, and the colocation moves the promotion, so the VIP;
- * 4. vigil killed on the promoted node and started again: it comes back unpromoted
- *    (src/daemon/promotion.ts), its monitor fails, Pacemaker recovers and re-promotes.
+ * 4. vigil killed on the promoted node and started again 5 s later: Pacemaker finds the
+ *    copy not running, its start waits for the daemon, which comes back with the
+ *    instance unpromoted (src/daemon/promotion.ts), and Pacemaker re-promotes it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -235,9 +236,13 @@ test(`Pacemaker lab: ${HOSTS.length} nodes, the promotable ocf:vigil:vrrp clone 
       await settle('a', 'haproxy cleaned up on a: a promoted again');
 
       // 4. vigil killed on the promoted node and started again: back unpromoted, Pacemaker re-promotes.
+      // Down for 5 s: the promoted monitor (every 2 s) finds vigil gone (not running) and
+      // Pacemaker's start of the copy on a must wait for the daemon (the agent waits within
+      // the start's timeout; a failed start would keep the copy off a).
       const old = v('a');
       old.signal('SIGKILL');
       await old.waitExit(5000);
+      await sleep(5000);
       const again = VigilProcess.spawn(lab, 'a', old.configPath, old.runtimeDir);
       extra.push(old);
       vigils.set('a', again);
