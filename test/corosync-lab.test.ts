@@ -13,6 +13,11 @@
  *
  * The VIP is audited after every step (held by at most one running daemon's node), and
  * sampled all through the partition, where two holders at once would be the failure.
+ *
+ * What corosync reports reaches the daemon's event stream (read with `vigil events
+ * --json`, as notifiers and monitors get it): member-joined / member-left per corosync
+ * membership change, quorum-changed, and quorum-provider when the connection to corosync
+ * is lost and restored.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +27,7 @@ import { VigilProcess, vigilCli, configYaml, holders, instanceYaml, waitHolders 
 import { CorosyncCluster, healPartition, partition } from '../src/lab/corosync.js';
 import { corosyncBinding } from '../src/native/corosync.js';
 import type { CorosyncQuorumStatus } from '../src/daemon/corosync-quorum.js';
+import type { StampedEvent } from '../src/events/types.js';
 import { sleep, until } from '../src/lab/wait.js';
 import { errorText } from '../src/base/error-text.js';
 
@@ -54,6 +60,29 @@ async function quorumOf(p: VigilProcess): Promise<CorosyncQuorumStatus> {
   assert.ok(q, `${p.host} reports no quorum`);
   assert.equal(q.provider, 'corosync');
   return q;
+}
+
+/** The daemon's event stream after `since` (sequence number), as `vigil events --json` gives it. */
+async function streamOf(p: VigilProcess, since = 0): Promise<StampedEvent[]> {
+  const r = await vigilCli(['events', '--json', '--since', String(since), '--runtime-dir', p.runtimeDir]);
+  assert.equal(r.code, 0, `vigil events on ${p.host}: ${r.stderr}`);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as StampedEvent);
+}
+
+/** The sequence number of the last event, or `since` when there is none after it. */
+function lastSeq(events: readonly StampedEvent[], since = 0): number {
+  return events.length > 0 ? (events[events.length - 1] as StampedEvent).seq : since;
+}
+
+/** The names in the member-joined (or -left) events, sorted. */
+function memberNames(events: readonly StampedEvent[], kind: 'member-joined' | 'member-left'): string[] {
+  return events
+    .filter((e) => e.kind === kind)
+    .map((e) => (e as StampedEvent & { name: string }).name)
+    .sort();
 }
 
 function running(vigils: ReadonlyMap<string, VigilProcess>): string[] {
@@ -112,6 +141,17 @@ test('corosync lab: 5 nodes on corosync — wait_for_all cold boot, corosync res
       assert.equal(unblock.code, 0, unblock.stdout + unblock.stderr);
       await until(async () => (await quorumOf(v('a'))).quorate, () => 'a quorate after unblock', 10_000, 200);
       await settle(lab, vigils, ['a'], 'unblocked: a (priority 150) is master with 4 of 5');
+      // The stream of a so far: its corosync connected, b, c, d joined (e has no corosync yet), quorate after the unblock.
+      const boot = await streamOf(v('a'));
+      const connectedEv = boot.find((e) => e.kind === 'quorum-provider');
+      assert.ok(connectedEv && connectedEv.kind === 'quorum-provider' && connectedEv.connected && connectedEv.node === 1, `a: quorum-provider connected, node 1: ${JSON.stringify(connectedEv)}`);
+      assert.deepEqual(memberNames(boot, 'member-joined'), ['b', 'c', 'd']);
+      assert.deepEqual(memberNames(boot, 'member-left'), []);
+      const gained = boot.filter((e) => e.kind === 'quorum-changed');
+      assert.equal(gained.length, 1, `one quorum-changed on a: ${JSON.stringify(gained)}`);
+      assert.ok(gained[0]?.kind === 'quorum-changed' && gained[0].quorate && gained[0].votes === 4 && gained[0].reason === 'corosync', JSON.stringify(gained[0]));
+      assert.ok(boot.some((e) => e.kind === 'quorum-verdict' && e.to === 'hold'), 'a: quorum-verdict hold on the stream');
+      let seqA = lastSeq(boot);
       const again = await vigilCli(['quorum', 'unblock', '--force', '--runtime-dir', v('a').runtimeDir]);
       assert.equal(again.code, 1, 'a second unblock is refused: not waiting');
       assert.match(again.stderr, /refused: corosync is not waiting/);
@@ -119,6 +159,10 @@ test('corosync lab: 5 nodes on corosync — wait_for_all cold boot, corosync res
       await cluster.start(['e']);
       await v('e').waitFor((ev) => ev.event === 'corosync-connected', 'e: corosync-connected', 15_000);
       await settle(lab, vigils, ['a'], 'all 5 up: a (priority 150) stays master');
+      const eUp = await streamOf(v('a'), seqA);
+      assert.deepEqual(memberNames(eUp, 'member-joined'), ['e']);
+      assert.equal(eUp.filter((e) => e.kind === 'quorum-changed').length, 0, 'a stays quorate when e joins');
+      seqA = lastSeq(eUp, seqA);
       const q5 = await quorumOf(v('c'));
       assert.equal(q5.quorate, true);
       assert.equal(q5.expectedVotes, 5);
@@ -159,6 +203,18 @@ test('corosync lab: 5 nodes on corosync — wait_for_all cold boot, corosync res
       await v('a').waitFor((ev) => ev.event === 'corosync-connected', 'a: corosync-connected again', 15_000, from);
       await until(async () => (await quorumOf(v('a'))).quorate, () => 'a quorate again after its corosync restarted', 20_000, 200);
       await settle(lab, vigils, ['a'], 'corosync back on a: a preempts');
+      // On a's stream: the connection lost (inquorate), restored (quorate again). The others
+      // did not leave because a's corosync restarted: if its corosync, new, first formed a
+      // ring of its own, each member that left it joined again.
+      const restartAll = await streamOf(v('a'), seqA);
+      assert.deepEqual(memberNames(restartAll, 'member-left'), memberNames(restartAll, 'member-joined'), 'a: the same members after its corosync restarted');
+      const restart = restartAll.filter((e) => ['quorum-provider', 'quorum-changed', 'quorum-verdict'].includes(e.kind));
+      const kinds = restart.map((e) => (e.kind === 'quorum-provider' ? `provider:${e.connected}` : e.kind === 'quorum-changed' ? `quorate:${e.quorate}` : e.kind === 'quorum-verdict' ? `verdict:${e.to}` : e.kind));
+      assert.deepEqual(kinds, ['provider:false', 'quorate:false', 'verdict:release', 'provider:true', 'quorate:true', 'verdict:hold'], JSON.stringify(restart));
+      const lostEv = restart[0];
+      assert.ok(lostEv?.kind === 'quorum-provider' && /corosync is not running or went away/.test(lostEv.detail ?? '') && lostEv.disconnects === 1, JSON.stringify(lostEv));
+      seqA = lastSeq(restartAll, seqA);
+      const seqC = lastSeq(await streamOf(v('c')));
       const between = v('a').events.slice(from);
       const down = between.findIndex((e) => e.event === 'corosync-disconnected');
       const up = between.findIndex((e) => e.event === 'corosync-connected');
@@ -185,6 +241,19 @@ test('corosync lab: 5 nodes on corosync — wait_for_all cold boot, corosync res
       assert.equal(v('a').stateChanges('gw').slice(-1)[0]?.['to'], 'fault', 'a (inquorate) is in FAULT');
       await healPartition(lab);
       await settle(lab, vigils, ['a'], 'healed: a regains quorum and preempts');
+      // c's stream: a and b left in the partition, joined again when it healed; c stayed quorate.
+      const split = await streamOf(v('c'), seqC);
+      assert.deepEqual(memberNames(split, 'member-left'), ['a', 'b']);
+      assert.deepEqual(memberNames(split, 'member-joined'), ['a', 'b']);
+      assert.equal(split.filter((e) => e.kind === 'quorum-changed').length, 0, 'c stays quorate through the partition');
+      const splitA = await streamOf(v('a'), seqA);
+      assert.deepEqual(memberNames(splitA, 'member-left'), ['c', 'd', 'e']);
+      assert.deepEqual(
+        splitA.filter((e) => e.kind === 'quorum-changed').map((e) => e.kind === 'quorum-changed' && e.quorate),
+        [false, true],
+        'a: inquorate in the partition, quorate when healed',
+      );
+      const seqB = lastSeq(await streamOf(v('b')));
 
       // ---- the master node dies (corosync and vigil killed): b takes over.
       const killedAt = Date.now();
@@ -199,6 +268,10 @@ test('corosync lab: 5 nodes on corosync — wait_for_all cold boot, corosync res
       const q4 = await quorumOf(v('b'));
       assert.equal(q4.quorate, true);
       assert.ok(!q4.members.some((m) => m.name === 'a'));
+      const death = await streamOf(v('b'), seqB);
+      assert.deepEqual(memberNames(death, 'member-left'), ['a']);
+      const leftA = death.find((e) => e.kind === 'member-left');
+      assert.ok(leftA?.kind === 'member-left' && leftA.node === 1 && /^corosync ring [0-9a-f]+\.[0-9a-f]+$/.test(leftA.reason ?? ''), JSON.stringify(leftA));
       console.log(`# corosync lab: master killed -> new master after ${takeoverMs} ms (Master_Down_Interval about 3.6 s, counted from the last advert, up to 1 s before the kill)`);
     } finally {
       await Promise.all([...vigils.values()].map((p) => p.stop()));

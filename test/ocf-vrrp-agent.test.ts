@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { labSkipReason, withLab, type Lab } from '../src/lab/netns.js';
 import { sleep } from '../src/lab/wait.js';
-import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
+import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml, vigilCli, waitHolders } from '../src/lab/vigil.js';
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -152,6 +152,102 @@ test('ocf:vigil:vrrp as Pacemaker drives it: only the promoted copy holds the VI
       console.log(`# ocf: demote b + promote a -> VIP on a after ${moveMs} ms (agent calls included)`);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * The daemon restarted under Pacemaker (crashed and respawned, or vigil.service
+ * restarted): its instances come back as backups that may not become master, never free
+ * (src/daemon/promotion.ts). A restarted unpromoted copy with the highest priority does
+ * not preempt the promoted master; a restarted promoted copy comes back unpromoted, so
+ * its monitor says OCF_SUCCESS where Pacemaker expects OCF_RUNNING_PROMOTED: Pacemaker
+ * recovers it (demote, stop, start, promote, driven here as it would) and the VIP is back.
+ * A start while the daemon is still coming back waits for it. Audited all along: one
+ * holder or none.
+ */
+test('ocf:vigil:vrrp across a daemon restart: roles come back unpromoted (stopped stays stopped), no preemption, Pacemaker re-promotes', { skip, timeout: 120_000 }, async () => {
+  await withLab({ hosts: ['a', 'b'], prefix: 'vgoc' }, async (lab) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vigil-ocf-'));
+    const first = { a: await VigilProcess.start(lab, 'a', yaml(150)), b: await VigilProcess.start(lab, 'b', yaml(100)) };
+    const procs: VigilProcess[] = [first.a, first.b];
+    /** Kills (a crash) and starts again with the same config and runtime directory. */
+    const restart = async (p: VigilProcess): Promise<VigilProcess> => {
+      p.signal('SIGKILL');
+      await p.waitExit(5000);
+      const again = VigilProcess.spawn(lab, p.host, p.configPath, p.runtimeDir);
+      procs.push(again);
+      await again.waitFor((e) => e.event === 'started', `${p.host} started again`, 10_000);
+      return again;
+    };
+    /** Samples the holders for `ms`: never two; returns every holder seen. */
+    const watch = async (ms: number, step: string): Promise<Set<string>> => {
+      const seen = new Set<string>();
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        for (const h of await audit(lab, step)) seen.add(h);
+        await sleep(100);
+      }
+      return seen;
+    };
+    try {
+      const wrapper = writeWrapper(dir);
+      const env = (p: VigilProcess): Record<string, string> => ({ OCF_RESOURCE_INSTANCE: 'vip', OCF_RESKEY_instance: 'gw', OCF_RESKEY_vigil: wrapper, OCF_RESKEY_runtime_dir: p.runtimeDir });
+      assert.equal((await agent('start', env(first.a))).code, OCF.SUCCESS);
+      assert.equal((await agent('start', env(first.b))).code, OCF.SUCCESS);
+      assert.equal((await agent('promote', env(first.b))).code, OCF.SUCCESS);
+      await waitHolders(lab, ['a', 'b'], VIP, ['b']);
+
+      // a (unpromoted, priority 150 > b's 100) crashes and comes back: unpromoted, it does not preempt b.
+      const a = await restart(first.a);
+      const restored = a.events.find((e) => e.event === 'promotion-restored');
+      assert.ok(restored && restored['was'] === 'unpromoted' && restored['now'] === 'unpromoted', `a: promotion-restored: ${a.logText()}`);
+      assert.deepEqual([...(await watch(4000, 'a restarted'))], ['b'], 'b keeps the VIP while a (higher priority) is back');
+      assert.equal(a.stateChanges('gw').filter((e) => e['to'] === 'master').length, 0, 'a never master after its restart');
+      assert.equal((await agent('monitor', env(a))).code, OCF.SUCCESS, 'a: unpromoted, as Pacemaker has it');
+
+      // b (promoted, master) crashes and comes back unpromoted: nobody holds the VIP, a does not take it.
+      const b = await restart(first.b);
+      assert.deepEqual([...(await watch(4000, 'b restarted'))].filter((h) => h !== 'b'), [], 'a never takes the VIP while b restarts');
+      assert.deepEqual(await audit(lab, 'b back'), [], 'b came back without the VIP');
+      assert.equal((await b.instance('gw')).state, 'backup');
+      assert.equal((await agent('monitor', env(b))).code, OCF.SUCCESS, 'b: not promoted any more: Pacemaker sees a failed promoted copy');
+      // Pacemaker's recovery of a failed promoted copy: demote, stop, start, promote.
+      for (const action of ['demote', 'stop', 'start', 'promote']) assert.equal((await agent(action, env(b))).code, OCF.SUCCESS, `b: ${action}`);
+      await waitHolders(lab, ['a', 'b'], VIP, ['b']);
+      assert.equal((await agent('monitor', env(b))).code, OCF.RUNNING_PROMOTED);
+
+      // A stopped copy stays stopped (FAULT, no adverts) across a restart.
+      assert.equal((await agent('stop', env(a))).code, OCF.SUCCESS);
+      const a2 = await restart(a);
+      assert.equal((await a2.instance('gw')).state, 'fault');
+      assert.equal((await agent('monitor', env(a2))).code, OCF.NOT_RUNNING);
+      assert.deepEqual([...(await watch(1500, 'a stopped, restarted'))], ['b']);
+
+      // Taken out of Pacemaker's hands (role free), a restart leaves it free: VRRP alone, a preempts.
+      const free = await vigilCli(['instance', 'role', 'gw', 'free', '--runtime-dir', a2.runtimeDir]);
+      assert.equal(free.code, 0, free.stderr);
+      const a3 = await restart(a2);
+      assert.ok(!a3.events.some((e) => e.event === 'promotion-restored'), 'nothing restored for a free instance');
+      await waitHolders(lab, ['a', 'b'], VIP, ['a']);
+
+      // Pacemaker's start while vigil is still restarting: the agent waits for the daemon
+      // within the start's timeout (CRM_meta_timeout) instead of failing the start.
+      a3.signal('SIGKILL');
+      await a3.waitExit(5000);
+      const t0 = Date.now();
+      const starting = agent('start', { ...env(a3), OCF_RESKEY_CRM_meta_timeout: '30000' });
+      await sleep(2500);
+      const a4 = VigilProcess.spawn(lab, 'a', a3.configPath, a3.runtimeDir);
+      procs.push(a4);
+      const started = await starting;
+      assert.equal(started.code, OCF.SUCCESS, `start waited for the daemon: ${started.out}`);
+      assert.ok(Date.now() - t0 >= 2500, 'start returned only once vigil was back');
+      assert.equal((await agent('monitor', env(a4))).code, OCF.SUCCESS);
+      assert.equal((await a4.instance('gw')).state, 'backup');
+    } finally {
+      await Promise.all(procs.map((p) => p.stop()));
       rmSync(dir, { recursive: true, force: true });
     }
   });

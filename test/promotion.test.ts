@@ -11,7 +11,10 @@ import assert from 'node:assert/strict';
 import { ip } from '../src/net/address.js';
 import { VirtualRouter, type RouterAction, type RouterConfig } from '../src/vrrp/router.js';
 import { toConfiguredPriority, toV3Interval, toVrid } from '../src/vrrp/types.js';
-import { PROMOTION_TRACKER, PromotionControl } from '../src/daemon/promotion.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PROMOTION_TRACKER, PromotionControl, loadRoles, rolesFile, saveRoles } from '../src/daemon/promotion.js';
 
 const CONFIG: RouterConfig = {
   name: 'gw',
@@ -83,4 +86,49 @@ test('promotion: unpromoted never becomes master; promoted takes over; demoted s
   assert.equal(router.state, 'master', 'free: VRRP alone decides');
   assert.deepEqual(control.all(), {});
   assert.throws(() => control.set('nosuch', 'promoted'), /no instance is named "nosuch"/);
+});
+
+test('promotion: roles kept for a restarted daemon come back unpromoted (stopped stays stopped); a broken roles file is named', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vigil-roles-'));
+  try {
+    const file = rolesFile(dir);
+    assert.deepEqual(loadRoles(file), {}, 'no file: nothing to restore');
+    const saved: Record<string, string>[] = [];
+    const control = new PromotionControl({
+      hasInstance: (name) => name === 'gw' || name === 'db' || name === 'web',
+      isMaster: () => false,
+      setTracker: () => undefined,
+      log: () => undefined,
+      save: (roles) => {
+        saved.push({ ...roles });
+        saveRoles(file, roles);
+      },
+    });
+    control.set('gw', 'promoted');
+    control.set('db', 'stopped');
+    control.set('web', 'unpromoted');
+    control.set('web', 'free');
+    assert.deepEqual(loadRoles(file), { gw: 'promoted', db: 'stopped' });
+    assert.equal(saved.length, 4);
+
+    const after = new PromotionControl({ hasInstance: (name) => name !== 'gone', isMaster: () => false, setTracker: () => undefined, log: () => undefined });
+    assert.deepEqual(after.restore({ ...loadRoles(file), gone: 'promoted' }), { gw: 'unpromoted', db: 'stopped' });
+    assert.equal(after.role('gw'), 'unpromoted');
+    assert.equal(after.role('db'), 'stopped');
+    assert.equal(after.role('gone'), 'free', 'an instance no longer configured is dropped');
+    // The file then says what holds: gw unpromoted (a second restart restores the same).
+    const saving = new PromotionControl({ hasInstance: () => true, isMaster: () => false, setTracker: () => undefined, log: () => undefined, save: (roles) => saveRoles(file, roles) });
+    saving.restore(loadRoles(file));
+    assert.deepEqual(loadRoles(file), { gw: 'unpromoted', db: 'stopped' });
+    const router = new VirtualRouter(CONFIG);
+    router.addGate(after.gate);
+    assert.notEqual(after.gate.mayBecomeMaster(router, 0), true, 'restored unpromoted: may not become master');
+
+    writeFileSync(file, '{"gw": "master"}\n');
+    assert.throws(() => loadRoles(file), (e: Error) => e.message.includes(file) && e.message.includes('"gw"') && e.message.includes('unknown role'));
+    writeFileSync(file, 'nonsense');
+    assert.throws(() => loadRoles(file), (e: Error) => e.message.startsWith(`${file}: not JSON`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

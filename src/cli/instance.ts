@@ -25,7 +25,9 @@ status prints one line, "ROLE STATE PRIORITY" (the effective priority; FAULT's r
 follow), from the daemon's status, as vigil status shows it; exit 3 when NAME is not an instance.
 
 Prints or sets the role Pacemaker gives the VRRP instance NAME (ocf:vigil:vrrp):
-  free        not under Pacemaker: VRRP alone decides (every instance when vigil starts)
+  free        not under Pacemaker: VRRP alone decides (every instance when vigil starts,
+              but for the roles a previous run left in the runtime directory: stopped
+              stays stopped, unpromoted and promoted come back unpromoted)
   stopped     FAULT: no adverts, no VIP
   unpromoted  backup that may not become master; a master steps down (sends priority 0)
   promoted    may become master

@@ -29,7 +29,7 @@ import { readKeyFile } from '../quorum/io/authkey.js';
 import { QuorumService, findLocalNode } from '../daemon/quorum-service.js';
 import { CorosyncQuorum } from '../daemon/corosync-quorum.js';
 import { masterDownIntervalMs } from '../vrrp/timers.js';
-import { PROMOTION_ROLES, PromotionControl, type PromotionRole } from '../daemon/promotion.js';
+import { PROMOTION_ROLES, PromotionControl, loadRoles, rolesFile, saveRoles, type PromotionRole } from '../daemon/promotion.js';
 import { ResourceService } from '../daemon/resource-service.js';
 import { canonical } from '../daemon/reload.js';
 import { monotonicMs } from '../daemon/clock.js';
@@ -118,7 +118,7 @@ async function openQuorum(
   if (!q) return undefined;
   if (q.provider === 'corosync') {
     const shortest = Math.min(...config.instances.map((i) => masterDownIntervalMs(i.version, i.priority, i.advertInterval)));
-    return CorosyncQuorum.open(q, scheduler, monotonicMs, log, onVerdict, Number.isFinite(shortest) ? shortest : undefined);
+    return CorosyncQuorum.open(q, scheduler, monotonicMs, log, onVerdict, Number.isFinite(shortest) ? shortest : undefined, events);
   }
   const localId = findLocalNode(q);
   if (localId === undefined) {
@@ -170,7 +170,16 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     isMaster: daemon.vrrpView.isMaster,
     setTracker: daemon.vrrpView.setTracker,
     log: (level, event, fields) => log.log(level, event, fields),
+    save: (roles) => saveRoles(rolesFile(config.global.runtimeDir), roles),
   });
+  // Pacemaker's roles of a previous run of this daemon: back before any instance starts.
+  try {
+    promotion.restore(loadRoles(rolesFile(config.global.runtimeDir)));
+  } catch (e) {
+    io.stderr(`vigil run: ${errorText(e)}\n`);
+    await daemon.stop().catch(() => undefined);
+    return EXIT_FAILED;
+  }
   daemon.attachPromotion(promotion);
   // Notify scripts, FIFO and alert agents: subscribed before the start, so they see it.
   let notifiers: Notifiers;

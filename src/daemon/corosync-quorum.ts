@@ -13,8 +13,18 @@
  * no_quorum_policy as for an inquorate node, the disconnect is logged and shown in
  * status, and vigil reconnects with a backoff (250 ms doubling to 5 s) until corosync
  * answers again. It never throws out of a callback.
+ *
+ * What it learns goes on the daemon's event stream, as the own provider's does (so `vigil
+ * events`, the notifiers and the monitors see it, and the log subscriber logs it):
+ * quorum-changed (corosync's quorate flag, or the connection lost while quorate),
+ * member-joined / member-left (corosync's membership, this node excluded), quorum-verdict,
+ * and quorum-provider (the connection to corosync lost or restored). Across a lost
+ * connection the membership last reported stands: the other nodes did not leave because
+ * this node's corosync restarted, so only a real difference after the reconnect is an event.
  */
 import { errorText } from '../base/error-text.js';
+import { EventStream } from '../events/stream.js';
+import { logEvents } from './event-log.js';
 import type { QuorumConfig } from '../config/types.js';
 import type { QuorumChange, QuorumMemberStatus } from '../quorum/engine.js';
 import { toNodeId, type NodeId } from '../quorum/types.js';
@@ -57,6 +67,8 @@ export class CorosyncQuorum {
   /** From the last quorum notification (or getinfo before the first one arrives). */
   private quorate = false;
   private members: number[] = [];
+  /** The membership as last emitted (member-joined / member-left), kept across reconnects. */
+  private announced = new Set<number>();
   private votes = new Map<number, number>();
   private names = new Map<number, string>();
   private ring: { nodeId: number; seq: bigint } | undefined;
@@ -79,6 +91,7 @@ export class CorosyncQuorum {
     private readonly log: Logger,
     private readonly onVerdict: (verdict: QuorumVerdict, why: string) => void,
     private readonly shortestMasterDownMs: number | undefined,
+    private readonly events: EventStream,
   ) {
     this.since = now();
     this.verdictNow = policyVerdict(false, config.noQuorumPolicy);
@@ -97,8 +110,13 @@ export class CorosyncQuorum {
     onVerdict: (verdict: QuorumVerdict, why: string) => void,
     /** The shortest Master_Down_Interval of this node's instances, to check corosync's timing against. */
     shortestMasterDownMs?: number,
+    /** The daemon's event stream; without it, a stream of the service's own, logged to `log`. */
+    events?: EventStream,
+    /** The client libraries; tests of the addon-less paths only. */
+    binding: CorosyncBinding = corosyncBinding(),
   ): CorosyncQuorum {
-    const service = new CorosyncQuorum(config, corosyncBinding(), scheduler, now, log, onVerdict, shortestMasterDownMs);
+    const stream = events ?? ownStream(log);
+    const service = new CorosyncQuorum(config, binding, scheduler, now, log, onVerdict, shortestMasterDownMs, stream);
     service.connect();
     log.log('info', 'quorum-started', { provider: 'corosync', connected: service.conn !== undefined, node: service.localId, quorate: service.quorate, verdict: service.verdictNow });
     return service;
@@ -126,7 +144,7 @@ export class CorosyncQuorum {
       this.retryLater();
       return;
     }
-    this.log.log('info', 'corosync-connected', { node: this.localId, after_disconnects: this.disconnects });
+    this.events.emit({ kind: 'quorum-provider', provider: 'corosync', connected: true, node: this.localId, disconnects: this.disconnects });
     this.since = this.now();
     this.backoffMs = RECONNECT_FIRST_MS;
     this.lastError = null;
@@ -138,7 +156,7 @@ export class CorosyncQuorum {
       return;
     }
     // Until the first quorum notification, getinfo's flag says whether this node is quorate.
-    this.quorate = ((this.info?.flags ?? 0) & this.binding.flags.QUORATE) !== 0;
+    this.setQuorate(((this.info?.flags ?? 0) & this.binding.flags.QUORATE) !== 0, 'corosync-connected');
     this.reassess('corosync-connected');
   }
 
@@ -177,15 +195,12 @@ export class CorosyncQuorum {
       return;
     }
     let nodelistChanged = false;
+    let quorate = this.quorate;
     for (const n of notifications) {
       if (n.type === 'quorum') {
-        if (n.quorate !== this.quorate) this.log.log(n.quorate ? 'info' : 'warn', 'quorum-change', { quorate: n.quorate, reason: 'corosync', members: n.nodes.filter((x) => x.state === NODESTATE.MEMBER).map((x) => String(x.id)) });
-        this.quorate = n.quorate;
+        quorate = n.quorate;
         this.members = n.nodes.filter((x) => x.state === NODESTATE.MEMBER).map((x) => x.id);
       } else if (n.type === 'nodelist') {
-        const joined = n.members.filter((m) => !this.members.includes(m));
-        const left = this.members.filter((m) => !n.members.includes(m));
-        this.log.log('info', 'corosync-membership', { ring: ringText(n.ringId), members: n.members.map(String), joined: joined.map(String), left: left.map(String) });
         this.ring = n.ringId;
         this.members = [...n.members];
         nodelistChanged = true;
@@ -199,6 +214,8 @@ export class CorosyncQuorum {
       this.lost(describe(e));
       return;
     }
+    this.announceMembers();
+    this.setQuorate(quorate, 'corosync');
     this.reassess('quorum');
   }
 
@@ -220,6 +237,25 @@ export class CorosyncQuorum {
     if (names || this.names.size === 0) this.names = new Map(this.binding.nodes(conn.id).map((n) => [n.id, n.name]));
   }
 
+  /** member-joined / member-left for the difference between corosync's membership and the one last emitted. */
+  private announceMembers(): void {
+    const now = new Set(this.members.filter((m) => m !== this.localId));
+    const reason = this.ring ? `corosync ring ${ringText(this.ring)}` : 'corosync';
+    for (const m of this.announced) if (!now.has(m)) this.events.emit({ kind: 'member-left', node: m, name: this.names.get(m) ?? `node${m}`, silentMs: 0, reason });
+    for (const m of now) if (!this.announced.has(m)) this.events.emit({ kind: 'member-joined', node: m, name: this.names.get(m) ?? `node${m}`, reason });
+    this.announced = now;
+  }
+
+  /** quorum-changed when the flag changes (corosync's own, or lost with the connection). */
+  private setQuorate(quorate: boolean, reason: string): void {
+    if (quorate === this.quorate) return;
+    this.quorate = quorate;
+    const members = this.members.map((m) => this.names.get(m) ?? `node${m}`).join(', ');
+    const detail = reason === 'corosync-disconnected' ? `corosync is not reachable (${this.lastError ?? 'disconnected'})` : `members ${members || '-'}${this.ring ? ` (ring ${ringText(this.ring)})` : ''}`;
+    const votes = this.conn ? (this.info?.totalVotes ?? 0) : 0;
+    this.events.emit({ kind: 'quorum-changed', quorate, reason, detail, votes, expectedVotes: this.info?.nodeExpectedVotes ?? 0 });
+  }
+
   /** corosync went away (CS_ERR_LIBRARY, a hang-up): inquorate now, reconnect with backoff. */
   private lost(detail: string): void {
     const conn = this.conn;
@@ -234,10 +270,10 @@ export class CorosyncQuorum {
     this.disconnects++;
     this.lastError = detail;
     this.since = this.now();
-    this.quorate = false;
+    this.events.emit({ kind: 'quorum-provider', provider: 'corosync', connected: false, node: this.localId, disconnects: this.disconnects, detail, retryMs: this.backoffMs });
+    this.setQuorate(false, 'corosync-disconnected');
     this.members = [];
     this.ring = undefined;
-    this.log.log('warn', 'corosync-disconnected', { detail, treated_as: 'inquorate', retry_ms: this.backoffMs });
     this.reassess('corosync-disconnected');
     this.retryLater();
   }
@@ -247,7 +283,7 @@ export class CorosyncQuorum {
     if (verdict === this.verdictNow) return;
     const from = this.verdictNow;
     this.verdictNow = verdict;
-    this.log.log(verdict === 'hold' ? 'info' : 'warn', 'quorum-verdict', { from, to: verdict, why, quorate: this.quorate, connected: this.conn !== undefined });
+    this.events.emit({ kind: 'quorum-verdict', from, to: verdict, why, quorate: this.quorate });
     // 'quorum' (not a corosync event name) so the daemon's regained-quorum listen period applies.
     this.onVerdict(verdict, 'quorum');
   }
@@ -339,6 +375,12 @@ export class CorosyncQuorum {
     }
     return Promise.resolve();
   }
+}
+
+function ownStream(log: Logger): EventStream {
+  const stream = new EventStream();
+  logEvents(stream, log);
+  return stream;
 }
 
 /** corosync-quorumtool's format: "%x.%llx". */

@@ -56,6 +56,10 @@ function logEvent(e: StampedEvent, log: Logger): void {
     case 'quorum-verdict':
       log.log(e.to === 'hold' ? 'info' : 'warn', 'quorum-verdict', { from: e.from, to: e.to, why: e.why, quorate: e.quorate, tie_breaker: e.tieBreaker });
       return;
+    case 'quorum-provider':
+      if (e.connected) log.log('info', `${e.provider}-connected`, { node: e.node, after_disconnects: e.disconnects });
+      else log.log('warn', `${e.provider}-disconnected`, { detail: e.detail, treated_as: 'inquorate', retry_ms: e.retryMs });
+      return;
     case 'member-joined':
       log.log('info', 'member-joined', { node: e.node, name: e.name, reason: e.reason, from: e.from });
       return;

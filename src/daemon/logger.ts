@@ -49,6 +49,8 @@ export const STATE_EVENTS: ReadonlySet<string> = new Set([
   'quorum-verdict',
   'member-joined',
   'member-left',
+  'corosync-connected',
+  'corosync-disconnected',
   'tie-breaker',
   'resource-state',
   'group-banned',

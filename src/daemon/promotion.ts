@@ -13,9 +13,24 @@
  *   demote.
  * - promoted: may become master (RFC 5798's rules then decide when). The agent's promote.
  *
- * Roles live in the daemon's memory: a restarted daemon starts every instance free, and
- * the agent's monitor reports that as not running, so Pacemaker recovers it.
+ * Across a restart of the daemon (vigil.service restarted, or crashed and respawned while
+ * Pacemaker runs on): the roles are kept in the runtime directory (promotion.json, on
+ * /run: gone at reboot, when Pacemaker starts from its probes anyway) and come back
+ * before any instance starts, every one that Pacemaker governed as a backup that may not
+ * become master:
+ * - stopped stays stopped (FAULT);
+ * - unpromoted and promoted come back unpromoted. A restarted instance must never come
+ *   back free (VRRP alone would let the highest priority preempt whatever Pacemaker
+ *   promoted elsewhere), nor promoted on its own: while vigil was down, Pacemaker may
+ *   have stopped the copy here (the agent's stop succeeds where vigil is not running) and
+ *   promoted another. The agent's monitor then reports the truth: OCF_SUCCESS where
+ *   Pacemaker expects OCF_RUNNING_PROMOTED is a failed promoted copy, which Pacemaker
+ *   recovers (demote, stop, start, promote, here or on another node) and so re-promotes.
+ *   Until then no node holds the VIP: one holder or none, never two.
  */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { errorText } from '../base/error-text.js';
 import type { MasterGate, VirtualRouter } from '../vrrp/router.js';
 
 export const PROMOTION_TRACKER = 'pacemaker';
@@ -30,6 +45,47 @@ export interface PromotionPorts {
   readonly isMaster: (instance: string) => boolean;
   readonly setTracker: (instance: string, tracker: string, up: boolean) => void;
   readonly log: (level: 'info' | 'warn', event: string, fields: Record<string, string | boolean>) => void;
+  /** Keeps the roles for a restarted daemon (rolesFile); absent: memory only. */
+  readonly save?: (roles: Readonly<Record<string, PromotionRole>>) => void;
+}
+
+/** The file in the runtime directory that keeps the roles across a restart of the daemon. */
+export function rolesFile(runtimeDir: string): string {
+  return path.join(runtimeDir, 'promotion.json');
+}
+
+/** The roles a previous daemon left (none when there is no file); throws naming the file when it is not a roles file. */
+export function loadRoles(file: string): Record<string, PromotionRole> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return {};
+    throw new Error(`${file}: ${errorText(e)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not JSON: ${errorText(e)}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${file}: not an object of instance roles`);
+  const roles: Record<string, PromotionRole> = {};
+  for (const [instance, role] of Object.entries(parsed)) {
+    const known = PROMOTION_ROLES.find((r) => r === role);
+    if (known === undefined) throw new Error(`${file}: instance "${instance}": unknown role ${JSON.stringify(role)}`);
+    roles[instance] = known;
+  }
+  return roles;
+}
+
+/** Writes the roles whole (a new file renamed over the old one: a crash leaves the old or the new). */
+export function saveRoles(file: string, roles: Readonly<Record<string, PromotionRole>>): void {
+  // The runtime directory as the control socket makes it (0700).
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(roles)}\n`, { mode: 0o644 });
+  renameSync(tmp, file);
 }
 
 export class PromotionControl {
@@ -46,6 +102,35 @@ export class PromotionControl {
 
   role(instance: string): PromotionRole {
     return this.roles.get(instance) ?? 'free';
+  }
+
+  /**
+   * The roles a previous daemon left, before any instance starts (the daemon's startup
+   * applies them: stopped is FAULT, unpromoted may not become master): stopped stays
+   * stopped, unpromoted and promoted come back unpromoted (see the header). Instances no
+   * longer configured are dropped. Returns what was restored.
+   */
+  restore(saved: Readonly<Record<string, PromotionRole>>): Record<string, PromotionRole> {
+    const restored: Record<string, PromotionRole> = {};
+    for (const [instance, was] of Object.entries(saved)) {
+      if (was === 'free' || !this.ports.hasInstance(instance)) continue;
+      const role: PromotionRole = was === 'stopped' ? 'stopped' : 'unpromoted';
+      this.roles.set(instance, role);
+      restored[instance] = role;
+      this.ports.log('info', 'promotion-restored', { instance, was, now: role });
+    }
+    // The file says what holds now (promoted came back unpromoted, gone instances dropped).
+    if (JSON.stringify(restored) !== JSON.stringify(saved)) this.persist();
+    return restored;
+  }
+
+  private persist(): void {
+    try {
+      this.ports.save?.(this.all());
+    } catch (e) {
+      // The role holds in memory; only a restart of the daemon would forget it.
+      this.ports.log('warn', 'promotion-save-failed', { detail: errorText(e) });
+    }
   }
 
   /** Every instance with a role other than free. */
@@ -67,6 +152,9 @@ export class PromotionControl {
       if (role === 'unpromoted' && wasMaster) this.ports.setTracker(instance, PROMOTION_TRACKER, false);
       this.ports.setTracker(instance, PROMOTION_TRACKER, true);
     }
-    if (from !== role) this.ports.log('info', 'promotion-role', { instance, from, to: role, was_master: wasMaster });
+    if (from !== role) {
+      this.persist();
+      this.ports.log('info', 'promotion-role', { instance, from, to: role, was_master: wasMaster });
+    }
   }
 }

@@ -54,6 +54,11 @@ export type VigilEvent =
   | { readonly kind: 'quorum-changed'; readonly quorate: boolean; readonly reason: string; readonly detail: string; readonly votes: number; readonly expectedVotes: number }
   /** `quorate` and `tieBreaker` (its state) at the time of the verdict. */
   | { readonly kind: 'quorum-verdict'; readonly from: QuorumVerdictName; readonly to: QuorumVerdictName; readonly why: string; readonly quorate?: boolean; readonly tieBreaker?: string }
+  /**
+   * The quorum provider's connection (quorum.provider corosync: the corosync on this node).
+   * Not connected = this node counts as inquorate until it is back; `retryMs`: the next attempt.
+   */
+  | { readonly kind: 'quorum-provider'; readonly provider: 'corosync'; readonly connected: boolean; readonly node: number; readonly disconnects: number; readonly detail?: string; readonly retryMs?: number }
   /** `reason` as the membership says; `from` the address it was heard from. */
   | { readonly kind: 'member-joined'; readonly node: number; readonly name: string; readonly reason?: string; readonly from?: string }
   | { readonly kind: 'member-left'; readonly node: number; readonly name: string; readonly silentMs: number; readonly reason?: string }
