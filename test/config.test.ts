@@ -141,6 +141,7 @@ test("config: load.ts's defaults equal the schema's defaults", () => {
     advertInterval: schemaDefault(instanceProps, 'advert_interval'),
     preempt: schemaDefault(instanceProps, 'preempt'),
     preemptDelay: schemaDefault(instanceProps, 'preempt_delay'),
+    managedBy: schemaDefault(instanceProps, 'managed_by'),
     accept: schemaDefault(instanceProps, 'accept'),
     checksum: schemaDefault(instanceProps, 'checksum'),
     higherPrioritySendAdvert: schemaDefault(instanceProps, 'higher_prio_send_advert'),

@@ -16,6 +16,9 @@
  * That suffices (the cluster forms, elects a DC, runs resources); containers would cost a
  * debootstrap and a boot per node for nothing more.
  *
+ * The instances say `managed_by: pacemaker`: before Pacemaker has started the clone
+ * (the cluster takes ~20 s to form) no node holds the VIP.
+ *
  * Steps, the VIP audited after each (one holder, and it is the node crm_mon shows
  * promoted), and sampled during each move (never two holders):
  * 1. the clone comes up: the node with the highest VRRP priority (the promotion score the
@@ -68,7 +71,7 @@ function skipReason(): string | false {
 const skip = skipReason();
 
 function yaml(host: string): string {
-  return configYaml(instanceYaml({ vrid: 71, priority: PRIORITY[host] ?? 100, interval: '1s', vips: [`${VIP}/24`] })) + 'quorum:\n  provider: corosync\n';
+  return configYaml(instanceYaml({ vrid: 71, priority: PRIORITY[host] ?? 100, interval: '1s', vips: [`${VIP}/24`], extra: '    managed_by: pacemaker' })) + 'quorum:\n  provider: corosync\n';
 }
 
 /** The resources and constraints, as README shows them (cibadmin: pacemaker-cli-utils, no pcs or crmsh needed). */
@@ -180,8 +183,11 @@ test(`Pacemaker lab: ${HOSTS.length} nodes, the promotable ocf:vigil:vrrp clone 
 
       await cluster.start();
       for (const h of HOSTS) vigils.set(h, await VigilProcess.start(lab, h, yaml(h)));
-      // Without Pacemaker's say (free), VRRP alone: a (150) is master.
-      await until(async () => (await holders(lab, [...HOSTS], VIP)).join() === 'a', 'a master before Pacemaker', 20_000, 200);
+      // managed_by: pacemaker — stopped until Pacemaker starts the copy: past Master_Down_Interval
+      // (3.4–3.6 s at 1 s adverts) no node has taken the VIP, though a (150) would under VRRP alone.
+      await sleep(4_000);
+      assert.deepEqual(await holders(lab, [...HOSTS], VIP), [], 'no holder before Pacemaker has decided');
+      for (const h of HOSTS) assert.equal((await v(h).instance('gw')).state, 'fault', `${h}: stopped (FAULT) before the agent's start`);
 
       const t0 = Date.now();
       for (const h of HOSTS) {

@@ -14,7 +14,7 @@ import { toConfiguredPriority, toV3Interval, toVrid } from '../src/vrrp/types.js
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PROMOTION_TRACKER, PromotionControl, loadRoles, rolesFile, saveRoles } from '../src/daemon/promotion.js';
+import { PROMOTION_TRACKER, PromotionControl, loadRoles, rolesFile, saveRoles, type PromotionInstance } from '../src/daemon/promotion.js';
 
 const CONFIG: RouterConfig = {
   name: 'gw',
@@ -33,18 +33,25 @@ const CONFIG: RouterConfig = {
   lowerPriorityNoAdvert: false,
 };
 
-function setup(): { router: VirtualRouter; control: PromotionControl; actions: RouterAction[]; now: { t: number } } {
+function setup(managedBy: 'vigil' | 'pacemaker' = 'vigil'): { router: VirtualRouter; control: PromotionControl; actions: RouterAction[]; now: { t: number } } {
   const router = new VirtualRouter(CONFIG);
   const actions: RouterAction[] = [];
   const now = { t: 0 };
-  const control = new PromotionControl({
-    hasInstance: (name) => name === 'gw',
-    isMaster: () => router.state === 'master',
-    setTracker: (_instance, tracker, up) => void actions.push(...router.handle({ type: 'tracker', name: tracker, up }, now.t)),
-    log: () => undefined,
-  });
+  const control = new PromotionControl(
+    {
+      isMaster: () => router.state === 'master',
+      setTracker: (_instance, tracker, up) => void actions.push(...router.handle({ type: 'tracker', name: tracker, up }, now.t)),
+      log: () => undefined,
+    },
+    instances(managedBy, 'gw'),
+  );
   router.addGate(control.gate);
   return { router, control, actions, now };
+}
+
+/** Configured instances as the control sees them. */
+function instances(managedBy: 'vigil' | 'pacemaker', ...names: string[]): PromotionInstance[] {
+  return names.map((name) => ({ name, managedBy }));
 }
 
 /** Delivers ticks at every deadline up to `until`. */
@@ -94,16 +101,18 @@ test('promotion: roles kept for a restarted daemon come back unpromoted (stopped
     const file = rolesFile(dir);
     assert.deepEqual(loadRoles(file), {}, 'no file: nothing to restore');
     const saved: Record<string, string>[] = [];
-    const control = new PromotionControl({
-      hasInstance: (name) => name === 'gw' || name === 'db' || name === 'web',
-      isMaster: () => false,
-      setTracker: () => undefined,
-      log: () => undefined,
-      save: (roles) => {
-        saved.push({ ...roles });
-        saveRoles(file, roles);
+    const control = new PromotionControl(
+      {
+        isMaster: () => false,
+        setTracker: () => undefined,
+        log: () => undefined,
+        save: (roles) => {
+          saved.push({ ...roles });
+          saveRoles(file, roles);
+        },
       },
-    });
+      instances('vigil', 'gw', 'db', 'web'),
+    );
     control.set('gw', 'promoted');
     control.set('db', 'stopped');
     control.set('web', 'unpromoted');
@@ -111,13 +120,13 @@ test('promotion: roles kept for a restarted daemon come back unpromoted (stopped
     assert.deepEqual(loadRoles(file), { gw: 'promoted', db: 'stopped' });
     assert.equal(saved.length, 4);
 
-    const after = new PromotionControl({ hasInstance: (name) => name !== 'gone', isMaster: () => false, setTracker: () => undefined, log: () => undefined });
+    const after = new PromotionControl({ isMaster: () => false, setTracker: () => undefined, log: () => undefined }, instances('vigil', 'gw', 'db', 'web'));
     assert.deepEqual(after.restore({ ...loadRoles(file), gone: 'promoted' }), { gw: 'unpromoted', db: 'stopped' });
     assert.equal(after.role('gw'), 'unpromoted');
     assert.equal(after.role('db'), 'stopped');
     assert.equal(after.role('gone'), 'free', 'an instance no longer configured is dropped');
     // The file then says what holds: gw unpromoted (a second restart restores the same).
-    const saving = new PromotionControl({ hasInstance: () => true, isMaster: () => false, setTracker: () => undefined, log: () => undefined, save: (roles) => saveRoles(file, roles) });
+    const saving = new PromotionControl({ isMaster: () => false, setTracker: () => undefined, log: () => undefined, save: (roles) => saveRoles(file, roles) }, instances('vigil', 'gw', 'db'));
     saving.restore(loadRoles(file));
     assert.deepEqual(loadRoles(file), { gw: 'unpromoted', db: 'stopped' });
     const router = new VirtualRouter(CONFIG);
@@ -131,4 +140,35 @@ test('promotion: roles kept for a restarted daemon come back unpromoted (stopped
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('promotion: managed_by pacemaker starts stopped (FAULT) until the agent starts it, never master before its promote; a reload adds one stopped and forgets a removed one', () => {
+  const { router, control, actions, now } = setup('pacemaker');
+  assert.equal(control.role('gw'), 'stopped', 'cold start: stopped, as every Pacemaker resource');
+  // The daemon's startup applies it as it does a restored stopped role (daemon.ts, beforeStartup).
+  actions.push(...router.handle({ type: 'tracker', name: PROMOTION_TRACKER, up: false }, 0));
+  actions.push(...router.handle({ type: 'startup' }, 0));
+  runUntil(router, now, 10_000, actions);
+  assert.equal(router.state, 'fault', 'ten seconds after start with no master anywhere: still not running');
+  assert.ok(!actions.some((a) => a.type === 'send-advert' || a.type === 'add-vips'), 'no advert and no VIP before the start');
+  assert.deepEqual(control.all(), { gw: 'stopped' });
+
+  control.set('gw', 'unpromoted');
+  runUntil(router, now, 20_000, actions);
+  assert.equal(router.state, 'backup', "the agent's start: a backup that may not become master");
+  control.set('gw', 'promoted');
+  runUntil(router, now, 20_200, actions);
+  assert.equal(router.state, 'master');
+  control.set('gw', 'free');
+  assert.deepEqual(control.all(), {}, 'free: no control, nothing kept');
+  assert.equal(control.role('gw'), 'free');
+
+  control.configure([{ name: 'gw', managedBy: 'pacemaker' }, { name: 'db', managedBy: 'pacemaker' }, { name: 'web', managedBy: 'vigil' }]);
+  assert.equal(control.role('gw'), 'free', 'a kept instance keeps its role');
+  assert.equal(control.role('db'), 'stopped', 'an added Pacemaker instance starts stopped');
+  assert.equal(control.role('web'), 'free');
+  control.configure([{ name: 'db', managedBy: 'pacemaker' }]);
+  assert.throws(() => control.set('gw', 'promoted'), /no instance is named "gw"/, 'a removed instance is forgotten');
+  control.configure([{ name: 'gw', managedBy: 'pacemaker' }, { name: 'db', managedBy: 'pacemaker' }]);
+  assert.equal(control.role('gw'), 'stopped', 'added back: stopped again, its old role forgotten');
 });

@@ -166,12 +166,11 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   const resources = new ResourceService(config, daemon.vrrpView, scheduler, monotonicMs, log, daemon.events);
   daemon.attachResources(resources);
   const promotion = new PromotionControl({
-    hasInstance: (name) => config.instances.some((i) => i.name === name),
     isMaster: daemon.vrrpView.isMaster,
     setTracker: daemon.vrrpView.setTracker,
     log: (level, event, fields) => log.log(level, event, fields),
     save: (roles) => saveRoles(rolesFile(config.global.runtimeDir), roles),
-  });
+  }, config.instances);
   // Pacemaker's roles of a previous run of this daemon: back before any instance starts.
   try {
     promotion.restore(loadRoles(rolesFile(config.global.runtimeDir)));
@@ -222,7 +221,14 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
       if (canonical(candidate.quorum) !== canonical(config.quorum)) {
         log.log('warn', 'reload-quorum-unchanged', { detail: 'changes to the quorum section take effect on restart; the running membership is kept' });
       }
-      await daemon.reload(candidate);
+      // The instances the agent may name, and the role an added one starts in, before the daemon starts it.
+      promotion.configure(candidate.instances);
+      try {
+        await daemon.reload(candidate);
+      } catch (e) {
+        promotion.configure(config.instances);
+        throw e;
+      }
       await notifiers.reload(candidate).catch((e: unknown) => log.log('error', 'reload-notifiers-failed', { detail: errorText(e) }));
       config = candidate;
       await monitors?.reload(candidate.notifiers);

@@ -6,7 +6,7 @@
 import type { AddressFamily } from '../net/address.js';
 import type { OnFail, TargetRole } from '../resources/types.js';
 import type { V3Ipv4ChecksumMode, VrrpVersion } from '../vrrp/types.js';
-import type { GlobalConfig } from './types.js';
+import type { GlobalConfig, InstanceManager } from './types.js';
 
 export const GLOBAL_DEFAULTS: GlobalConfig = {
   runtimeDir: '/run/vigil',
@@ -60,6 +60,7 @@ export const INSTANCE_DEFAULTS = {
   advertInterval: '1s',
   preempt: true,
   preemptDelay: '0s',
+  managedBy: 'vigil' as InstanceManager,
   /** keepalived's default; RFC 5798's is false. */
   accept: true,
   checksum: 'rfc5798' as V3Ipv4ChecksumMode,

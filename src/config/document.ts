@@ -88,6 +88,7 @@ export interface InstanceDocument {
   readonly advert_interval?: Checked<DurationText>;
   readonly preempt?: Checked<boolean>;
   readonly preempt_delay?: Checked<DurationText>;
+  readonly managed_by?: Checked<'vigil' | 'pacemaker'>;
   readonly accept?: Checked<boolean>;
   readonly virtual_ips?: Checked<readonly Checked<VipEntry>[]>;
   readonly excluded_ips?: Checked<readonly Checked<VipEntry>[]>;
@@ -265,7 +266,7 @@ export const DOCUMENT_KEYS = {
   root: ['global', 'instances', 'sync_groups', 'quorum', 'resources', 'groups', 'health_checks', 'notifiers'],
   global: ['runtime_dir', 'log_format', 'nonlocal_bind', 'realtime_priority', 'state_dir'],
   instance: [
-    'name', 'interface', 'vrid', 'version', 'priority', 'advert_interval', 'preempt', 'preempt_delay', 'accept', 'virtual_ips',
+    'name', 'interface', 'vrid', 'version', 'priority', 'advert_interval', 'preempt', 'preempt_delay', 'managed_by', 'accept', 'virtual_ips',
     'excluded_ips', 'unicast', 'authentication', 'vmac', 'garp', 'track_interfaces', 'checksum', 'higher_prio_send_advert',
     'lower_prio_no_advert', 'address_list_check', 'notify',
   ],

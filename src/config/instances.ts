@@ -226,6 +226,7 @@ function resolveInstance(raw: InstanceDocument, p: KeyPath, ctx: ResolveContext)
 
   const advertInterval = interval(orDefault(raw.advert_interval, INSTANCE_DEFAULTS.advertInterval), version, [...p, 'advert_interval'], ctx);
   const preempt = orDefault(raw.preempt, INSTANCE_DEFAULTS.preempt);
+  const managedBy = orDefault(raw.managed_by, INSTANCE_DEFAULTS.managedBy);
   const preemptDelayMs = ctx.durationMs(orDefault(raw.preempt_delay, INSTANCE_DEFAULTS.preemptDelay), [...p, 'preempt_delay']);
   if (priority === 255 && raw.preempt === false) {
     ctx.warn([...p, 'preempt'], 'preempt: false is ignored at priority 255: the address owner always takes over');
@@ -377,6 +378,7 @@ function resolveInstance(raw: InstanceDocument, p: KeyPath, ctx: ResolveContext)
     advertInterval === undefined ||
     preempt === undefined ||
     preemptDelayMs === undefined ||
+    managedBy === undefined ||
     acceptMode === undefined ||
     !unicastOk ||
     !authOk ||
@@ -414,6 +416,7 @@ function resolveInstance(raw: InstanceDocument, p: KeyPath, ctx: ResolveContext)
     advertInterval,
     preempt,
     preemptDelayMs,
+    managedBy,
     acceptMode,
     virtualIps,
     excludedIps,

@@ -15,6 +15,9 @@ import type { NodeId, TieBreakerNode, Votes } from '../quorum/types.js';
 import type { GroupConfig, HealthCheckConfig, ResourceConfig } from '../resources/types.js';
 import type { NotifiersConfig } from './notifier-types.js';
 
+/** managed_by: VRRP alone decides (vigil), or Pacemaker's ocf:vigil:vrrp agent governs the instance as a promotable clone. */
+export type InstanceManager = 'vigil' | 'pacemaker';
+
 /** Where something was written: `file` is the path as given to the loader; line and column are 1-based. */
 export interface SourceLocation {
   readonly file: string;
@@ -131,6 +134,8 @@ export interface InstanceConfig {
   readonly advertInterval: Centiseconds;
   readonly preempt: boolean;
   readonly preemptDelayMs: number;
+  /** Who decides whether the instance may run and become master (managed_by): VRRP alone, or Pacemaker's agent (src/daemon/promotion.ts). */
+  readonly managedBy: InstanceManager;
   readonly acceptMode: boolean;
   /** At least one, all of `family`, in the order of the file: the order they are advertised in. */
   readonly virtualIps: readonly VirtualIp[];

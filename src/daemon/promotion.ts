@@ -3,7 +3,8 @@
  * clone; packaging/ocf/vrrp): per instance, one role set through the control socket
  * (`vigil instance role NAME ROLE`):
  *
- * - free (every instance at start): no control; VRRP alone decides (today's behaviour).
+ * - free (at start, unless the config says `managed_by: pacemaker`): no control; VRRP
+ *   alone decides.
  * - stopped: FAULT (the `pacemaker` tracker, weight 0, is down): no adverts, no VIP.
  *   The OCF agent's stop. The agent's monitor reports OCF_NOT_RUNNING for it.
  * - unpromoted: a backup that may not become master (this gate refuses). A master set
@@ -27,6 +28,12 @@
  *   Pacemaker expects OCF_RUNNING_PROMOTED is a failed promoted copy, which Pacemaker
  *   recovers (demote, stop, start, promote, here or on another node) and so re-promotes.
  *   Until then no node holds the VIP: one holder or none, never two.
+ *
+ * At a cold start (no roles file: a boot, or the first start), an instance with
+ * `managed_by: pacemaker` starts stopped, as every Pacemaker resource is stopped until the
+ * cluster starts it: without that, the node with the highest priority would take the VIP
+ * in the seconds before Pacemaker's probe and start reach it, whatever Pacemaker then
+ * decides. Other instances start free.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -40,8 +47,13 @@ export type PromotionRole = (typeof PROMOTION_ROLES)[number];
 /** A backup held back looks again this often (a gate has no wake-up of its own). */
 const RECHECK_MS = 50;
 
+/** What the control needs of one configured instance. */
+export interface PromotionInstance {
+  readonly name: string;
+  readonly managedBy: 'vigil' | 'pacemaker';
+}
+
 export interface PromotionPorts {
-  readonly hasInstance: (instance: string) => boolean;
   readonly isMaster: (instance: string) => boolean;
   readonly setTracker: (instance: string, tracker: string, up: boolean) => void;
   readonly log: (level: 'info' | 'warn', event: string, fields: Record<string, string | boolean>) => void;
@@ -89,9 +101,36 @@ export function saveRoles(file: string, roles: Readonly<Record<string, Promotion
 }
 
 export class PromotionControl {
+  /** Roles that differ from the instance's role at start (initialRole). */
   private readonly roles = new Map<string, PromotionRole>();
+  private readonly instances = new Map<string, PromotionInstance>();
 
-  constructor(private readonly ports: PromotionPorts) {}
+  /** `instances`: the configured ones (configure() again on each reload, before the daemon applies it). */
+  constructor(
+    private readonly ports: PromotionPorts,
+    instances: readonly PromotionInstance[] = [],
+  ) {
+    this.configure(instances);
+  }
+
+  /**
+   * The instances now configured. A removed instance's role is forgotten; an added one
+   * starts in its initial role; a kept one keeps the role it has.
+   */
+  configure(instances: readonly PromotionInstance[]): void {
+    this.instances.clear();
+    for (const i of instances) this.instances.set(i.name, i);
+    for (const name of [...this.roles.keys()]) if (!this.instances.has(name)) this.roles.delete(name);
+  }
+
+  private hasInstance(instance: string): boolean {
+    return this.instances.has(instance);
+  }
+
+  /** The role an instance has before anyone sets one: stopped under Pacemaker, free otherwise. */
+  private initialRole(instance: string): PromotionRole {
+    return this.instances.get(instance)?.managedBy === 'pacemaker' ? 'stopped' : 'free';
+  }
 
   readonly gate: MasterGate = {
     mayBecomeMaster: (router: VirtualRouter, now: number) => {
@@ -101,7 +140,7 @@ export class PromotionControl {
   };
 
   role(instance: string): PromotionRole {
-    return this.roles.get(instance) ?? 'free';
+    return this.roles.get(instance) ?? this.initialRole(instance);
   }
 
   /**
@@ -113,7 +152,7 @@ export class PromotionControl {
   restore(saved: Readonly<Record<string, PromotionRole>>): Record<string, PromotionRole> {
     const restored: Record<string, PromotionRole> = {};
     for (const [instance, was] of Object.entries(saved)) {
-      if (was === 'free' || !this.ports.hasInstance(instance)) continue;
+      if (was === 'free' || !this.hasInstance(instance)) continue;
       const role: PromotionRole = was === 'stopped' ? 'stopped' : 'unpromoted';
       this.roles.set(instance, role);
       restored[instance] = role;
@@ -133,16 +172,21 @@ export class PromotionControl {
     }
   }
 
-  /** Every instance with a role other than free. */
+  /** Every instance whose role is not free (the roles file's content). */
   all(): Record<string, PromotionRole> {
-    return Object.fromEntries(this.roles);
+    const all: Record<string, PromotionRole> = {};
+    for (const name of this.instances.keys()) {
+      const role = this.role(name);
+      if (role !== 'free') all[name] = role;
+    }
+    return all;
   }
 
   /** Sets the role; throws naming the instance when there is none of that name. */
   set(instance: string, role: PromotionRole): void {
-    if (!this.ports.hasInstance(instance)) throw new Error(`no instance is named "${instance}"`);
+    if (!this.hasInstance(instance)) throw new Error(`no instance is named "${instance}"`);
     const from = this.role(instance);
-    if (role === 'free') this.roles.delete(instance);
+    if (role === this.initialRole(instance)) this.roles.delete(instance);
     else this.roles.set(instance, role);
     const wasMaster = this.ports.isMaster(instance);
     if (role === 'stopped') {
