@@ -63,6 +63,13 @@ export const REQUEST_TIMEOUT_MS = 5000;
 export const MAX_PENDING = 64;
 /** Streaming connections at once. */
 export const MAX_STREAMS = 32;
+/**
+ * The listen backlog (the kernel caps it at net.core.somaxconn, 4096 by default). Node's
+ * default, 511, let a burst of half-open connections fill it, and the kernel then refused
+ * new connections, `vigil status` among them, with EAGAIN (found by the fuzzer,
+ * src/lab/fuzz-control.ts: 951 of 6,000 refused in bursts of 1,000 every 5 ms).
+ */
+export const LISTEN_BACKLOG = 4096;
 
 /** Why a request line was refused before any command ran. */
 export type ControlRejection = 'not-json' | 'no-command' | 'too-large';
@@ -147,7 +154,7 @@ export class ControlServer {
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(socketPath, () => {
+        server.listen({ path: socketPath, backlog: LISTEN_BACKLOG }, () => {
           server.off('error', reject);
           resolve();
         });

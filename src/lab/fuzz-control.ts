@@ -5,18 +5,21 @@
  * `vigil status` is asked every 100 ms and must always be answered. The socket is a path,
  * so this runs from the test process, outside the lab's namespaces.
  */
+import { spawn } from 'node:child_process';
 import { createConnection, type Socket } from 'node:net';
 import { controlRequest, controlSocketPath, type ControlStats } from '../daemon/control.js';
 import type { VigilProcess } from './vigil.js';
 import { Rng } from './fuzz-packets.js';
 import { sleep, until } from './wait.js';
+import { errorText } from '../base/error-text.js';
 
 export interface ControlFuzzOptions {
   /** Garbage, binary and command-less lines, one connection each. */
   readonly garbage: number;
-  /** Connections that send nothing, opened at once (the cap is 64). */
+  /** Connections that send nothing (the cap is 64), opened by another process in bursts of `halfOpenBurst` (200) every 5 ms. */
   readonly halfOpen: number;
-  /** Connections that send one byte every 500 ms and never a newline (closed after the 5 s request timeout). */
+  readonly halfOpenBurst?: number;
+  /** Connections that send one byte every 500 ms and never a newline (closed after the 5 s request timeout; keep it under the cap of 64 to see only timeouts). */
   readonly slowloris: number;
   /** Request lines of 1 MiB without a newline. */
   readonly huge: number;
@@ -29,14 +32,43 @@ export interface ControlFuzzResult {
   readonly garbageAnswered: number;
   readonly hugeSent: number;
   readonly hugeAnswered: number;
+  /** Half-open connections the daemon accepted, and those the kernel refused (listen backlog full). */
+  readonly halfOpenConnected: number;
+  /** `vigil status` asked from within the half-open burst, and the errors it got. */
+  readonly burstStatusAsked: number;
+  readonly burstStatusErrors: readonly string[];
+  readonly halfOpenRefused: number;
   readonly statusAsked: number;
   readonly statusFailures: number;
+  /** The first failures, each with the step it happened in. */
+  readonly statusErrors: readonly string[];
   readonly worstStatusMs: number;
   /** The daemon's control counters after the run (difference from before for the counts). */
   readonly stats: ControlStats;
   /** Growth of `rejected` (all reasons) over the run. */
   readonly rejectedCounted: number;
 }
+
+/**
+ * The half-open attacker, run as its own process: ARGV socket, total, burst, every ms.
+ * Opens the connections, holds them, and prints {connected, refused} when the daemon
+ * has closed all of those it accepted (or 10 s passed).
+ */
+const ATTACKER = `
+const net = require('node:net');
+const [path, total, burst, every] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4])];
+let made = 0, connected = 0, refused = 0, closed = 0;
+const finish = () => { process.stdout.write(JSON.stringify({ connected, refused, closed })); process.exit(0); };
+const timer = setInterval(() => {
+  for (let i = 0; i < burst && made < total; i++, made++) {
+    const s = net.createConnection(path);
+    s.on('connect', () => connected++);
+    s.on('error', () => refused++);
+    s.on('close', (hadError) => { if (!hadError) closed++; });
+  }
+  if (made >= total) { clearInterval(timer); setTimeout(finish, 1000); }
+}, every);
+`;
 
 /** Sends `data` on a new connection; resolves with what the daemon answered before closing (or '' after `timeoutMs`). */
 function exchange(socketPath: string, data: Buffer | string, timeoutMs = 10_000): Promise<string> {
@@ -102,15 +134,21 @@ export async function fuzzControl(p: VigilProcess, options: ControlFuzzOptions):
   let asked = 0;
   let failures = 0;
   let worst = 0;
+  const errors: string[] = [];
+  let step = 'garbage';
   const poller = (async () => {
     while (polling) {
       const t0 = performance.now();
       asked++;
       try {
         const r = await controlRequest(p.runtimeDir, { command: 'status' }, 5000);
-        if (!r.ok) failures++;
-      } catch {
+        if (!r.ok) {
+          failures++;
+          errors.push(`${step}: ${r.error}`);
+        }
+      } catch (e) {
         failures++;
+        errors.push(`${step}: ${errorText(e)}`);
       }
       worst = Math.max(worst, performance.now() - t0);
       await sleep(100);
@@ -123,24 +161,43 @@ export async function fuzzControl(p: VigilProcess, options: ControlFuzzOptions):
       const answers = await Promise.all(Array.from({ length: Math.min(20, options.garbage - i) }, (_, j) => exchange(socketPath, garbageLine(rng, i + j))));
       for (const a of answers) if (isErrorAnswer(a)) answered++;
     }
+    step = 'huge';
     // Lines past the limit.
     let hugeAnswered = 0;
     for (let i = 0; i < options.huge; i++) {
       const a = await exchange(socketPath, Buffer.alloc(1024 * 1024, 0x41));
       if (a.includes('request too large')) hugeAnswered++;
     }
-    // Half-open connections beyond the cap: all at once, held open.
-    const held: Socket[] = [];
-    for (let i = 0; i < options.halfOpen; i++) {
-      const s = createConnection(socketPath);
-      s.on('error', () => undefined);
-      held.push(s);
+    step = 'half-open';
+    // Half-open connections beyond the cap, from another process (as an attacker would be):
+    // bursts of `halfOpenBurst` every 5 ms, held open. Meanwhile `vigil status` every 20 ms from here.
+    const attacker = spawn(process.execPath, ['-e', ATTACKER, socketPath, String(options.halfOpen), String(options.halfOpenBurst ?? 200), '5'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    attacker.stdout.setEncoding('utf8');
+    attacker.stdout.on('data', (d: string) => (out += d));
+    const exited = new Promise<void>((resolve) => attacker.once('exit', () => resolve()));
+    let attacking = true;
+    void exited.then(() => (attacking = false));
+    let burstAsked = 0;
+    const burstErrors: string[] = [];
+    while (attacking) {
+      burstAsked++;
+      try {
+        const r = await controlRequest(p.runtimeDir, { command: 'status' }, 5000);
+        if (!r.ok) burstErrors.push(r.error);
+      } catch (e) {
+        burstErrors.push(errorText(e));
+      }
+      await sleep(20);
     }
-    await until(async () => (await controlStats(p)).evicted - before.evicted >= options.halfOpen - 64, () => 'the daemon evicts half-open connections beyond its cap', 10_000);
-    for (const s of held) s.destroy();
+    const made = JSON.parse(out || '{}') as { connected?: number; refused?: number };
+    const connected = made.connected ?? 0;
+    const refused = made.refused ?? 0;
+    step = 'slowloris';
     // Slowloris: a byte every 500 ms, never a newline: closed by the request timeout.
     const slow: Socket[] = [];
-    const timedOut0 = (await controlStats(p)).timedOut;
+    const closed = (c: ControlStats): number => c.timedOut + c.evicted;
+    const closed0 = closed(await controlStats(p));
     for (let i = 0; i < options.slowloris; i++) {
       const s = createConnection(socketPath);
       s.on('error', () => undefined);
@@ -150,7 +207,8 @@ export async function fuzzControl(p: VigilProcess, options: ControlFuzzOptions):
       for (const s of slow) if (!s.destroyed) s.write('{');
     }, 500);
     try {
-      await until(async () => (await controlStats(p)).timedOut - timedOut0 >= options.slowloris, () => 'the slowloris connections time out', 15_000, 250);
+      // Beyond the cap (64) some are evicted by newer ones rather than timed out.
+      await until(async () => closed(await controlStats(p)) - closed0 >= options.slowloris, () => 'the slowloris connections are closed by the daemon', 15_000, 250);
     } finally {
       clearInterval(drip);
       for (const s of slow) s.destroy();
@@ -163,8 +221,13 @@ export async function fuzzControl(p: VigilProcess, options: ControlFuzzOptions):
       garbageAnswered: answered,
       hugeSent: options.huge,
       hugeAnswered,
+      burstStatusAsked: burstAsked,
+      burstStatusErrors: burstErrors,
+      halfOpenConnected: connected,
+      halfOpenRefused: refused,
       statusAsked: asked,
       statusFailures: failures,
+      statusErrors: errors.slice(0, 10),
       worstStatusMs: Math.round(worst),
       stats: {
         ...after,
