@@ -37,6 +37,9 @@ import {
   type FuzzPhase,
 } from '../src/lab/fuzz.js';
 import { fuzzControl } from '../src/lab/fuzz-control.js';
+import { encodeAdvert } from '../src/vrrp/codec.js';
+import type { Centiseconds, Priority, Vrid } from '../src/vrrp/types.js';
+import { until } from '../src/lab/wait.js';
 
 const skip = labSkipReason(['tcpdump']);
 const VECTORS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'vectors');
@@ -76,10 +79,24 @@ test('fuzz lab: malformed adverts, forged heartbeats and control-socket abuse ch
         phases.push(await vrrpKnownPhase(a, inj, targets, addressing, { packets: 12_000, seed: SEED }));
         phases.push(await vrrpMutatedPhase(a, inj, targets, vectorBases(VECTORS), addressing, { packets: 8_000, seed: SEED + 1 }));
         const frames = await cap.stop();
+        // Forged adverts "from" a itself (IPv6 has no martian-source check), lower priority, to its master v6m:
+        // ignored, and not reported as a lower priority heard (no master-rx-lower-priority, no notify).
+        const v6m = targets.find((x) => x.instance === 'v6m') as (typeof targets)[number];
+        const ownMark = a.events.length;
+        const received0 = (await a.instance('v6m')).stats.advertsReceived;
+        const own = encodeAdvert(
+          { version: 3, family: 'ipv6', vrid: v6m.vrid as Vrid, priority: 50 as Priority, maxAdverInt: 10 as Centiseconds, reserved: 0, addresses: v6m.vips },
+          { src: addressing.dst.ipv6, dst: addressing.dst.ipv6 },
+        );
+        for (let i = 0; i < 200; i++) inj.vrrpFromTarget(own);
+        await until(async () => (await a.instance('v6m')).stats.advertsReceived - received0 >= 200, 'a took in the 200 forged adverts', 5000);
+        assert.deepEqual(a.events.slice(ownMark).filter((e) => e.event === 'master-rx-lower-priority').map((e) => e['src']), [], 'own-address adverts are not a lower priority heard');
         phases.push(await heartbeatPhase(a, inj, fuzzHeartbeatTarget(key), FUZZ_HEARTBEAT_PORT, false, { packets: 4_800, seed: SEED + 2 }));
         phases.push(await heartbeatPhase(a, inj, fuzzHeartbeatTarget(key), FUZZ_HEARTBEAT_PORT, true, { packets: 2_000, seed: SEED + 3 }));
         for (const p of phases) t.diagnostic(phaseSummary(p));
+        const controlStart = performance.now();
         const control = await fuzzControl(a, { garbage: 200, halfOpen: 3000, halfOpenBurst: 1000, slowloris: 20, huge: 5 });
+        const controlEnd = performance.now();
         t.diagnostic(`control: ${JSON.stringify(control)}`);
 
         for (const p of phases) assert.deepEqual(p.mismatches, [], `${p.name}: every packet counted where expected`);
@@ -109,7 +126,8 @@ test('fuzz lab: malformed adverts, forged heartbeats and control-socket abuse ch
         assert.equal(a.exited, false, 'a still runs');
         assert.deepEqual(a.stateChanges().filter((e) => a.events.indexOf(e) >= aMark).map((e) => `${String(e['instance'])}->${String(e['to'])}`), [], 'no state change on a');
         assert.deepEqual(b.stateChanges().filter((e) => b.events.indexOf(e) >= bMark).map((e) => `${String(e['instance'])}->${String(e['to'])}`), [], 'no state change on b');
-        assert.deepEqual(a.events.slice(aMark).filter((e) => ['member-left', 'member-joined', 'quorum-change'].includes(e.event)).map((e) => e.event), [], 'the membership never moved');
+        const moved = a.events.slice(aMark).filter((e) => ['member-left', 'member-joined', 'quorum-change'].includes(e.event));
+        assert.deepEqual(moved.map((e) => e.event), [], `the membership never moved: ${JSON.stringify(moved)}; control fuzz from ${controlStart.toFixed(0)} to ${controlEnd.toFixed(0)}`);
         const st = await a.status();
         for (const i of st.instances) assert.equal(i.state, FUZZ_A_STATES[i.name], `${i.name} is still ${FUZZ_A_STATES[i.name]}`);
       } finally {
