@@ -12,7 +12,7 @@
  * from running the decoders.
  */
 import { createHmac } from 'node:crypto';
-import { ADDRESS_LENGTH, ipv4FromBytes, ipv6FromBytes, type AddressFamily, type IpAddress } from '../net/address.js';
+import { ipv4FromBytes, ipv6FromBytes, type AddressFamily, type IpAddress } from '../net/address.js';
 import { encodeAdvert, type Advert } from '../vrrp/codec.js';
 import { vrrpChecksum } from '../vrrp/checksum.js';
 import type { RejectReason } from '../vrrp/rejection.js';
@@ -539,7 +539,3 @@ export function mutatedHeartbeat(t: HeartbeatTarget, rng: Rng): FuzzHeartbeat {
   return { payload: Buffer.concat([p, rng.bytes(rng.int(1, 200))]), reason: 'any', label: 'extend' };
 }
 
-/** The length of an advert with `count` addresses (for the tests' own checks). */
-export function advertLength(version: 2 | 3, family: AddressFamily, count: number): number {
-  return 8 + count * ADDRESS_LENGTH[family] + (version === 2 ? AUTH_DATA_LENGTH : 0);
-}

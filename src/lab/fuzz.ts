@@ -28,7 +28,6 @@ import { sockaddrIn, sockaddrIn6 } from '../net/sockaddr.js';
 import { AF_INET, AF_INET6 } from '../net/af.js';
 import { IP_TTL, IPPROTO_IP, IPPROTO_IPV6, IPPROTO_VRRP, IPV6_FREEBIND, IPV6_UNICAST_HOPS, SOCK_DGRAM, SOCK_RAW, native } from '../native/index.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
-import type { RejectReason } from '../vrrp/rejection.js';
 import type { RejectionReason as HeartbeatReason } from '../quorum/membership.js';
 import {
   Rng,
@@ -372,7 +371,6 @@ export function phaseSummary(p: FuzzPhase): string {
   return `${p.name}: ${p.sent} packets in ${p.seconds.toFixed(1)} s (${Math.round(p.sent / p.seconds)}/s), ${p.mismatches.length === 0 ? 'all counted' : `MISMATCH ${p.mismatches.join('; ')}`}, kernel drops ${p.kernelDrops}, CPU ${(p.cpuMs / 10 / p.seconds).toFixed(0)} % of a core, RSS ${p.rssKb.warm} -> ${p.rssKb.end} kB, ${p.logLines} log lines (${(p.logLines / p.seconds).toFixed(1)}/s); ${reasons}`;
 }
 
-export type { RejectReason, HeartbeatReason };
 
 // ---- the fuzz lab ------------------------------------------------------------------------------
 
