@@ -218,3 +218,28 @@ test('control: a stream waiting for events is not idle; streams beyond the cap a
   assert.equal(server.stats().streams, 2);
   assert.equal(server.stats().streamsRefused, 1);
 });
+
+test('control: requests refused before any command ran are counted per reason and reported', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vigil-ctl-'));
+  const told: string[] = [];
+  const server = await ControlServer.listen(dir, () => ({ ok: true, result: { alive: true } }), { onReject: (reason) => told.push(reason) });
+  t.after(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const send = (data: string): Promise<string> =>
+    new Promise((resolve) => {
+      const s = createConnection(controlSocketPath(dir));
+      let answer = '';
+      s.setEncoding('utf8');
+      s.on('connect', () => s.write(data));
+      s.on('data', (d: string) => (answer += d));
+      s.on('close', () => resolve(answer));
+    });
+  assert.match(await send('\u0000\u00ff garbage\n'), /"the request is not JSON"/);
+  assert.match(await send('[1,2]\n'), /needs a \\"command\\" string/);
+  assert.match(await send(`${'x'.repeat(70 * 1024)}`), /request too large/);
+  assert.equal((await controlRequest(dir, { command: 'status' })).ok, true, 'a valid request is not counted');
+  assert.deepEqual(server.stats().rejected, { 'not-json': 1, 'no-command': 1, 'too-large': 1 });
+  assert.deepEqual(told, ['not-json', 'no-command', 'too-large']);
+});

@@ -189,3 +189,18 @@ test('simulator on the node: a VRRPv2 segment elects the highest priority; a nod
   assert.deepEqual(mixed.masters(7).sort(), ['a', 'b']);
   assert.ok(mixed.rejected.length > 0 && mixed.rejected.every((r) => r === 'bad-checksum'), mixed.rejected.join(', '));
 });
+
+test('node: an advert with the master\'s own address as source (forged: IPv6 has no martian-source check) is not observed as a lower priority heard', () => {
+  const { node, rec } = recordingNode();
+  node.add(instance('a', 51));
+  node.dispatch('a', { type: 'startup' }, 0);
+  const deadline = rec.deadlines.get('a');
+  assert.ok(deadline !== undefined);
+  node.dispatch('a', { type: 'tick' }, deadline);
+  assert.equal(node.router('a')?.state, 'master');
+  node.receive(CHANNEL, advert(51, 50, 'rfc5798', SELF), { src: SELF, dst: GROUP, ttl: 255 }, deadline + 1);
+  assert.deepEqual(rec.observed.map((o) => o.kind), [], 'no master-rx-lower-priority for our own address');
+  assert.equal(node.router('a')?.state, 'master');
+  node.receive(CHANNEL, advert(51, 50, 'rfc5798', ip('10.213.0.3')), { src: ip('10.213.0.3'), dst: GROUP, ttl: 255 }, deadline + 2);
+  assert.deepEqual(rec.observed.map((o) => o.kind), ['master-rx-lower-priority'], 'another router is');
+});

@@ -337,7 +337,9 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   };
   let control: ControlServer;
   try {
-    control = await ControlServer.listen(config.global.runtimeDir, handler);
+    control = await ControlServer.listen(config.global.runtimeDir, handler, {
+      onReject: (reason, detail) => log.log('warn', 'control-request-rejected', { reason, detail }),
+    });
   } catch (e) {
     io.stderr(`vigil run: control socket in ${config.global.runtimeDir}: ${errorText(e)}\n`);
     await daemon.stop();

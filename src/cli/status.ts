@@ -94,7 +94,7 @@ export function formatStatus(status: DaemonStatus): string {
   }
   if (extra.control !== undefined) {
     const c = extra.control;
-    lines.push(`control socket: ${c.pending} waiting for a request, ${c.streams} streams; closed ${c.timedOut} idle, ${c.evicted} for newer ones; ${c.streamsRefused} streams refused`);
+    lines.push(`control socket: ${c.pending} waiting for a request, ${c.streams} streams; closed ${c.timedOut} idle, ${c.evicted} for newer ones; ${c.streamsRefused} streams refused; refused requests: ${Object.entries(c.rejected ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -16,6 +16,10 @@
  * always gets through. A stream (`--follow`) that has been answered is not idle while it
  * waits for events: it has no timeout (a reader that stops reading is ended by the queue
  * bound above), but at most MAX_STREAMS are open at once; more are refused.
+ *
+ * A request that is not one JSON object with a "command" string, or is longer than
+ * MAX_REQUEST_BYTES, is answered with an error and counted per reason (`rejected` in
+ * status, and `onReject` for the log): garbage on the socket is seen, not only survived.
  */
 import { createServer, createConnection, type Server, type Socket } from 'node:net';
 import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
@@ -59,9 +63,21 @@ export const REQUEST_TIMEOUT_MS = 5000;
 export const MAX_PENDING = 64;
 /** Streaming connections at once. */
 export const MAX_STREAMS = 32;
+/**
+ * The listen backlog (the kernel caps it at net.core.somaxconn, 4096 by default). Node's
+ * default, 511, let a burst of half-open connections fill it, and the kernel then refused
+ * new connections, `vigil status` among them, with EAGAIN (found by the fuzzer,
+ * src/lab/fuzz-control.ts: 951 of 6,000 refused in bursts of 1,000 every 5 ms).
+ */
+export const LISTEN_BACKLOG = 4096;
+
+/** Why a request line was refused before any command ran. */
+export type ControlRejection = 'not-json' | 'no-command' | 'too-large';
 
 export interface ControlOptions {
   readonly streamQueueLines?: number;
+  /** Told of every refused request (the daemon logs it, rate-limited). */
+  readonly onReject?: (reason: ControlRejection, detail: string) => void;
   readonly requestTimeoutMs?: number;
   readonly maxPending?: number;
   readonly maxStreams?: number;
@@ -77,6 +93,8 @@ export interface ControlStats {
   readonly evicted: number;
   /** Streams refused (MAX_STREAMS). */
   readonly streamsRefused: number;
+  /** Requests refused before any command ran, per reason. */
+  readonly rejected: Readonly<Record<ControlRejection, number>>;
 }
 
 interface Limits {
@@ -88,6 +106,8 @@ interface Limits {
   readonly pending: Set<Socket>;
   readonly streams: Set<Socket>;
   readonly counts: { timedOut: number; evicted: number; streamsRefused: number };
+  readonly rejected: Record<ControlRejection, number>;
+  readonly onReject: ((reason: ControlRejection, detail: string) => void) | undefined;
 }
 
 export class ControlServer {
@@ -102,7 +122,7 @@ export class ControlServer {
   }
 
   stats(): ControlStats {
-    return { pending: this.limits.pending.size, streams: this.limits.streams.size, ...this.limits.counts };
+    return { pending: this.limits.pending.size, streams: this.limits.streams.size, ...this.limits.counts, rejected: { ...this.limits.rejected } };
   }
 
   static async listen(runtimeDir: string, handler: ControlHandler, options: ControlOptions = {}): Promise<ControlServer> {
@@ -126,13 +146,15 @@ export class ControlServer {
       pending: new Set(),
       streams: new Set(),
       counts: { timedOut: 0, evicted: 0, streamsRefused: 0 },
+      rejected: { 'not-json': 0, 'no-command': 0, 'too-large': 0 },
+      onReject: options.onReject,
     };
     const server = createServer((socket) => serve(socket, handler, limits));
     const oldUmask = process.umask(0o177);
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(socketPath, () => {
+        server.listen({ path: socketPath, backlog: LISTEN_BACKLOG }, () => {
           server.off('error', reject);
           resolve();
         });
@@ -184,6 +206,7 @@ function serve(socket: Socket, handler: ControlHandler, limits: Limits): void {
     if (buffered.length > MAX_REQUEST_BYTES) {
       done();
       socket.removeAllListeners('data');
+      refused(limits, 'too-large', `more than ${MAX_REQUEST_BYTES} bytes without a newline`);
       socket.end(`${JSON.stringify({ ok: false, error: 'request too large' })}\n`);
       return;
     }
@@ -193,7 +216,7 @@ function serve(socket: Socket, handler: ControlHandler, limits: Limits): void {
     buffered = '';
     done();
     socket.removeAllListeners('data');
-    void answer(line, handler).then((response) => {
+    void answer(line, handler, limits).then((response) => {
       if (socket.destroyed) return;
       if ('stream' in response) {
         if (streams.size >= limits.maxStreams) {
@@ -270,14 +293,21 @@ function stream(socket: Socket, s: ControlStream, maxQueued: number): void {
   socket.resume();
 }
 
-async function answer(line: string, handler: ControlHandler): Promise<ControlResponse | ControlStream> {
+function refused(limits: Limits, reason: ControlRejection, detail: string): void {
+  limits.rejected[reason]++;
+  limits.onReject?.(reason, detail);
+}
+
+async function answer(line: string, handler: ControlHandler, limits: Limits): Promise<ControlResponse | ControlStream> {
   let request: unknown;
   try {
     request = JSON.parse(line);
   } catch {
+    refused(limits, 'not-json', `${line.length} characters`);
     return { ok: false, error: 'the request is not JSON' };
   }
   if (typeof request !== 'object' || request === null || typeof (request as { command?: unknown }).command !== 'string') {
+    refused(limits, 'no-command', `a JSON ${request === null ? 'null' : Array.isArray(request) ? 'array' : typeof request}`);
     return { ok: false, error: 'the request needs a "command" string' };
   }
   try {

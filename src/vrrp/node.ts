@@ -193,7 +193,10 @@ export class VrrpNode {
     const router = member.router;
     const priority = accepted.advert.priority;
     // keepalived's MASTER_RX_LOWER_PRI: a master hears a lower (non-zero) priority.
-    if (router.state === 'master' && priority > 0 && priority < router.effectivePriority) {
+    // Not for our own address: the router ignores that advert (VirtualRouter.isOwnAddress), so
+    // it was not heard from a lower-priority router (found by the fuzzer: a forged IPv6 advert
+    // with the master's link-local source set off notify_master_rx_lower_pri).
+    if (router.state === 'master' && priority > 0 && priority < router.effectivePriority && !router.isOwnAddress(meta.src)) {
       this.output.observed({ kind: 'master-rx-lower-priority', instance: name, from: meta.src.text, priority, ownPriority: router.effectivePriority });
     }
     this.dispatch(name, { type: 'advert', advert: accepted.advert, src: meta.src }, now);

@@ -270,6 +270,16 @@ export class VirtualRouter {
     return next;
   }
 
+  /**
+   * Whether an advert's source is this router's own primary address: no other router can
+   * send it (RFC 5798 §6.4.3's tie-break tells routers apart by that address), so it is
+   * our own advert looped back, or forged (IPv6 has no martian-source check: a host on the
+   * link can send one with our link-local source). Such an advert is ignored.
+   */
+  isOwnAddress(src: IpAddress): boolean {
+    return sameAddress(src, this.config.primaryAddress);
+  }
+
   handle(event: RouterEvent, now: number): RouterAction[] {
     const out: RouterAction[] = [];
     switch (event.type) {
@@ -285,7 +295,7 @@ export class VirtualRouter {
       case 'advert':
         this.stats.advertsReceived++;
         if (event.advert.priority === PRIORITY_STOP) this.stats.priorityZeroReceived++;
-        if (sameAddress(event.src, this.config.primaryAddress)) break; // our own, looped back
+        if (this.isOwnAddress(event.src)) break; // our own, looped back (or forged)
         if (this.current === 'backup') this.backupReceive(event.advert, event.src, now);
         else if (this.current === 'master') this.masterReceive(event.advert, event.src, now, out);
         break;
