@@ -57,6 +57,8 @@ interface QuorumOptions {
   readonly nodes: readonly string[];
   /** More keys of the quorum section, each "key: value" (indented here). */
   readonly extra?: readonly string[];
+  /** heartbeat_interval / heartbeat_timeout; default 50ms / 200ms. */
+  readonly heartbeat?: { readonly interval: string; readonly timeout: string };
 }
 
 function quorumYaml(lab: Lab, o: QuorumOptions): string {
@@ -64,8 +66,8 @@ function quorumYaml(lab: Lab, o: QuorumOptions): string {
     'quorum:',
     `  cluster_name: ${CLUSTER}`,
     `  key_file: ${o.keyFile}`,
-    '  heartbeat_interval: 50ms',
-    '  heartbeat_timeout: 200ms',
+    `  heartbeat_interval: ${o.heartbeat?.interval ?? '50ms'}`,
+    `  heartbeat_timeout: ${o.heartbeat?.timeout ?? '200ms'}`,
     ...(o.extra ?? []).map((l) => `  ${l}`),
     '  nodes:',
     ...o.nodes.map((h, i) => `    - { id: ${i + 1}, name: ${h}, address: ${lab.host(h).ipv4} }`),
@@ -698,6 +700,52 @@ test('quorum lab (freeze): no_quorum_policy freeze — an isolated backup takes 
         assert.deepEqual(eventsSince(b, fromB, 'state-change'), [], 'b never changed state after the cut');
         assert.deepEqual(eventsSince(a, fromA, 'state-change'), [], 'a never changed state after the cut');
       } finally {
+        await stopAll([a, b]);
+      }
+    });
+  });
+});
+
+// ---- (stall) a node frozen longer than heartbeat_timeout ----------------------------
+
+const STALLS = 3;
+
+test(`quorum lab (stall): a backup frozen 1 s (SIGSTOP/SIGCONT, heartbeat_timeout 500 ms) ${STALLS} times: no member-left/joined, no quorum change on it`, { skip, timeout: TEST_TIMEOUT }, async (t) => {
+  // Without two_node and with freeze, losing the peer would make the frozen node inquorate
+  // (1 vote of 2), logged as quorum-change. Its peer's heartbeats kept arriving during the
+  // freeze: received before the deadline, they keep the peer a member though read after it.
+  // (The peer really heard nothing from the frozen node for 1 s: its member-left is right.)
+  await withKey(async (keyFile) => {
+    await withLab({ hosts: ['a', 'b'] }, async (lab) => {
+      const q: QuorumOptions = { keyFile, nodes: ['a', 'b'], extra: ['no_quorum_policy: freeze'], heartbeat: { interval: '100ms', timeout: '500ms' } };
+      const [a, b] = await startAll(lab, [
+        ['a', nodeYaml(lab, 200, q)],
+        ['b', nodeYaml(lab, 100, q)],
+      ]);
+      assert.ok(a && b);
+      try {
+        await a.waitState('gw', 'master');
+        await settle(lab, [a, b], ['a'], 'both up');
+        await until(async () => (await quorumOf(b)).quorate, () => 'b quorate');
+        const fromB = b.events.length;
+        for (let i = 0; i < STALLS; i++) {
+          b.signal('SIGSTOP');
+          await sleep(1000);
+          b.signal('SIGCONT');
+          // The peer sees b again (its member-joined) before the next freeze.
+          const mark = a.events.length;
+          await a.waitFor((e) => e.event === 'member-joined' && e['node'] === 2, `a hears b again after freeze ${i}`, 5000, mark);
+          await sleep(300);
+        }
+        const seen = b.events.slice(fromB).filter((e) => ['member-left', 'member-joined', 'quorum-change', 'state-change'].includes(e.event));
+        t.diagnostic(`${STALLS} freezes of 1 s: on the frozen node ${seen.length} member/quorum/state events; the peer logged ${eventsSince(a, 0, 'member-left').length} member-left`);
+        assert.deepEqual(seen.map((e) => `${e.event} ${JSON.stringify(e['node'] ?? e['quorate'] ?? e['to'])}`), [], 'the frozen node expired its peer');
+        const sb = await quorumOf(b);
+        assert.equal(sb.quorate, true);
+        assert.deepEqual(sb.members.map((m) => m.id), [1, 2]);
+        assert.equal(await stateOf(b), 'backup');
+      } finally {
+        b.signal('SIGCONT');
         await stopAll([a, b]);
       }
     });

@@ -132,6 +132,29 @@ test('membership: a heartbeat after a missed tick reports the leave before the j
   assert.deepEqual(m.memberIds(), [N1, N2]);
 });
 
+test('membership: a heartbeat received before the deadline but handled after it keeps the member (a stalled reader)', () => {
+  const m = membership(1000);
+  m.heartbeat(hb(2, 7n, 1n), 'a', 0);
+  m.heartbeat(hb(3, 9n, 1n), 'b', 100);
+  // The process stalls from 500 to 2500; node 2's heartbeat was received at 900 (before its
+  // deadline 1000), node 3's at 1200 (after its deadline 1100: it had already gone silent).
+  const late = m.heartbeat(hb(2, 7n, 2n), 'a', 2500, 900);
+  assert.ok(late.accepted);
+  assert.deepEqual(summary(late.events), []);
+  assert.ok(m.isMember(N2));
+  assert.equal(m.members().find((x) => x.id === N2)?.lastHeard, 900);
+  // Node 3's deadline passed before its heartbeat was received: it left, then came back.
+  assert.deepEqual(summary(m.heartbeat(hb(3, 9n, 2n), 'b', 2500, 1200).events), ['left 3 timeout', 'joined 3 returned']);
+  // Node 2 counts from the receive time: it leaves at 1900, delivered by the next tick.
+  assert.equal(m.nextDeadline(), 1900);
+  assert.deepEqual(summary(m.tick(2000)), ['left 2 timeout']);
+  // A receive time after the handling time counts as the handling time; lastHeard never moves back.
+  m.heartbeat(hb(2, 7n, 3n), 'a', 3000, 3500);
+  assert.equal(m.members().find((x) => x.id === N2)?.lastHeard, 3000);
+  m.heartbeat(hb(2, 7n, 4n), 'a', 3100, 2900);
+  assert.equal(m.members().find((x) => x.id === N2)?.lastHeard, 3000);
+});
+
 test('membership: several members, the earliest deadline first, leaves in id order', () => {
   const m = membership(1000);
   m.heartbeat(hb(3, 1n, 1n), 'c', 100);

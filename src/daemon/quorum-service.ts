@@ -165,7 +165,7 @@ export class QuorumService {
         config.transport === 'multicast'
           ? { kind: 'multicast', group: config.multicastGroup.text }
           : { kind: 'unicast', peers: config.nodes.filter((n) => n.id !== localId && n.address.family === family).map((n) => n.address.text) },
-      onMessage: (bytes, source) => service.receive(bytes, source.address),
+      onMessage: (bytes, source, ageMs) => service.receive(bytes, source.address, ageMs),
       onError: (e) => service.transportError(e),
     });
     service.verdictNow = service.computeVerdict();
@@ -232,7 +232,8 @@ export class QuorumService {
     }
   }
 
-  private receive(bytes: Buffer, from: string): void {
+  /** `ageMs`: how long ago the kernel received it (the transport's SO_TIMESTAMPNS). */
+  private receive(bytes: Buffer, from: string, ageMs: number): void {
     if (this.closed) return;
     const decoded = decodeHeartbeat(bytes, this.key, this.clusterId);
     const now = this.now();
@@ -241,7 +242,7 @@ export class QuorumService {
       this.log.log('warn', 'heartbeat-dropped', { reason: decoded.reason, from, detail: decoded.detail });
       return;
     }
-    const outcome = this.membership.heartbeat(decoded.heartbeat, from, now);
+    const outcome = this.membership.heartbeat(decoded.heartbeat, from, now, now - ageMs);
     if (!outcome.accepted) this.log.log('warn', 'heartbeat-dropped', { reason: outcome.reason, from, detail: outcome.detail });
     else this.replayChanged(now);
     this.afterMembership(outcome.events, now);
@@ -275,7 +276,19 @@ export class QuorumService {
       this.applyChanges(this.engine.handle({ type: 'membership', members: reports }, now));
     }
     const next = this.membership.nextDeadline();
-    this.scheduler.set(this.keys.membership, next, (t) => this.afterMembership(this.membership.tick(t), t));
+    this.scheduler.set(this.keys.membership, next, () => this.membershipDue());
+  }
+
+  /**
+   * A member's deadline passed. After a stall the loop runs expired timers before it
+   * polls the socket, so the heartbeats queued meanwhile are taken in first (each with
+   * its receive time), then the membership ticks: the same order as the VRRP side's
+   * drain before a Master_Down_Timer (src/daemon/instances.ts).
+   */
+  private membershipDue(): void {
+    this.transport?.drain();
+    const now = this.now();
+    this.afterMembership(this.membership.tick(now), now);
   }
 
   private armEngine(): void {

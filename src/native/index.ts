@@ -196,6 +196,9 @@ export const SO_RCVBUF = 8;
 export const SO_PRIORITY = 12;
 export const SO_PASSCRED = 16;
 export const SO_BINDTODEVICE = 25;
+/** SO_TIMESTAMPNS(_OLD on x86_64): receive times as struct timespec (CLOCK_REALTIME), in an SCM_TIMESTAMPNS control message. */
+export const SO_TIMESTAMPNS = 35;
+export const SCM_TIMESTAMPNS = SO_TIMESTAMPNS;
 
 export const IP_TOS = 1;
 export const IP_TTL = 2;

@@ -6,6 +6,11 @@
  *   heartbeats keep arriving: it leaves ('timeout') once `timeoutMs` passed since the
  *   last accepted one (at `lastHeard + timeoutMs` exactly). `nextDeadline()` is the
  *   earliest such time; deliver `tick(now)` then.
+ * - A heartbeat counts from the time it was received (the kernel's receive time), not
+ *   the time it is handled: one received before its sender's deadline keeps the sender a
+ *   member even when it is handled after the deadline (a stalled process reads what
+ *   queued meanwhile late). The receive path should therefore hand in what is queued
+ *   before delivering an expired `tick`.
  * - Every heartbeat passes, in order: 'own-id' (it claims the local node's id: a
  *   reflected or forged message, or a second node configured with our id), then
  *   'unknown-node' (not in the configured node list), then the replay rule (replay.ts).
@@ -88,9 +93,15 @@ export class Membership {
     this.nodes = nodes;
   }
 
-  /** Handles an authenticated heartbeat received from `from` (its source address) at `now`. */
-  heartbeat(hb: MembershipHeartbeat, from: string, now: number): HeartbeatOutcome {
-    const events: MembershipEvent[] = [...this.tick(now)];
+  /**
+   * Handles an authenticated heartbeat from `from` (its source address), handled at `now`
+   * and received at `receivedAt` (default `now`; a later one counts as `now`). Members
+   * are expired up to the receive time first: the ones whose deadline passed between
+   * `receivedAt` and `now` leave at the next `tick`.
+   */
+  heartbeat(hb: MembershipHeartbeat, from: string, now: number, receivedAt: number = now): HeartbeatOutcome {
+    const heard = Math.min(receivedAt, now);
+    const events: MembershipEvent[] = [...this.tick(heard)];
     const id = hb.report.id;
     if (id === this.config.localId) return this.refuse('own-id', `a heartbeat from ${from} claims the local node id ${id}`, events);
     const node = this.nodes.get(id);
@@ -114,7 +125,8 @@ export class Membership {
       epoch: hb.epoch,
       sequence: hb.sequence,
       since,
-      lastHeard: now,
+      // Heartbeats may be handled out of receive order only within one read; never move back.
+      lastHeard: Math.max(heard, previous?.lastHeard ?? heard),
       address: from,
     });
     if (previous === undefined) {

@@ -1,7 +1,8 @@
 /**
- * The heartbeats' UDP transport (node:dgram): one socket per node, sending to a
- * multicast group or to a list of unicast peers and passing every datagram received, with
- * its source, to a callback. It knows nothing of the heartbeat format: the receive path
+ * The heartbeats' UDP transport: one socket per node (the native addon's socket, bind,
+ * setsockopt, sendto and recvmsg), sending to a multicast group or to a list of unicast
+ * peers and passing every datagram received, with its source and the time the kernel
+ * received it, to a callback. It knows nothing of the heartbeat format: the receive path
  * (decodeHeartbeat, then Membership) is the caller's.
  *
  * Defaults:
@@ -20,15 +21,51 @@
  * Unicast: the socket is bound to the local address and port and sends each
  * heartbeat to every peer at the same port.
  *
+ * Receive time: SO_TIMESTAMPNS is on, so each datagram carries the kernel's receive time
+ * (socket(7): "SO_TIMESTAMPNS ... the timestamp is returned as a struct timespec" in an
+ * SCM_TIMESTAMPNS control message; it is CLOCK_REALTIME). The callback gets its age at
+ * read time (`Date.now()` minus that timestamp, at least 0), so a caller converts it to
+ * any monotonic clock as `now() - ageMs`: the realtime–monotonic offset is taken at the
+ * read, and only a realtime step between the receive and the read (NTP) can skew it.
+ * After a stall (SIGSTOP, a long pause) the heartbeats queued meanwhile are read late but
+ * keep the time they arrived; `drain()` reads what is queued, synchronously, so the
+ * caller can take them in before acting on an expired membership timer.
+ *
  * Errors are reported through `onError`, never thrown: a failed send, a socket error,
  * and an exception thrown by `onMessage` itself (caught, so one bad datagram or one
  * bug in a handler cannot end the receive loop). Only `open` rejects, when the socket
  * cannot be set up.
  */
-import dgram from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { errorText } from '../../base/error-text.js';
+import { parseIPv4, parseIPv6, type IPv4Address, type IPv6Address } from '../../net/address.js';
+import { AF_INET, AF_INET6 } from '../../net/af.js';
+import { findControlMessage } from '../../net/cmsg.js';
+import { parseSockaddr, sockaddrIn, sockaddrIn6 } from '../../net/sockaddr.js';
+import {
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPPROTO_UDP,
+  IPV6_ADD_MEMBERSHIP,
+  IPV6_MULTICAST_HOPS,
+  IPV6_MULTICAST_IF,
+  IPV6_MULTICAST_LOOP,
+  IPV6_V6ONLY,
+  IP_ADD_MEMBERSHIP,
+  IP_MULTICAST_IF,
+  IP_MULTICAST_LOOP,
+  IP_MULTICAST_TTL,
+  MSG_TRUNC,
+  SCM_TIMESTAMPNS,
+  SOCK_DGRAM,
+  SOL_SOCKET,
+  SO_TIMESTAMPNS,
+  native,
+  toSyscallError,
+  type NativeBinding,
+  type PollHandle,
+} from '../../native/index.js';
 
 export const HEARTBEAT_PORT = 5406;
 export const HEARTBEAT_IPV4_GROUP = '239.192.213.1';
@@ -67,7 +104,11 @@ export interface HeartbeatTransportOptions {
   readonly localAddress?: string;
   readonly interface?: string;
   readonly destination: HeartbeatDestination;
-  readonly onMessage: (bytes: Buffer, source: HeartbeatSource) => void;
+  /**
+   * One datagram (a copy: it may be kept). `ageMs`: how long before this call the kernel
+   * received it (≥ 0; 0 when the datagram carried no timestamp).
+   */
+  readonly onMessage: (bytes: Buffer, source: HeartbeatSource, ageMs: number) => void;
   readonly onError: (error: HeartbeatTransportError) => void;
 }
 
@@ -92,16 +133,57 @@ function checkAddress(text: string, family: HeartbeatFamily, what: string): void
   if (family === 'ipv4' ? !isIPv4(bare) : !isIPv6(bare)) throw new Error(`${what} ${text} is not an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address`);
 }
 
+/** At most this many datagrams per readiness callback (the level-triggered poll calls again for the rest). */
+const RECEIVE_BUDGET = 64;
+/** At most this many datagrams per drain() (a default receive buffer holds a few hundred heartbeats). */
+const DRAIN_BUDGET = 1024;
+const RECEIVE_BUFFER = 65536;
+const CONTROL_BUFFER = 128;
+/** struct timespec: i64 tv_sec, i64 tv_nsec. */
+const TIMESPEC_LENGTH = 16;
+
+function parseAddress(text: string, family: HeartbeatFamily): IPv4Address | IPv6Address {
+  const bare = text.split('%')[0] ?? '';
+  const parsed = family === 'ipv4' ? parseIPv4(bare) : parseIPv6(bare);
+  if (parsed instanceof Error) throw parsed;
+  return parsed;
+}
+
+/** struct ip_mreqn: group, local address, ifindex (12 bytes). */
+function ipMreqn(group: IPv4Address | undefined, address: IPv4Address): Buffer {
+  const b = Buffer.alloc(12);
+  if (group) b.set(group.bytes, 0);
+  b.set(address.bytes, 4);
+  return b;
+}
+
+/** struct ipv6_mreq: group, ifindex (20 bytes). */
+function ipv6Mreq(group: IPv6Address, ifindex: number): Buffer {
+  const b = Buffer.alloc(20);
+  b.set(group.bytes, 0);
+  b.writeInt32LE(ifindex, 16);
+  return b;
+}
+
 export class HeartbeatTransport {
   private closed = false;
+  private poller: PollHandle | undefined;
+  private readonly data = Buffer.alloc(RECEIVE_BUFFER);
+  private readonly from = Buffer.alloc(28);
+  private readonly control = Buffer.alloc(CONTROL_BUFFER);
+  private readonly lengths = new Int32Array(4);
 
   private constructor(
-    private readonly socket: dgram.Socket,
+    private readonly n: NativeBinding,
+    private readonly fd: number,
     readonly family: HeartbeatFamily,
     readonly port: number,
     readonly localAddress: string,
     /** Where heartbeats go: the group, or the peers. */
     readonly destinations: readonly string[],
+    /** The sockaddr of each destination, in the order of `destinations`. */
+    private readonly sockaddrs: readonly Buffer[],
+    private readonly onMessage: HeartbeatTransportOptions['onMessage'],
     private readonly onError: (error: HeartbeatTransportError) => void,
   ) {}
 
@@ -122,45 +204,70 @@ export class HeartbeatTransport {
       if (!ok) throw new Error(`group ${group} is not a multicast address`);
     }
     if (!multicast && destinations.length === 0) throw new Error('heartbeat transport: unicast needs at least one peer');
-    // IPv6 multicast names the interface as a scope ("::%eth0"), as dgram expects.
+    // IPv6: the interface scopes the multicast group and link-local addresses.
     const ifaceV6 = family === 'ipv6' ? (options.interface ?? local.split('%')[1]) : undefined;
     if (family === 'ipv6' && multicast && ifaceV6 === undefined) throw new Error('heartbeat transport: IPv6 multicast needs an interface');
-    const multicastInterface = family === 'ipv4' ? local : `::%${ifaceV6 ?? ''}`;
 
-    const socket = dgram.createSocket({ type: family === 'ipv4' ? 'udp4' : 'udp6', ...(family === 'ipv6' ? { ipv6Only: true } : {}) });
+    const where = `${family} ${multicast ? `multicast ${group ?? ''}` : 'unicast'} on ${local} port ${port}`;
+    const n = native();
+    let fd: number;
     try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        const bindAddress = multicast ? (family === 'ipv4' ? (group ?? '') : `${group ?? ''}%${ifaceV6 ?? ''}`) : local;
-        socket.bind({ port, address: bindAddress, exclusive: true }, () => {
-          socket.off('error', reject);
-          resolve();
+      fd = n.socket(family === 'ipv4' ? AF_INET : AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
+    } catch (e) {
+      throw new Error(`heartbeat transport: cannot set up ${where}: ${errorText(toSyscallError(e, where, 'socket'))}`, { cause: e });
+    }
+    let step = 'socket';
+    const option = (name: string, level: number, opt: number, value: number | Buffer): void => {
+      step = `setsockopt(${name})`;
+      n.setsockopt(fd, level, opt, value);
+    };
+    let sockaddrs: Buffer[];
+    try {
+      option('SO_TIMESTAMPNS', SOL_SOCKET, SO_TIMESTAMPNS, 1);
+      if (family === 'ipv4') {
+        const localIp = parseAddress(local, 'ipv4') as IPv4Address;
+        // Multicast: bound to the group (only its datagrams, not unicast nor other groups).
+        step = 'bind';
+        n.bind(fd, sockaddrIn(multicast ? (parseAddress(group ?? '', 'ipv4') as IPv4Address) : localIp, port));
+        if (multicast) {
+          option('IP_ADD_MEMBERSHIP', IPPROTO_IP, IP_ADD_MEMBERSHIP, ipMreqn(parseAddress(group ?? '', 'ipv4') as IPv4Address, localIp));
+          option('IP_MULTICAST_IF', IPPROTO_IP, IP_MULTICAST_IF, ipMreqn(undefined, localIp));
+          option('IP_MULTICAST_TTL', IPPROTO_IP, IP_MULTICAST_TTL, 1);
+          option('IP_MULTICAST_LOOP', IPPROTO_IP, IP_MULTICAST_LOOP, 0);
+        }
+        sockaddrs = destinations.map((d) => sockaddrIn(parseAddress(d, 'ipv4') as IPv4Address, port));
+      } else {
+        step = 'if_nametoindex';
+        const ifindex = ifaceV6 !== undefined ? n.ifNameToIndex(ifaceV6) : 0;
+        const scoped = (a: IPv6Address): number => (a.bytes[0] === 0xfe && ((a.bytes[1] ?? 0) & 0xc0) === 0x80) || a.bytes[0] === 0xff ? ifindex : 0;
+        option('IPV6_V6ONLY', IPPROTO_IPV6, IPV6_V6ONLY, 1);
+        const bindTo = parseAddress(multicast ? (group ?? '') : local, 'ipv6') as IPv6Address;
+        step = 'bind';
+        n.bind(fd, sockaddrIn6(bindTo, port, scoped(bindTo)));
+        if (multicast) {
+          const g = parseAddress(group ?? '', 'ipv6') as IPv6Address;
+          option('IPV6_ADD_MEMBERSHIP', IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, ipv6Mreq(g, ifindex));
+          option('IPV6_MULTICAST_IF', IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex);
+          option('IPV6_MULTICAST_HOPS', IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 1);
+          option('IPV6_MULTICAST_LOOP', IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0);
+        }
+        sockaddrs = destinations.map((d) => {
+          const a = parseAddress(d, 'ipv6') as IPv6Address;
+          return sockaddrIn6(a, port, scoped(a));
         });
-      });
-      if (multicast) {
-        socket.addMembership(group ?? '', multicastInterface);
-        socket.setMulticastInterface(multicastInterface);
-        socket.setMulticastTTL(1);
-        socket.setMulticastLoopback(false);
       }
     } catch (e) {
-      try {
-        socket.close();
-      } catch {
-        // not bound
-      }
-      throw new Error(`heartbeat transport: cannot set up ${family} ${multicast ? `multicast ${group ?? ''}` : 'unicast'} on ${local} port ${port}: ${errorText(e)}`, { cause: e });
+      n.close(fd);
+      throw new Error(`heartbeat transport: cannot set up ${where}: ${errorText(toSyscallError(e, where, step))}`, { cause: e });
     }
-    const transport = new HeartbeatTransport(socket, family, port, local, destinations, options.onError);
-    socket.on('error', (e) => transport.report({ operation: 'socket', message: errorText(e), cause: e }));
-    socket.on('message', (msg, rinfo) => {
-      try {
-        options.onMessage(msg, { address: rinfo.address, port: rinfo.port, family: rinfo.family === 'IPv6' ? 'ipv6' : 'ipv4' });
-      } catch (e) {
-        transport.report({ operation: 'handler', message: `the heartbeat handler threw: ${errorText(e)}`, cause: e });
-      }
-    });
-    return transport;
+    const transport = new HeartbeatTransport(n, fd, family, port, local, destinations, sockaddrs, options.onMessage, options.onError);
+    try {
+      transport.poller = n.poll(fd, (error) => transport.readable(error));
+    } catch (e) {
+      n.close(fd);
+      throw new Error(`heartbeat transport: cannot poll ${where}: ${errorText(e)}`, { cause: e });
+    }
+    return Promise.resolve(transport);
   }
 
   private report(error: HeartbeatTransportError): void {
@@ -171,52 +278,125 @@ export class HeartbeatTransport {
     }
   }
 
+  private readable(error?: Error): void {
+    if (this.closed) return;
+    if (error) {
+      const e = toSyscallError(error, `heartbeat socket ${this.localAddress} port ${this.port}`);
+      this.report({ operation: 'socket', message: errorText(e), cause: e });
+      return;
+    }
+    this.receivePending(RECEIVE_BUDGET);
+  }
+
+  /**
+   * Takes in, synchronously, the datagrams already queued on the socket (at most
+   * `budget`; recvmsg is non-blocking), handing each to onMessage as the poll callback
+   * would. For a caller about to act on an expired timer: after a stall the event loop
+   * runs expired timers before it polls, so what arrived during the stall would
+   * otherwise be read only after the timer acted. Returns the number of datagrams read.
+   */
+  drain(budget = DRAIN_BUDGET): number {
+    if (this.closed) return 0;
+    return this.receivePending(budget);
+  }
+
+  private receivePending(budget: number): number {
+    let read = 0;
+    for (let i = 0; i < budget && !this.closed; i++) {
+      let got: boolean;
+      try {
+        got = this.n.recvmsgInto(this.fd, this.data, this.from, this.control, this.lengths);
+      } catch (e) {
+        const err = toSyscallError(e, `heartbeat socket ${this.localAddress} port ${this.port}`);
+        this.report({ operation: 'socket', message: errorText(err), cause: err });
+        return read;
+      }
+      if (!got) return read;
+      read++;
+      // Date.now() is taken at the read, right after recvmsg: the realtime clock the
+      // kernel stamped with, so the age is the difference of two CLOCK_REALTIME readings.
+      const readAt = Date.now();
+      const length = this.lengths[0] ?? 0;
+      if (((this.lengths[3] ?? 0) & MSG_TRUNC) !== 0) {
+        this.report({ operation: 'socket', message: `a datagram longer than ${RECEIVE_BUFFER} bytes was cut and dropped`, cause: undefined });
+        continue;
+      }
+      const at = findControlMessage(this.control, this.lengths[2] ?? 0, SOL_SOCKET, SCM_TIMESTAMPNS, TIMESPEC_LENGTH);
+      let ageMs = 0;
+      if (at >= 0) {
+        const stampMs = Number(this.control.readBigInt64LE(at)) * 1000 + Number(this.control.readBigInt64LE(at + 8)) / 1e6;
+        ageMs = Math.max(0, readAt - stampMs);
+      }
+      const parsed = parseSockaddr(this.from.subarray(0, this.lengths[1] ?? 0));
+      let source: HeartbeatSource;
+      if (parsed.kind === 'inet') source = { address: parsed.address.text, port: parsed.port, family: 'ipv4' };
+      else if (parsed.kind === 'inet6') {
+        let scope = '';
+        if (parsed.scopeId !== 0) {
+          try {
+            scope = `%${this.n.ifIndexToName(parsed.scopeId)}`;
+          } catch {
+            scope = `%${parsed.scopeId}`;
+          }
+        }
+        source = { address: `${parsed.address.text}${scope}`, port: parsed.port, family: 'ipv6' };
+      } else source = { address: '', port: 0, family: this.family };
+      try {
+        this.onMessage(Buffer.from(this.data.subarray(0, length)), source, ageMs);
+      } catch (e) {
+        this.report({ operation: 'handler', message: `the heartbeat handler threw: ${errorText(e)}`, cause: e });
+      }
+    }
+    return read;
+  }
+
+  private sendOne(bytes: Uint8Array, destination: string, sockaddr: Buffer): boolean {
+    try {
+      this.n.sendto(this.fd, bytes, sockaddr);
+      return true;
+    } catch (e) {
+      const err = toSyscallError(e, `heartbeat to ${destination}`, 'sendto');
+      this.report({ operation: 'send', message: `send to ${destination}: ${errorText(err)}`, destination, cause: err });
+      return false;
+    }
+  }
+
   /** Sends `bytes` to the group or to every peer. Never rejects: failures go to onError and are counted. */
   send(bytes: Uint8Array): Promise<SendReport> {
     if (this.closed) return Promise.resolve({ sent: 0, failed: this.destinations.length });
-    return Promise.all(
-      this.destinations.map(
-        (destination) =>
-          new Promise<boolean>((resolve) => {
-            try {
-              this.socket.send(bytes, this.port, destination, (e) => {
-                if (e) this.report({ operation: 'send', message: `send to ${destination}: ${errorText(e)}`, destination, cause: e });
-                resolve(!e);
-              });
-            } catch (e) {
-              this.report({ operation: 'send', message: `send to ${destination}: ${errorText(e)}`, destination, cause: e });
-              resolve(false);
-            }
-          }),
-      ),
-    ).then((results) => ({ sent: results.filter((r) => r).length, failed: results.filter((r) => !r).length }));
+    let sent = 0;
+    this.destinations.forEach((destination, i) => {
+      const sockaddr = this.sockaddrs[i];
+      if (sockaddr !== undefined && this.sendOne(bytes, destination, sockaddr)) sent++;
+    });
+    return Promise.resolve({ sent, failed: this.destinations.length - sent });
   }
 
   /** Sends `bytes` to one address (at the transport's port, or `port`), e.g. a reply. */
   sendTo(bytes: Uint8Array, address: string, port: number = this.port): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      try {
-        this.socket.send(bytes, port, address, (e) => {
-          if (e) this.report({ operation: 'send', message: `send to ${address}: ${errorText(e)}`, destination: address, cause: e });
-          resolve(!e);
-        });
-      } catch (e) {
-        this.report({ operation: 'send', message: `send to ${address}: ${errorText(e)}`, destination: address, cause: e });
-        resolve(false);
-      }
-    });
+    let sockaddr: Buffer;
+    try {
+      checkAddress(address, this.family, 'address');
+      const a = parseAddress(address, this.family);
+      const scope = this.family === 'ipv6' && address.includes('%') ? this.n.ifNameToIndex(address.split('%')[1] ?? '') : 0;
+      sockaddr = a.family === 'ipv4' ? sockaddrIn(a, port) : sockaddrIn6(a, port, scope);
+    } catch (e) {
+      this.report({ operation: 'send', message: `send to ${address}: ${errorText(e)}`, destination: address, cause: e });
+      return Promise.resolve(false);
+    }
+    return Promise.resolve(this.sendOne(bytes, address, sockaddr));
   }
 
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    return new Promise((resolve) => {
-      try {
-        this.socket.close(() => resolve());
-      } catch {
-        resolve();
-      }
-    });
+    this.poller?.stop();
+    try {
+      this.n.close(this.fd);
+    } catch {
+      // already closed
+    }
+    return Promise.resolve();
   }
 }
