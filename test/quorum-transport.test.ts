@@ -29,6 +29,8 @@ interface DriverLine {
 interface Received extends DriverLine {
   readonly event: 'received';
   readonly source: { address: string; port: number; family: string };
+  /** How long before the read the kernel received it (SO_TIMESTAMPNS). */
+  readonly ageMs: number;
   readonly hex: string;
   readonly result: string;
   readonly events: { type: string; id: number; reason: string }[];
@@ -209,6 +211,40 @@ test('quorum transport: IPv6 multicast on the lab link', { skip }, async () => {
     assert.equal(got.result, 'accepted');
     assert.equal(got.source.family, 'ipv6');
     for (const d of [a, b]) d.command({ op: 'quit' });
+  });
+});
+
+test('quorum transport: a heartbeat queued while the receiver is frozen (SIGSTOP) is handed over with the age the kernel stamped, not as new', { skip }, async (t) => {
+  await withLab({ hosts: ['a', 'b'] }, async (lab) => {
+    const key = generateKey().toString('base64');
+    const base = { cluster: 'lab', nodes: [1, 2], key };
+    const a = await Driver.start(lab, 'a', { ...base, nodeId: 1, localAddress: lab.host('a').ipv4, destination: { kind: 'unicast', peers: [lab.host('b').ipv4] } });
+    const b = await Driver.start(lab, 'b', { ...base, nodeId: 2, localAddress: lab.host('b').ipv4, destination: { kind: 'unicast', peers: [lab.host('a').ipv4] } });
+    try {
+      const first = await a.send({ op: 'beat' });
+      await b.waitReceived((r) => r.hex === first['hex'], 'heartbeat 1');
+      const pid = b.child.pid;
+      assert.ok(pid !== undefined);
+      process.kill(pid, 'SIGSTOP');
+      const beforeSend = performance.now();
+      const sent = await a.send({ op: 'beat' });
+      // The datagram is in b's socket once a's sendto returned (a veth delivers at once).
+      const queuedBy = performance.now();
+      await sleep(600);
+      const resumedAt = performance.now();
+      process.kill(pid, 'SIGCONT');
+      const got = await b.waitReceived((r) => r.hex === sent['hex'], 'heartbeat 2, after the freeze');
+      const seenAt = performance.now();
+      assert.equal(got.result, 'accepted');
+      t.diagnostic(`frozen ${Math.round(resumedAt - queuedBy)}-${Math.round(seenAt - beforeSend)} ms after the send: age ${got.ageMs.toFixed(1)} ms`);
+      // It waited in the queue at least from queuedBy to resumedAt, at most from beforeSend to seenAt
+      // (2 ms for the realtime stamp's and Date.now()'s granularity).
+      assert.ok(got.ageMs >= resumedAt - queuedBy - 2, `age ${got.ageMs} ms, queued for at least ${Math.round(resumedAt - queuedBy)} ms`);
+      assert.ok(got.ageMs <= seenAt - beforeSend + 2, `age ${got.ageMs} ms, more than the ${Math.round(seenAt - beforeSend)} ms since the send`);
+    } finally {
+      if (b.child.pid !== undefined && b.child.exitCode === null) process.kill(b.child.pid, 'SIGCONT');
+      for (const d of [a, b]) d.command({ op: 'quit' });
+    }
   });
 });
 

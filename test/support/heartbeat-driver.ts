@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     ...(config.interface !== undefined ? { interface: config.interface } : {}),
     ...(config.port !== undefined ? { port: config.port } : {}),
     destination: config.destination,
-    onMessage: (bytes, source) => {
+    onMessage: (bytes, source, ageMs) => {
       if (config.throwOnFirstMessage === true && !thrown) {
         thrown = true;
         throw new Error('handler failure on purpose');
@@ -73,11 +73,11 @@ async function main(): Promise<void> {
         membership.countRejection(decoded.reason);
         result = decoded.reason;
       } else {
-        const outcome = membership.heartbeat(decoded.heartbeat, source.address, now);
+        const outcome = membership.heartbeat(decoded.heartbeat, source.address, now, now - ageMs);
         result = outcome.accepted ? 'accepted' : outcome.reason;
         events = outcome.events;
       }
-      print({ event: 'received', source, hex: bytes.toString('hex'), result, events, members: membership.members().map((m) => m.id) });
+      print({ event: 'received', source, ageMs, hex: bytes.toString('hex'), result, events, members: membership.members().map((m) => m.id) });
     },
     onError: (error) => print({ event: 'error', operation: error.operation, message: error.message }),
   });
