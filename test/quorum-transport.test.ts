@@ -15,6 +15,7 @@ import { generateKey } from '../src/quorum/io/authkey.js';
 import { HeartbeatTransport, type HeartbeatDestination, type HeartbeatTransportOptions } from '../src/quorum/io/transport.js';
 import { sleep } from '../src/lab/wait.js';
 import { onLines } from '../src/lab/lines.js';
+import { SCM_TIMESTAMPNS, SO_TIMESTAMPNS, native } from '../src/native/index.js';
 
 const available = labAvailable();
 const skip = available.ok ? false : available.reason;
@@ -281,4 +282,9 @@ test('quorum transport: bad options are refused before any socket is opened', as
     HeartbeatTransport.open({ onMessage: () => undefined, onError: () => undefined, destination: { kind: 'multicast' } }),
     /local address or an interface/,
   );
+});
+
+test('quorum transport: the receive-time option numbers are the C headers\' (SO_TIMESTAMPNS, SCM_TIMESTAMPNS)', () => {
+  assert.equal(native().constants['SO_TIMESTAMPNS'], SO_TIMESTAMPNS);
+  assert.equal(native().constants['SCM_TIMESTAMPNS'], SCM_TIMESTAMPNS);
 });
