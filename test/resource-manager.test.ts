@@ -865,6 +865,114 @@ function runHistory(shape: Shape, steps: readonly Step[]): number {
 
 let historyRuns = 0;
 let historyOps = 0;
+// ---- reload (reconfigure) ---------------------------------------------------------------
+
+function reconfigure(rig: Rig, config: ResourceManagerConfig, placements: Record<string, boolean> = { g: true }): Extract<ResourceAction, { type: 'reconfigured' }> {
+  for (const r of config.resources) if (!rig.running.has(r.name)) rig.running.set(r.name, false);
+  const out = rig.send({ type: 'reconfigure', config, placements });
+  const done = out.find((a): a is Extract<ResourceAction, { type: 'reconfigured' }> => a.type === 'reconfigured');
+  assert.ok(done, 'a reconfigured action');
+  return done;
+}
+
+test('reload: an unchanged resource is not touched (no op, fail count kept); a new one is probed then started after it; a removed one stopped in reverse order and retired', () => {
+  const rig = new Rig({ resources: [res('vip'), res('app'), res('old1'), res('old2')], groups: [group('g', ['vip', 'app']), group('h', ['old1', 'old2'], 'everywhere')] });
+  rig.send({ type: 'startup' });
+  rig.settle();
+  rig.send({ type: 'placement', group: 'g', allowed: true });
+  rig.settle();
+  assert.deepEqual(rig.states(), { vip: 'started', app: 'started', old1: 'started', old2: 'started' });
+  // One monitor failure on app: restarted in place, fail count 1.
+  rig.now = 10_000;
+  rig.script('app', 'monitor', result(OCF.NOT_RUNNING));
+  rig.send({ type: 'tick' });
+  rig.settle();
+  assert.equal(rig.r('app').failCount, 1);
+  const mark = rig.mark();
+  const done = reconfigure(rig, { resources: [res('vip'), res('app'), res('web')], groups: [group('g', ['vip', 'app', 'web'])] });
+  assert.deepEqual(
+    done.changes.map((c) => `${c.resource}:${c.change}`),
+    ['vip:unchanged', 'app:unchanged', 'web:added', 'old1:removed', 'old2:removed'],
+  );
+  rig.settle();
+  const ops = rig.opsSince(mark);
+  assert.deepEqual(ops.filter((o) => o.startsWith('old')), ['old2:stop', 'old1:stop'], 'removed: stopped in reverse order');
+  assert.deepEqual(ops.filter((o) => !o.startsWith('old')), ['web:probe', 'web:start'], 'new: probed, then started; nothing else touched');
+  assert.deepEqual(rig.states(), { vip: 'started', app: 'started', web: 'started' }, 'the removed ones are gone');
+  assert.equal(rig.r('app').failCount, 1, 'fail count kept');
+  assert.deepEqual(
+    rig.log.slice(mark).flatMap((a) => (a.type === 'retired' ? [`${a.resource}:${a.detail}`] : [])),
+    ['old2:stopped', 'old1:stopped'],
+  );
+  assert.deepEqual(rig.status().groups.map((g) => g.name), ['g'], 'no group left of the removed ones');
+});
+
+test('reload: a changed definition restarts that resource (stop with the old, start with the new) and the members after it; timeouts, interval and meta are applied in place', () => {
+  const rig = runningGroup();
+  const mark = rig.mark();
+  const done = reconfigure(rig, {
+    resources: [res('vip', { monitorIntervalMs: 2_000, stopTimeoutMs: 5_000 }), res('app', { spec: { type: 'exec', command: ['/bin/true', '--new'] } }), res('web', { migrationThreshold: 3 })],
+    groups: [group('g', ['vip', 'app', 'web'])],
+  });
+  assert.deepEqual(
+    done.changes.map((c) => `${c.resource}:${c.change}:${c.keys.join('+')}`),
+    ['vip:updated:stopTimeoutMs+monitorIntervalMs', 'app:restart:spec', 'web:updated:migrationThreshold'],
+  );
+  rig.settle();
+  assert.deepEqual(rig.startStopSince(mark), ['web:stop', 'app:stop', 'app:start', 'web:start'], 'app restarted, web (after it) with it; vip untouched');
+  assert.deepEqual(rig.states(), { vip: 'started', app: 'started', web: 'started' });
+  assert.equal(rig.r('vip').nextMonitorInMs, 2_000, 'the monitor rescheduled at the new interval');
+  assert.equal(rig.r('web').migrationThreshold, 3);
+});
+
+test('reload: a lower migration-threshold applies to the fail count the resource already has (banned at once)', () => {
+  const rig = runningGroup();
+  rig.now = 10_000;
+  rig.script('web', 'monitor', result(OCF.ERR_GENERIC), result(OCF.ERR_GENERIC));
+  rig.send({ type: 'tick' });
+  rig.settle();
+  assert.equal(rig.r('web').failCount, 1);
+  const mark = rig.mark();
+  reconfigure(rig, { resources: [res('vip'), res('app'), res('web', { migrationThreshold: 1 })], groups: [group('g', ['vip', 'app', 'web'])] });
+  rig.settle();
+  assert.deepEqual(rig.bansSince(mark).map((b) => b.banned), [true]);
+  assert.deepEqual(rig.states(), { vip: 'stopped', app: 'stopped', web: 'stopped' });
+});
+
+test('reload: a resource inserted in the middle of a group starts before the members after it, which restart behind it', () => {
+  const rig = runningGroup();
+  const mark = rig.mark();
+  reconfigure(rig, { resources: [res('vip'), res('fs'), res('app'), res('web')], groups: [group('g', ['vip', 'fs', 'app', 'web'])] });
+  rig.settle();
+  const ops = rig.startStopSince(mark);
+  assert.deepEqual(ops.filter((o) => o.startsWith('web') || o.startsWith('app')), ['web:stop', 'app:stop', 'app:start', 'web:start'], 'the later members stop in reverse and start again in order');
+  assert.ok(ops.indexOf('fs:start') < ops.indexOf('app:start'), ops.join(', '));
+  assert.ok(!ops.some((o) => o.startsWith('vip')), 'vip, before it, untouched');
+  assert.deepEqual(rig.states(), { vip: 'started', fs: 'started', app: 'started', web: 'started' });
+});
+
+test('reload in maintenance: nothing is started or stopped; a removed resource is retired as it is', () => {
+  const rig = runningGroup();
+  rig.send({ type: 'maintenance', on: true });
+  const mark = rig.mark();
+  reconfigure(rig, { resources: [res('vip'), res('app'), res('new')], groups: [group('g', ['vip', 'app', 'new'])] });
+  rig.settle();
+  assert.deepEqual(rig.opsSince(mark), []);
+  assert.deepEqual(rig.log.slice(mark).flatMap((a) => (a.type === 'retired' ? [`${a.resource}:${a.detail}`] : [])), ['web:left as it is: maintenance']);
+  assert.equal(rig.running.get('web'), true, 'still running: unmanaged');
+});
+
+test('reload: an operator stop (runtime target-role) survives a reload that does not change target_role', () => {
+  const rig = runningGroup();
+  rig.send({ type: 'command', command: 'stop', resource: 'web' });
+  rig.settle();
+  const mark = rig.mark();
+  reconfigure(rig, { resources: [res('vip'), res('app'), res('web', { monitorTimeoutMs: 1_000 })], groups: [group('g', ['vip', 'app', 'web'])] });
+  rig.settle();
+  assert.deepEqual(rig.startStopSince(mark), []);
+  assert.equal(rig.r('web').state, 'stopped');
+});
+
 test('property: random histories keep the invariants (one op per resource, group order, placement, maintenance, threshold)', () => {
   checkProperty(
     fc.property(shapeArb, fc.array(stepArb, { minLength: 1, maxLength: 200, size: 'max' }), (shape, steps) => {
