@@ -3,7 +3,7 @@
  * Type=notify). One log line per event on stdout.
  *
  * Signals: SIGHUP reloads (a config that fails validation is refused and the running
- * one stays); SIGTERM and SIGINT stop: masters send priority 0 and remove their VIPs,
+ * one stays; what a reload does per section: README "Reload"); SIGTERM and SIGINT stop: masters send priority 0 and remove their VIPs,
  * then the process exits 0.
  *
  * systemd (sd_notify(3)): READY=1 with STATUS= once the instances run, RELOADING=1 and
@@ -30,7 +30,7 @@ import { CorosyncQuorum } from '../daemon/corosync-quorum.js';
 import { masterDownIntervalMs } from '../vrrp/timers.js';
 import { PROMOTION_ROLES, PromotionControl, type PromotionRole } from '../daemon/promotion.js';
 import { ResourceService } from '../daemon/resource-service.js';
-import { canonical } from '../daemon/reload.js';
+import { reloadSections } from '../daemon/reload-sections.js';
 import { monotonicMs } from '../daemon/clock.js';
 import { Notifiers } from '../notify/notifiers.js';
 import type { EventStream } from '../events/stream.js';
@@ -205,14 +205,11 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     }
     notify(log, { RELOADING: '1', MONOTONIC_USEC: String(Math.round(Number(process.hrtime.bigint()) / 1000)) });
     try {
-      const candidate = withOverrides(next.config, options);
-      if (canonical(candidate.resources) !== canonical(config.resources)) {
-        log.log('warn', 'reload-resources-unchanged', { detail: 'changes to resources, groups and health_checks take effect on restart' });
-      }
-      if (canonical(candidate.quorum) !== canonical(config.quorum)) {
-        log.log('warn', 'reload-quorum-unchanged', { detail: 'changes to the quorum section take effect on restart; the running membership is kept' });
-      }
-      await daemon.reload(candidate);
+      const candidate = await reloadSections(
+        { daemon, resources, quorum, readKey: readKeyFile, localNode: findLocalNode },
+        config,
+        withOverrides(next.config, options),
+      );
       await notifiers.reload(candidate).catch((e: unknown) => log.log('error', 'reload-notifiers-failed', { detail: errorText(e) }));
       config = candidate;
       await monitors?.reload(candidate.notifiers);

@@ -14,6 +14,7 @@
  * status, and vigil reconnects with a backoff (250 ms doubling to 5 s) until corosync
  * answers again. It never throws out of a callback.
  */
+import { quorumOptionChanges } from './quorum-reload.js';
 import type { QuorumConfig } from '../config/types.js';
 import type { QuorumChange, QuorumMemberStatus } from '../quorum/engine.js';
 import { toNodeId, type NodeId } from '../quorum/types.js';
@@ -71,7 +72,7 @@ export class CorosyncQuorum {
   private timingWarning: string | undefined;
 
   private constructor(
-    private readonly config: QuorumConfig,
+    private config: QuorumConfig,
     private readonly binding: CorosyncBinding,
     private readonly scheduler: Scheduler,
     private readonly now: () => number,
@@ -239,6 +240,17 @@ export class CorosyncQuorum {
     this.log.log('warn', 'corosync-disconnected', { detail, treated_as: 'inquorate', retry_ms: this.backoffMs });
     this.reassess('corosync-disconnected');
     this.retryLater();
+  }
+
+  /**
+   * SIGHUP: with corosync deciding, only no_quorum_policy is vigil's (the loader refuses the
+   * other keys); the verdict follows it at once. Returns the options that changed.
+   */
+  reload(next: QuorumConfig): { readonly name: string; readonly change: string; readonly detail: string }[] {
+    const changes = quorumOptionChanges(this.config, next);
+    this.config = next;
+    this.reassess('reload');
+    return changes;
   }
 
   private reassess(why: string): void {

@@ -226,6 +226,11 @@ export class ResourceManager {
     this.build(config);
   }
 
+  /** Throws, naming what is wrong, when `config` cannot be a manager's (a group naming an unknown resource, a name twice). */
+  static check(config: ResourceManagerConfig): void {
+    new ResourceManager(config).status(0);
+  }
+
   /** Builds the groups and resources of `config` (every resource unknown), replacing the current ones. */
   private build(config: ResourceManagerConfig): void {
     this.resources.clear();
