@@ -68,8 +68,8 @@ export function quorumOptionChanges(old: QuorumConfig, next: QuorumConfig): { re
   return out;
 }
 
-/** The heartbeat socket's bound address, port and destinations, as a comparable text. */
-export function transportKey(config: QuorumConfig, localId: NodeId): string {
+/** What the heartbeat socket is bound to: a change needs a new socket. */
+export function bindKey(config: QuorumConfig, localId: NodeId): string {
   const self = config.nodes.find((n) => n.id === localId);
   return canonical({
     transport: config.transport,
@@ -77,6 +77,12 @@ export function transportKey(config: QuorumConfig, localId: NodeId): string {
     self: self?.address,
     interface: config.transport === 'multicast' ? config.interface : undefined,
     group: config.transport === 'multicast' ? config.multicastGroup : undefined,
-    peers: config.transport === 'unicast' ? config.nodes.filter((n) => n.id !== localId && n.address.family === self?.address.family).map((n) => n.address) : undefined,
   });
+}
+
+/** Unicast: the addresses heartbeats go to (the other nodes of the local node's family); multicast: none. */
+export function unicastPeers(config: QuorumConfig, localId: NodeId): string[] {
+  if (config.transport !== 'unicast') return [];
+  const self = config.nodes.find((n) => n.id === localId);
+  return config.nodes.filter((n) => n.id !== localId && n.address.family === self?.address.family).map((n) => n.address.text);
 }

@@ -19,8 +19,9 @@
  */
 import { networkInterfaces } from 'node:os';
 import type { QuorumConfig } from '../config/types.js';
+import { canonical } from '../config/canonical.js';
 import { QuorumEngine, type QuorumChange, type QuorumStatus } from '../quorum/engine.js';
-import { KEY_ROTATION_WINDOW_MS, engineConfigOf, quorumOptionChanges, transportKey } from './quorum-reload.js';
+import { KEY_ROTATION_WINDOW_MS, bindKey, engineConfigOf, quorumOptionChanges, unicastPeers } from './quorum-reload.js';
 import { clusterId, decodeHeartbeat, encodeHeartbeat, newBootEpoch } from '../quorum/heartbeat.js';
 import { Membership, type MembershipEvent, type RejectionReason } from '../quorum/membership.js';
 import { fenceCheck, pingCheck, tcpCheck, type CheckResult } from '../quorum/tie-breaker.js';
@@ -175,7 +176,7 @@ export class QuorumService {
       destination:
         config.transport === 'multicast'
           ? { kind: 'multicast', group: config.multicastGroup.text }
-          : { kind: 'unicast', peers: config.nodes.filter((n) => n.id !== this.localId && n.address.family === family).map((n) => n.address.text) },
+          : { kind: 'unicast', peers: unicastPeers(config, this.localId) },
       onMessage: (bytes, source) => this.receive(bytes, source.address),
       onError: (e) => this.transportError(e),
     });
@@ -219,7 +220,12 @@ export class QuorumService {
     const validation = engineConfigOf(next, this.localId);
     const self = next.nodes.find((n) => n.id === this.localId);
     if (!self) throw new Error(`quorum: node id ${this.localId} is not in quorum.nodes`);
-    const rebind = transportKey(old, this.localId) !== transportKey(next, this.localId);
+    const rebind = bindKey(old, this.localId) !== bindKey(next, this.localId);
+    const peers = unicastPeers(next, this.localId);
+    if (!rebind && canonical(peers) !== canonical(unicastPeers(old, this.localId))) {
+      this.transport?.setPeers(peers);
+      changes.push({ name: 'transport', change: 'peers', detail: `heartbeats to ${peers.join(', ')} (same socket)` });
+    }
     this.config = next;
     this.self = self;
     const before = new Set(this.warningList);

@@ -104,8 +104,9 @@ export class HeartbeatTransport {
     readonly port: number,
     readonly localAddress: string,
     /** Where heartbeats go: the group, or the peers. */
-    readonly destinations: readonly string[],
+    private dests: readonly string[],
     private readonly onError: (error: HeartbeatTransportError) => void,
+    private readonly multicast: boolean,
   ) {}
 
   /** Opens and binds the socket; rejects if it cannot be set up. */
@@ -154,7 +155,7 @@ export class HeartbeatTransport {
       }
       throw new Error(`heartbeat transport: cannot set up ${family} ${multicast ? `multicast ${group ?? ''}` : 'unicast'} on ${local} port ${port}: ${describe(e)}`, { cause: e });
     }
-    const transport = new HeartbeatTransport(socket, family, port, local, destinations, options.onError);
+    const transport = new HeartbeatTransport(socket, family, port, local, destinations, options.onError, multicast);
     socket.on('error', (e) => transport.report({ operation: 'socket', message: describe(e), cause: e }));
     socket.on('message', (msg, rinfo) => {
       try {
@@ -164,6 +165,22 @@ export class HeartbeatTransport {
       }
     });
     return transport;
+  }
+
+  /** Where heartbeats go: the group, or the peers. */
+  get destinations(): readonly string[] {
+    return this.dests;
+  }
+
+  /**
+   * Unicast: sends to these peers from now on, on the same socket (a reload that changed
+   * only the other nodes' addresses). Throws, changing nothing, for a bad address or none.
+   */
+  setPeers(peers: readonly string[]): void {
+    if (this.multicast) throw new Error('heartbeat transport: setPeers on a multicast transport');
+    for (const d of peers) checkAddress(d, this.family, 'peer');
+    if (peers.length === 0) throw new Error('heartbeat transport: unicast needs at least one peer');
+    this.dests = [...peers];
   }
 
   private report(error: HeartbeatTransportError): void {
@@ -176,9 +193,9 @@ export class HeartbeatTransport {
 
   /** Sends `bytes` to the group or to every peer. Never rejects: failures go to onError and are counted. */
   send(bytes: Uint8Array): Promise<SendReport> {
-    if (this.closed) return Promise.resolve({ sent: 0, failed: this.destinations.length });
+    if (this.closed) return Promise.resolve({ sent: 0, failed: this.dests.length });
     return Promise.all(
-      this.destinations.map(
+      this.dests.map(
         (destination) =>
           new Promise<boolean>((resolve) => {
             try {
