@@ -137,7 +137,13 @@ test('lab: a reload adding a vip resource to the master\'s group and changing qu
       // A failed test may leave the exec resource behind: ended by the PID in its pid file (its own process group).
       for (const n of nodes) {
         const pid = pidOf(n.stateDir, 'app');
-        if (pid === undefined) continue;
+        let cmdline = '';
+        try {
+          cmdline = readFileSync(`/proc/${String(pid)}/cmdline`, 'latin1');
+        } catch {
+          // gone
+        }
+        if (pid === undefined || !cmdline.includes('1061')) continue;
         try {
           process.kill(-pid, 'SIGKILL');
         } catch {
