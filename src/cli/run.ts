@@ -3,8 +3,8 @@
  * Type=notify). One log line per event on stdout.
  *
  * Signals: SIGHUP reloads (a config that fails validation is refused and the running
- * one stays; what a reload does per section: README "Reload"); SIGTERM and SIGINT stop: masters send priority 0 and remove their VIPs,
- * then the process exits 0.
+ * one stays; what a reload does per section: docs/config.md, "Reload"); SIGTERM and
+ * SIGINT stop: masters send priority 0 and remove their VIPs, then the process exits 0.
  *
  * systemd (sd_notify(3)): READY=1 with STATUS= once the instances run, RELOADING=1 and
  * READY=1 around a reload, STOPPING=1, and WATCHDOG=1 every half WATCHDOG_USEC.
