@@ -690,7 +690,9 @@ type Step =
   | { readonly kind: 'command'; readonly command: ResourceCommand; readonly r: number }
   | { readonly kind: 'answer'; readonly pick: number; readonly rc: number; readonly timedOut: boolean }
   | { readonly kind: 'tick'; readonly advance: number }
-  | { readonly kind: 'deadline' };
+  | { readonly kind: 'deadline' }
+  /** A reload to the config of another shape (the same names r0, r1...: some stay, some change, some go or come). */
+  | { readonly kind: 'reload'; readonly shape: Shape; readonly allowed: readonly boolean[] };
 
 const rcArb = fc.constantFrom(0, 0, 0, 0, 0, 0, 0, 0, 0, 190, 7, 7, 1, 1, 2, 5, 6);
 
@@ -707,6 +709,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('answer' as const), pick: fc.nat(10), rc: rcArb, timedOut: fc.constant(true) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('tick' as const), advance: fc.integer({ min: 0, max: 30_000 }) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('deadline' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('reload' as const), shape: shapeArb, allowed: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }) }) },
 );
 
 /** The invariants of the random-history property, checked after every step. */
@@ -783,6 +786,9 @@ class Audit {
   /** At quiescence: nothing may still be started against the rules, except before a blocked member. */
   final(s: ResourceManagerStatus): void {
     const byName = new Map(s.resources.map((r) => [r.name, r]));
+    // a resource a reload removed is gone once things settle (stopped and retired)
+    const inGroups = new Set(s.groups.flatMap((g) => g.members));
+    for (const r of s.resources) assert.ok(inGroups.has(r.name), `${r.name} (removed by a reload) is still there: ${r.state}`);
     for (const g of s.groups) {
       const allowed = this.placement.get(g.name) === true && !s.node.standby && !g.banned;
       let prefix = true;
@@ -805,9 +811,12 @@ function runHistory(shape: Shape, steps: readonly Step[]): number {
   const m = new ResourceManager(config);
   const audit = new Audit(config);
   let now = 0;
-  const names = config.resources.map((r) => r.name);
-  const grouped = new Set(config.groups.flatMap((g) => g.resources));
-  const groupNames = [...config.groups.map((g) => g.name), ...names.filter((n) => !grouped.has(n))];
+  let names = config.resources.map((r) => r.name);
+  const groupNamesOf = (c: ResourceManagerConfig): string[] => {
+    const grouped = new Set(c.groups.flatMap((g) => g.resources));
+    return [...c.groups.map((g) => g.name), ...c.resources.map((r) => r.name).filter((n) => !grouped.has(n))];
+  };
+  let groupNames = groupNamesOf(config);
   const send = (event: ResourceEvent): void => {
     const actions = m.handle(event, now);
     audit.check(event, actions, m.status(now));
@@ -846,6 +855,20 @@ function runHistory(shape: Shape, steps: readonly Step[]): number {
         const d = m.nextDeadline();
         if (d !== undefined) now = Math.max(now, d);
         send({ type: 'tick' });
+        break;
+      }
+      case 'reload': {
+        const next = configOf(step.shape);
+        names = next.resources.map((r) => r.name);
+        groupNames = groupNamesOf(next);
+        const placements: Record<string, boolean> = {};
+        groupNames.forEach((g, i) => {
+          // stand-alone resources run everywhere; a group's placement is what the step says
+          placements[g] = next.groups.some((x) => x.name === g) ? (next.groups.find((x) => x.name === g)?.placement.kind === 'everywhere' || (step.allowed[i % step.allowed.length] ?? false)) : true;
+        });
+        audit.placement.clear();
+        for (const [g, allowed] of Object.entries(placements)) audit.placement.set(g, allowed);
+        send({ type: 'reconfigure', config: next, placements });
         break;
       }
     }

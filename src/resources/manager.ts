@@ -468,7 +468,8 @@ export class ResourceManager {
 
     this.emitBans(out);
     this.reconcile(now, out);
-    this.retire(out);
+    // A member retired (blocked) may have been what held the one before it back from stopping.
+    while (this.retire(out)) this.reconcile(now, out);
 
     for (const r of this.resources.values()) {
       const from = before.get(r.cfg.name) ?? 'unknown';
@@ -805,7 +806,8 @@ export class ResourceManager {
    * Removed resources leave once stopped. In maintenance, before startup, or blocked (a
    * stop that failed: it may still run) they are not stopped: they leave as they are.
    */
-  private retire(out: ResourceAction[]): void {
+  private retire(out: ResourceAction[]): boolean {
+    let retired = false;
     for (let i = this.groups.length - 1; i >= 0; i--) {
       const g = this.groups[i];
       if (g === undefined || !g.retiring) continue;
@@ -820,9 +822,11 @@ export class ResourceManager {
         g.members.splice(g.members.indexOf(m), 1);
         this.resources.delete(m.cfg.name);
         out.push({ type: 'retired', resource: m.cfg.name, detail });
+        retired = true;
       }
       if (g.members.length === 0) this.groups.splice(i, 1);
     }
+    return retired;
   }
 
   // ---- reconcile ---------------------------------------------------------------------
