@@ -359,3 +359,35 @@ test('reload: a new config whose quorum key cannot be read is refused whole (no 
     await rig.close();
   }
 });
+
+test('reload adding a health check with a weight to a backup: no priority bonus before the check has risen, so no preemption', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'vigil-reload-'));
+  const base = `global:\n  state_dir: ${dir}\ninstances:\n  - { name: gw, interface: eth0, vrid: 51, priority: 100, virtual_ips: [${VIP}/24] }\n`;
+  const host = new FakeHost(configFrom(base));
+  const resources = new ResourceService(host.daemon.currentConfig, host.daemon.vrrpView, host.scheduler, host.clock.now, host.log, host.events);
+  host.daemon.attachResources(resources);
+  try {
+    await host.daemon.start();
+    resources.start();
+    await host.drain();
+    host.advertFrom('10.213.0.2', 51, 120, [VIP]);
+    assert.equal(host.daemon.status().instances[0]?.state, 'backup');
+    const mark = host.events.lastSeq;
+    // A process that does not exist: the check never rises, so its bonus must never apply.
+    const next = configFrom(`${base}health_checks:\n  - { name: bonus, type: process, process: vigil-no-such-process, weight: 50, instances: [gw] }\n`);
+    await reloadSections(parts(host, resources), host.daemon.currentConfig, next);
+    host.advertFrom('10.213.0.2', 51, 120, [VIP]);
+    await host.drain();
+    const s = host.daemon.status().instances[0];
+    assert.deepEqual({ state: s?.state, priority: s?.effectivePriority }, { state: 'backup', priority: 100 });
+    const since = host.events.since(mark);
+    assert.deepEqual(since.filter((e) => e.kind === 'priority-changed' || e.kind === 'instance-state').map((e) => e.kind), [], 'no priority change, no state change');
+    const section = since.find((e) => e.kind === 'section-reloaded');
+    assert.ok(section && section.kind === 'section-reloaded');
+    assert.deepEqual(section.changes.map((c) => `${c.name}:${c.change}`), ['health_check bonus:added']);
+  } finally {
+    await resources.stop();
+    await host.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -334,10 +334,7 @@ export class ResourceService {
       if (kept.some((k) => k.config.name === c.name)) continue;
       const existed = before.some((b) => b.name === c.name);
       out.push({ name: c.name, kind: 'health-check', change: existed ? 'restart' : 'added', detail: '' });
-      // A check added by a reload moves nothing before it has run: no FAULT and no penalty
-      // until its first `fall` failures (the instances it moves are running), no bonus
-      // (weight > 0) until its first `rise` successes.
-      if (c.weight > 0 && !existed) for (const instance of c.instances) this.vrrp.setTracker(instance, checkTrackerName(c.name), false);
+      // Its tracker's state until its first transition: Daemon.reload.
       if (this.started) this.startCheck(c);
     }
     return out;
