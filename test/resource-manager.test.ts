@@ -817,6 +817,7 @@ function runHistory(shape: Shape, steps: readonly Step[]): number {
     return [...c.groups.map((g) => g.name), ...c.resources.map((r) => r.name).filter((n) => !grouped.has(n))];
   };
   let groupNames = groupNamesOf(config);
+  let inForce = config;
   const send = (event: ResourceEvent): void => {
     const actions = m.handle(event, now);
     audit.check(event, actions, m.status(now));
@@ -859,6 +860,7 @@ function runHistory(shape: Shape, steps: readonly Step[]): number {
       }
       case 'reload': {
         const next = configOf(step.shape);
+        inForce = next;
         names = next.resources.map((r) => r.name);
         groupNames = groupNamesOf(next);
         const placements: Record<string, boolean> = {};
@@ -883,6 +885,12 @@ function runHistory(shape: Shape, steps: readonly Step[]): number {
   }
   assert.equal(audit.pending.size, 0, 'did not drain');
   audit.final(m.status(now));
+  // A reload to the config in force bounces nothing: no start, no stop, no state change.
+  const same = m.handle({ type: 'reconfigure', config: inForce, placements: Object.fromEntries(audit.placement) }, now);
+  const bounced = same.filter((a) => (a.type === 'run-op' && (a.op !== 'monitor' || a.probe === true)) || a.type === 'resource-state' || a.type === 'ban' || a.type === 'retired');
+  assert.deepEqual(bounced, [], 'a reload to the same config');
+  const changed = same.flatMap((a) => (a.type === 'reconfigured' ? a.changes.filter((c) => c.change !== 'unchanged') : []));
+  assert.deepEqual(changed, []);
   return audit.runOps;
 }
 
