@@ -863,3 +863,20 @@ test('reload: a member removed from the nodelist leaves the partition; a differe
   assert.deepEqual(quorateChanges(changes), []);
   assert.throws(() => e.handle({ type: 'reconfigure', config: config({ votes: [1, 1], localIndex: 1 }) }, 2), /local node is 1, not 2/);
 });
+
+test(`reload property: after any history (operator, quorate peers, last_man_standing, auto_tie_breaker, wait_for_all), a reload with the same options changes nothing (${RUNS} runs)`, () => {
+  const shapes = fc.oneof(plainShape, atbShape, lmsShape);
+  checkProperty(
+    fc.property(
+      shapes.chain((s) => fc.tuple(fc.constant(s), historyArb({ n: s.votes.length, maxE: sumOf(s.votes) + 3, quoratePeers: true, liftingPeers: true, operator: true, deadlines: true }))),
+      ([shape, steps]) => {
+        let last = 0;
+        const engine = play(config(shape), steps, (o) => void (last = o.now));
+        const before = engine.status();
+        assert.deepEqual(engine.handle({ type: 'reconfigure', config: config(shape) }, last), []);
+        assert.deepEqual(engine.status(), before);
+      },
+    ),
+    { numRuns: RUNS },
+  );
+});
