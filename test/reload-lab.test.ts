@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { labAvailable, withLab, type Lab } from './lab/netns.js';
 import { sleep } from './lab/capture.js';
-import { VigilProcess, holders, waitHolders } from './lab/vigil.js';
+import { VigilProcess, configYaml, holders, instanceYaml, waitHolders } from './lab/vigil.js';
+import { corosyncBinding } from '../src/native/corosync.js';
 import { writeKeyFile } from '../src/quorum/authkey.js';
 import { controlRequest } from '../src/daemon/control.js';
 import type { ResourceServiceStatus } from '../src/daemon/resource-service.js';
@@ -150,6 +151,55 @@ test('lab: a reload adding a vip resource to the master\'s group and changing qu
           // gone
         }
       }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function corosyncSkip(): string | false {
+  const base = skipReason();
+  if (base) return base;
+  try {
+    corosyncBinding();
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  return false;
+}
+
+test('lab: provider corosync with no corosync in reach (inquorate): a reload to no_quorum_policy ignore applies at once; a provider change is refused alone', { timeout: 60_000, skip: corosyncSkip() }, async () => {
+  await withLab({ hosts: ['a'] }, async (lab) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vigil-reload-cs-'));
+    const keyFile = path.join(dir, 'authkey');
+    await writeKeyFile(keyFile);
+    const stateDir = path.join(dir, 'state');
+    const base = (priority: number): string => `global:\n  state_dir: ${stateDir}\n` + configYaml(instanceYaml({ vrid: 62, priority, vips: [`${VIP}/24`] })).replace(/^global:\n/m, '');
+    let p: VigilProcess | undefined;
+    try {
+      // No corosync runs in this namespace: inquorate, and no_quorum_policy stop holds gw in FAULT.
+      p = await VigilProcess.start(lab, 'a', `${base(100)}quorum:\n  provider: corosync\n`);
+      await p.waitState('gw', 'fault', 10_000);
+      await sleep(500);
+      assert.deepEqual(await holders(lab, ['a'], VIP), []);
+
+      let mark = p.events.length;
+      p.writeConfig(`${base(100)}quorum:\n  provider: corosync\n  no_quorum_policy: ignore\n`);
+      p.signal('SIGHUP');
+      await p.waitFor((e) => e.event === 'reload-section' && e['name'] === 'no_quorum_policy', 'no_quorum_policy applied', 10_000, mark);
+      await p.waitState('gw', 'master', 10_000, mark);
+      await waitHolders(lab, ['a'], VIP, ['a']);
+
+      mark = p.events.length;
+      p.writeConfig(`${base(90)}quorum:\n  key_file: ${keyFile}\n  nodes:\n    - { id: 1, name: a, address: ${lab.host('a').ipv4} }\n    - { id: 2, name: b, address: 10.213.0.250 }\n`);
+      p.signal('SIGHUP');
+      const refused = await p.waitFor((e) => e.event === 'reload-section-refused', 'the provider change refused', 10_000, mark);
+      assert.match(String(refused['detail']), /changing quorum.provider from corosync to vigil takes effect on restart/);
+      await until(async () => (await p?.instance('gw'))?.basePriority === 90, () => 'the priority change applied', 5_000);
+      const q = (await p.status()).quorum as { provider?: string; noQuorumPolicy?: string } | undefined;
+      assert.deepEqual({ provider: q?.provider, policy: q?.noQuorumPolicy }, { provider: 'corosync', policy: 'ignore' }, 'the running quorum section stays');
+      assert.equal((await p.instance('gw')).state, 'master');
+    } finally {
+      await p?.stop().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     }
   });
