@@ -795,3 +795,88 @@ test('status: the text of corosync-quorumtool -s, quorate and blocked', () => {
   assert.deepEqual(s.members, [{ id: id(3), name: 'node3', votes: 1, local: true }]);
   assert.equal(s.activityBlocked, true);
 });
+
+// ---- reload (reconfigure) ------------------------------------------------------------------
+
+function report(id: number, expectedVotes: number, quorate = true): MemberReport {
+  return { id: toNodeId(id), expectedVotes, quorate, waitingForAll: false };
+}
+
+function quorateChanges(changes: readonly QuorumChange[]): QuorumChange[] {
+  return changes.filter((c) => c.type === 'quorate');
+}
+
+test('reload: adding a node (and its vote) to a quorate cluster raises E and Q, and never makes it inquorate on the way', () => {
+  const e = new QuorumEngine(config({ votes: [1, 1, 1], localIndex: 0 }), 0);
+  e.handle({ type: 'membership', members: [report(2, 3), report(3, 3)] }, 1);
+  assert.equal(e.quorate, true);
+  const changes = e.handle({ type: 'reconfigure', config: config({ votes: [1, 1, 1, 1], localIndex: 0 }) }, 2);
+  assert.deepEqual(quorateChanges(changes), []);
+  assert.deepEqual(changes.filter((c) => c.type === 'expected-votes'), [{ type: 'expected-votes', from: 3, to: 4, rule: 'reload' }]);
+  assert.deepEqual({ quorate: e.status().quorate, E: e.status().expectedVotes, Q: e.status().quorum, T: e.status().totalVotes }, { quorate: true, E: 4, Q: 3, T: 3 });
+});
+
+test('reload: an option that does not touch the votes keeps an E that last_man_standing lowered (resetting it to 5 would make 2 members inquorate)', () => {
+  const shape: Shape = { votes: [1, 1, 1, 1, 1], localIndex: 0, lastManStanding: true, waitForAll: true };
+  const e = new QuorumEngine(config(shape), 0);
+  e.handle({ type: 'membership', members: [2, 3, 4, 5].map((id) => report(id, 5)) }, 0);
+  e.handle({ type: 'membership', members: [report(2, 5), report(3, 5)] }, 1);
+  e.handle({ type: 'tick' }, 1 + WINDOW);
+  e.handle({ type: 'membership', members: [report(2, 3)] }, 2 + WINDOW);
+  e.handle({ type: 'tick' }, 2 + 2 * WINDOW);
+  assert.deepEqual({ quorate: e.quorate, E: e.status().expectedVotes }, { quorate: true, E: 2 });
+  const changes = e.handle({ type: 'reconfigure', config: config({ ...shape, windowMs: 20_000 }) }, 3 + 2 * WINDOW);
+  assert.deepEqual(changes, [], 'nothing changes');
+  assert.deepEqual({ quorate: e.quorate, E: e.status().expectedVotes }, { quorate: true, E: 2 });
+  const fresh = new QuorumEngine(config({ ...shape, windowMs: 20_000 }), 0);
+  assert.equal(fresh.quorate, false, 'a restart (a new engine) is inquorate until the heartbeats come back');
+});
+
+test('reload: two_node on with one node missing makes the survivor quorate; off again, it is inquorate (the options decide, not a blip)', () => {
+  const e = new QuorumEngine(config({ votes: [1, 1], localIndex: 0, waitForAll: false }), 0);
+  e.handle({ type: 'membership', members: [report(2, 2)] }, 0);
+  assert.equal(e.quorate, true);
+  e.handle({ type: 'membership', members: [] }, 1);
+  assert.equal(e.quorate, false);
+  assert.deepEqual(quorateChanges(e.handle({ type: 'reconfigure', config: config({ votes: [1, 1], localIndex: 0, twoNode: true, waitForAll: false }) }, 2)).map((c) => c.type === 'quorate' && c.to), [true]);
+  assert.deepEqual(quorateChanges(e.handle({ type: 'reconfigure', config: config({ votes: [1, 1], localIndex: 0, waitForAll: false }) }, 3)).map((c) => c.type === 'quorate' && c.to), [false]);
+});
+
+test('reload: wait_for_all turned on while quorate does not make the node wait; turned off while waiting, it is lifted', () => {
+  const e = new QuorumEngine(config({ votes: [1, 1, 1], localIndex: 0 }), 0);
+  e.handle({ type: 'membership', members: [report(2, 3), report(3, 3)] }, 0);
+  assert.deepEqual(e.handle({ type: 'reconfigure', config: config({ votes: [1, 1, 1], localIndex: 0, waitForAll: true }) }, 1), []);
+  assert.equal(e.status().waitingForAll, false);
+  const w = new QuorumEngine(config({ votes: [1, 1, 1], localIndex: 0, waitForAll: true }), 0);
+  w.handle({ type: 'membership', members: [report(2, 3, false)] }, 0);
+  assert.equal(w.quorate, false, 'waiting for all');
+  const changes = w.handle({ type: 'reconfigure', config: config({ votes: [1, 1, 1], localIndex: 0 }) }, 1);
+  assert.ok(changes.some((c) => c.type === 'wait-for-all' && !c.waiting && c.reason === 'reload'));
+  assert.equal(w.quorate, true, '2 of 3 votes without wait_for_all');
+});
+
+test('reload: a member removed from the nodelist leaves the partition; a different local node is refused', () => {
+  const e = new QuorumEngine(config({ votes: [1, 1, 1], localIndex: 0 }), 0);
+  e.handle({ type: 'membership', members: [report(2, 3), report(3, 3)] }, 0);
+  const changes = e.handle({ type: 'reconfigure', config: config({ votes: [1, 1], localIndex: 0 }) }, 1);
+  assert.deepEqual(changes.filter((c) => c.type === 'membership'), [{ type: 'membership', joined: [], left: [3] }]);
+  assert.deepEqual(quorateChanges(changes), []);
+  assert.throws(() => e.handle({ type: 'reconfigure', config: config({ votes: [1, 1], localIndex: 1 }) }, 2), /local node is 1, not 2/);
+});
+
+test(`reload property: after any history (operator, quorate peers, last_man_standing, auto_tie_breaker, wait_for_all), a reload with the same options changes nothing (${RUNS} runs)`, () => {
+  const shapes = fc.oneof(plainShape, atbShape, lmsShape);
+  checkProperty(
+    fc.property(
+      shapes.chain((s) => fc.tuple(fc.constant(s), historyArb({ n: s.votes.length, maxE: sumOf(s.votes) + 3, quoratePeers: true, liftingPeers: true, operator: true, deadlines: true }))),
+      ([shape, steps]) => {
+        let last = 0;
+        const engine = play(config(shape), steps, (o) => void (last = o.now));
+        const before = engine.status();
+        assert.deepEqual(engine.handle({ type: 'reconfigure', config: config(shape) }, last), []);
+        assert.deepEqual(engine.status(), before);
+      },
+    ),
+    { numRuns: RUNS },
+  );
+});

@@ -288,3 +288,16 @@ test('membership: a member is one exactly while its last accepted heartbeat is w
     ),
   );
 });
+
+test('membership reload: members stay with what they said; one the new node list drops leaves (removed); a shorter timeout applies from the last heartbeat; another local node is refused', () => {
+  const m = membership(1000);
+  m.heartbeat(hb(2, 1n, 1n), '10.213.0.2', 0);
+  m.heartbeat(hb(3, 1n, 1n), '10.213.0.3', 100);
+  const events = m.reconfigure({ nodes: nodes(1, 2), localId: N1, timeoutMs: 950 }, 900);
+  assert.deepEqual(summary(events), ['left 3 removed']);
+  assert.deepEqual(m.memberIds(), [N1, N2]);
+  assert.equal(m.members()[0]?.since, 0, 'the remaining member keeps its membership');
+  assert.deepEqual(summary(m.tick(950)), ['left 2 timeout'], 'the new timeout, from its last heartbeat at 0');
+  assert.equal(m.heartbeat(hb(3, 1n, 2n), '10.213.0.3', 960).accepted, false, 'node 3 is not in the list any more');
+  assert.throws(() => m.reconfigure({ nodes: nodes(1, 2), localId: N2, timeoutMs: 950 }, 1000), /local node is 1, not 2/);
+});

@@ -684,7 +684,9 @@ type Step =
   | { readonly kind: 'command'; readonly command: ResourceCommand; readonly r: number }
   | { readonly kind: 'answer'; readonly pick: number; readonly rc: number; readonly timedOut: boolean }
   | { readonly kind: 'tick'; readonly advance: number }
-  | { readonly kind: 'deadline' };
+  | { readonly kind: 'deadline' }
+  /** A reload to the config of another shape (the same names r0, r1...: some stay, some change, some go or come). */
+  | { readonly kind: 'reload'; readonly shape: Shape; readonly allowed: readonly boolean[] };
 
 const rcArb = fc.constantFrom(0, 0, 0, 0, 0, 0, 0, 0, 0, 190, 7, 7, 1, 1, 2, 5, 6);
 
@@ -701,6 +703,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('answer' as const), pick: fc.nat(10), rc: rcArb, timedOut: fc.constant(true) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('tick' as const), advance: fc.integer({ min: 0, max: 30_000 }) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('deadline' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('reload' as const), shape: shapeArb, allowed: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }) }) },
 );
 
 /** The invariants of the random-history property, checked after every step. */
@@ -777,6 +780,9 @@ class Audit {
   /** At quiescence: nothing may still be started against the rules, except before a blocked member. */
   final(s: ResourceManagerStatus): void {
     const byName = new Map(s.resources.map((r) => [r.name, r]));
+    // a resource a reload removed is gone once things settle (stopped and retired)
+    const inGroups = new Set(s.groups.flatMap((g) => g.members));
+    for (const r of s.resources) assert.ok(inGroups.has(r.name), `${r.name} (removed by a reload) is still there: ${r.state}`);
     for (const g of s.groups) {
       const allowed = this.placement.get(g.name) === true && !s.node.standby && !g.banned;
       let prefix = true;
@@ -799,9 +805,13 @@ function runHistory(shape: Shape, steps: readonly Step[]): number {
   const m = new ResourceManager(config);
   const audit = new Audit(config);
   let now = 0;
-  const names = config.resources.map((r) => r.name);
-  const grouped = new Set(config.groups.flatMap((g) => g.resources));
-  const groupNames = [...config.groups.map((g) => g.name), ...names.filter((n) => !grouped.has(n))];
+  let names = config.resources.map((r) => r.name);
+  const groupNamesOf = (c: ResourceManagerConfig): string[] => {
+    const grouped = new Set(c.groups.flatMap((g) => g.resources));
+    return [...c.groups.map((g) => g.name), ...c.resources.map((r) => r.name).filter((n) => !grouped.has(n))];
+  };
+  let groupNames = groupNamesOf(config);
+  let inForce = config;
   const send = (event: ResourceEvent): void => {
     const actions = m.handle(event, now);
     audit.check(event, actions, m.status(now));
@@ -842,6 +852,21 @@ function runHistory(shape: Shape, steps: readonly Step[]): number {
         send({ type: 'tick' });
         break;
       }
+      case 'reload': {
+        const next = configOf(step.shape);
+        inForce = next;
+        names = next.resources.map((r) => r.name);
+        groupNames = groupNamesOf(next);
+        const placements: Record<string, boolean> = {};
+        groupNames.forEach((g, i) => {
+          // stand-alone resources run everywhere; a group's placement is what the step says
+          placements[g] = next.groups.some((x) => x.name === g) ? (next.groups.find((x) => x.name === g)?.placement.kind === 'everywhere' || (step.allowed[i % step.allowed.length] ?? false)) : true;
+        });
+        audit.placement.clear();
+        for (const [g, allowed] of Object.entries(placements)) audit.placement.set(g, allowed);
+        send({ type: 'reconfigure', config: next, placements });
+        break;
+      }
     }
   }
   // Drain: leave maintenance, answer everything with success until quiet, then audit.
@@ -854,11 +879,125 @@ function runHistory(shape: Shape, steps: readonly Step[]): number {
   }
   assert.equal(audit.pending.size, 0, 'did not drain');
   audit.final(m.status(now));
+  // A reload to the config in force bounces nothing: no start, no stop, no state change.
+  const same = m.handle({ type: 'reconfigure', config: inForce, placements: Object.fromEntries(audit.placement) }, now);
+  const bounced = same.filter((a) => (a.type === 'run-op' && (a.op !== 'monitor' || a.probe === true)) || a.type === 'resource-state' || a.type === 'ban' || a.type === 'retired');
+  assert.deepEqual(bounced, [], 'a reload to the same config');
+  const changed = same.flatMap((a) => (a.type === 'reconfigured' ? a.changes.filter((c) => c.change !== 'unchanged') : []));
+  assert.deepEqual(changed, []);
   return audit.runOps;
 }
 
 let historyRuns = 0;
 let historyOps = 0;
+// ---- reload (reconfigure) ---------------------------------------------------------------
+
+function reconfigure(rig: Rig, config: ResourceManagerConfig, placements: Record<string, boolean> = { g: true }): Extract<ResourceAction, { type: 'reconfigured' }> {
+  for (const r of config.resources) if (!rig.running.has(r.name)) rig.running.set(r.name, false);
+  const out = rig.send({ type: 'reconfigure', config, placements });
+  const done = out.find((a): a is Extract<ResourceAction, { type: 'reconfigured' }> => a.type === 'reconfigured');
+  assert.ok(done, 'a reconfigured action');
+  return done;
+}
+
+test('reload: an unchanged resource is not touched (no op, fail count kept); a new one is probed then started after it; a removed one stopped in reverse order and retired', () => {
+  const rig = new Rig({ resources: [res('vip'), res('app'), res('old1'), res('old2')], groups: [group('g', ['vip', 'app']), group('h', ['old1', 'old2'], 'everywhere')] });
+  rig.send({ type: 'startup' });
+  rig.settle();
+  rig.send({ type: 'placement', group: 'g', allowed: true });
+  rig.settle();
+  assert.deepEqual(rig.states(), { vip: 'started', app: 'started', old1: 'started', old2: 'started' });
+  // One monitor failure on app: restarted in place, fail count 1.
+  rig.now = 10_000;
+  rig.script('app', 'monitor', result(OCF.NOT_RUNNING));
+  rig.send({ type: 'tick' });
+  rig.settle();
+  assert.equal(rig.r('app').failCount, 1);
+  const mark = rig.mark();
+  const done = reconfigure(rig, { resources: [res('vip'), res('app'), res('web')], groups: [group('g', ['vip', 'app', 'web'])] });
+  assert.deepEqual(
+    done.changes.map((c) => `${c.resource}:${c.change}`),
+    ['vip:unchanged', 'app:unchanged', 'web:added', 'old1:removed', 'old2:removed'],
+  );
+  rig.settle();
+  const ops = rig.opsSince(mark);
+  assert.deepEqual(ops.filter((o) => o.startsWith('old')), ['old2:stop', 'old1:stop'], 'removed: stopped in reverse order');
+  assert.deepEqual(ops.filter((o) => !o.startsWith('old')), ['web:probe', 'web:start'], 'new: probed, then started; nothing else touched');
+  assert.deepEqual(rig.states(), { vip: 'started', app: 'started', web: 'started' }, 'the removed ones are gone');
+  assert.equal(rig.r('app').failCount, 1, 'fail count kept');
+  assert.deepEqual(
+    rig.log.slice(mark).flatMap((a) => (a.type === 'retired' ? [`${a.resource}:${a.detail}`] : [])),
+    ['old2:stopped', 'old1:stopped'],
+  );
+  assert.deepEqual(rig.status().groups.map((g) => g.name), ['g'], 'no group left of the removed ones');
+});
+
+test('reload: a changed definition restarts that resource (stop with the old, start with the new) and the members after it; timeouts, interval and meta are applied in place', () => {
+  const rig = runningGroup();
+  const mark = rig.mark();
+  const done = reconfigure(rig, {
+    resources: [res('vip', { monitorIntervalMs: 2_000, stopTimeoutMs: 5_000 }), res('app', { spec: { type: 'exec', command: ['/bin/true', '--new'] } }), res('web', { migrationThreshold: 3 })],
+    groups: [group('g', ['vip', 'app', 'web'])],
+  });
+  assert.deepEqual(
+    done.changes.map((c) => `${c.resource}:${c.change}:${c.keys.join('+')}`),
+    ['vip:updated:stopTimeoutMs+monitorIntervalMs', 'app:restart:spec', 'web:updated:migrationThreshold'],
+  );
+  rig.settle();
+  assert.deepEqual(rig.startStopSince(mark), ['web:stop', 'app:stop', 'app:start', 'web:start'], 'app restarted, web (after it) with it; vip untouched');
+  assert.deepEqual(rig.states(), { vip: 'started', app: 'started', web: 'started' });
+  assert.equal(rig.r('vip').nextMonitorInMs, 2_000, 'the monitor rescheduled at the new interval');
+  assert.equal(rig.r('web').migrationThreshold, 3);
+});
+
+test('reload: a lower migration-threshold applies to the fail count the resource already has (banned at once)', () => {
+  const rig = runningGroup();
+  rig.now = 10_000;
+  rig.script('web', 'monitor', result(OCF.ERR_GENERIC), result(OCF.ERR_GENERIC));
+  rig.send({ type: 'tick' });
+  rig.settle();
+  assert.equal(rig.r('web').failCount, 1);
+  const mark = rig.mark();
+  reconfigure(rig, { resources: [res('vip'), res('app'), res('web', { migrationThreshold: 1 })], groups: [group('g', ['vip', 'app', 'web'])] });
+  rig.settle();
+  assert.deepEqual(rig.bansSince(mark).map((b) => b.banned), [true]);
+  assert.deepEqual(rig.states(), { vip: 'stopped', app: 'stopped', web: 'stopped' });
+});
+
+test('reload: a resource inserted in the middle of a group starts before the members after it, which restart behind it', () => {
+  const rig = runningGroup();
+  const mark = rig.mark();
+  reconfigure(rig, { resources: [res('vip'), res('fs'), res('app'), res('web')], groups: [group('g', ['vip', 'fs', 'app', 'web'])] });
+  rig.settle();
+  const ops = rig.startStopSince(mark);
+  assert.deepEqual(ops.filter((o) => o.startsWith('web') || o.startsWith('app')), ['web:stop', 'app:stop', 'app:start', 'web:start'], 'the later members stop in reverse and start again in order');
+  assert.ok(ops.indexOf('fs:start') < ops.indexOf('app:start'), ops.join(', '));
+  assert.ok(!ops.some((o) => o.startsWith('vip')), 'vip, before it, untouched');
+  assert.deepEqual(rig.states(), { vip: 'started', fs: 'started', app: 'started', web: 'started' });
+});
+
+test('reload in maintenance: nothing is started or stopped; a removed resource is retired as it is', () => {
+  const rig = runningGroup();
+  rig.send({ type: 'maintenance', on: true });
+  const mark = rig.mark();
+  reconfigure(rig, { resources: [res('vip'), res('app'), res('new')], groups: [group('g', ['vip', 'app', 'new'])] });
+  rig.settle();
+  assert.deepEqual(rig.opsSince(mark), []);
+  assert.deepEqual(rig.log.slice(mark).flatMap((a) => (a.type === 'retired' ? [`${a.resource}:${a.detail}`] : [])), ['web:left as it is: maintenance']);
+  assert.equal(rig.running.get('web'), true, 'still running: unmanaged');
+});
+
+test('reload: an operator stop (runtime target-role) survives a reload that does not change target_role', () => {
+  const rig = runningGroup();
+  rig.send({ type: 'command', command: 'stop', resource: 'web' });
+  rig.settle();
+  const mark = rig.mark();
+  reconfigure(rig, { resources: [res('vip'), res('app'), res('web', { monitorTimeoutMs: 1_000 })], groups: [group('g', ['vip', 'app', 'web'])] });
+  rig.settle();
+  assert.deepEqual(rig.startStopSince(mark), []);
+  assert.equal(rig.r('web').state, 'stopped');
+});
+
 test('property: random histories keep the invariants (one op per resource, group order, placement, maintenance, threshold)', () => {
   checkProperty(
     fc.property(shapeArb, fc.array(stepArb, { minLength: 1, maxLength: 200, size: 'max' }), (shape, steps) => {

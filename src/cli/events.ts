@@ -48,6 +48,8 @@ function what(e: StampedEvent): string {
       return `${e.config}: ${e.changes.filter((c) => c.change !== 'unchanged').map((c) => `${c.instance} ${c.change}`).join(', ') || 'no instance changed'}`;
     case 'reload-failed':
       return `${e.config}: ${e.detail}`;
+    case 'section-reloaded':
+      return `${e.section}: ${e.changes.map((c) => `${c.name} ${c.change}${c.detail ? ` (${c.detail})` : ''}`).join(', ') || 'nothing changed'}${e.refused === undefined ? '' : `; refused: ${e.refused}`}`;
     case 'resource-op':
       return `${e.resource}: ${e.op} ${e.ok ? 'ok' : 'FAILED'} rc=${e.rc} ${Math.round(e.durationMs)}ms fail-count ${e.failCount}${e.detail ? ` ${e.detail}` : ''}`;
     case 'resource-state':

@@ -3,8 +3,8 @@
  * Type=notify). One log line per event on stdout.
  *
  * Signals: SIGHUP reloads (a config that fails validation is refused and the running
- * one stays); SIGTERM and SIGINT stop: masters send priority 0 and remove their VIPs,
- * then the process exits 0.
+ * one stays; what a reload does per section: docs/config.md, "Reload"); SIGTERM and
+ * SIGINT stop: masters send priority 0 and remove their VIPs, then the process exits 0.
  *
  * systemd (sd_notify(3)): READY=1 with STATUS= once the instances run, RELOADING=1 and
  * READY=1 around a reload, STOPPING=1, and WATCHDOG=1 every half WATCHDOG_USEC.
@@ -31,7 +31,7 @@ import { CorosyncQuorum } from '../daemon/corosync-quorum.js';
 import { masterDownIntervalMs } from '../vrrp/timers.js';
 import { PROMOTION_ROLES, PromotionControl, loadRoles, rolesFile, saveRoles, type PromotionRole } from '../daemon/promotion.js';
 import { ResourceService } from '../daemon/resource-service.js';
-import { canonical } from '../daemon/reload.js';
+import { reloadSections } from '../daemon/reload-sections.js';
 import { monotonicMs } from '../daemon/clock.js';
 import { Notifiers } from '../notify/notifiers.js';
 import type { EventStream } from '../events/stream.js';
@@ -214,21 +214,11 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     }
     notify(log, { RELOADING: '1', MONOTONIC_USEC: String(Math.round(Number(process.hrtime.bigint()) / 1000)) });
     try {
-      const candidate = withOverrides(next.config, options);
-      if (canonical(candidate.resources) !== canonical(config.resources)) {
-        log.log('warn', 'reload-resources-unchanged', { detail: 'changes to resources, groups and health_checks take effect on restart' });
-      }
-      if (canonical(candidate.quorum) !== canonical(config.quorum)) {
-        log.log('warn', 'reload-quorum-unchanged', { detail: 'changes to the quorum section take effect on restart; the running membership is kept' });
-      }
-      // The instances the agent may name, and the role an added one starts in, before the daemon starts it.
-      promotion.configure(candidate.instances);
-      try {
-        await daemon.reload(candidate);
-      } catch (e) {
-        promotion.configure(config.instances);
-        throw e;
-      }
+      const candidate = await reloadSections(
+        { daemon, resources, quorum, promotion, readKey: readKeyFile, localNode: findLocalNode },
+        config,
+        withOverrides(next.config, options),
+      );
       await notifiers.reload(candidate).catch((e: unknown) => log.log('error', 'reload-notifiers-failed', { detail: errorText(e) }));
       config = candidate;
       await monitors?.reload(candidate.notifiers);

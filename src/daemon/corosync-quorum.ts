@@ -25,6 +25,7 @@
 import { errorText } from '../base/error-text.js';
 import { EventStream } from '../events/stream.js';
 import { logEvents } from './event-log.js';
+import { quorumOptionChanges } from './quorum-reload.js';
 import type { QuorumConfig } from '../config/types.js';
 import type { QuorumChange, QuorumMemberStatus } from '../quorum/engine.js';
 import { toNodeId, type NodeId } from '../quorum/types.js';
@@ -84,7 +85,7 @@ export class CorosyncQuorum {
   private timingWarning: string | undefined;
 
   private constructor(
-    private readonly config: QuorumConfig,
+    private config: QuorumConfig,
     private readonly binding: CorosyncBinding,
     private readonly scheduler: Scheduler,
     private readonly now: () => number,
@@ -276,6 +277,17 @@ export class CorosyncQuorum {
     this.ring = undefined;
     this.reassess('corosync-disconnected');
     this.retryLater();
+  }
+
+  /**
+   * SIGHUP: with corosync deciding, only no_quorum_policy is vigil's (the loader refuses the
+   * other keys); the verdict follows it at once. Returns the options that changed.
+   */
+  reload(next: QuorumConfig): { readonly name: string; readonly change: string; readonly detail: string }[] {
+    const changes = quorumOptionChanges(this.config, next);
+    this.config = next;
+    this.reassess('reload');
+    return changes;
   }
 
   private reassess(why: string): void {

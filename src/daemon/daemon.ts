@@ -20,7 +20,7 @@ import type { Scheduler } from './scheduler.js';
 import { DaemonError } from './errors.js';
 import { Instances } from './instances.js';
 import { logEvents } from './event-log.js';
-import type { InstanceChange } from './reload.js';
+import { canonical, type InstanceChange } from './reload.js';
 import type { QuorumServiceStatus, QuorumVerdict } from './quorum-service.js';
 import { PROMOTION_TRACKER, type PromotionControl } from './promotion.js';
 import { ResourceService, checkTrackerName, type ResourceServiceStatus, type VrrpView } from './resource-service.js';
@@ -292,8 +292,31 @@ export class Daemon {
    */
   async reload(next: VigilConfig): Promise<{ readonly changes: readonly { instance: string; change: InstanceChange }[] }> {
     await this.applyGlobalSysctls(next);
-    const changes = await this.instances.reload(this.config, next);
+    const current = this.config;
+    // A health check new in this config adds nothing to a priority before it has risen
+    // (weight > 0); weight 0 or < 0, it moves nothing before it has failed (its tracker
+    // unset counts as up). Told before any router config carries its tracker.
+    for (const c of next.resources.healthChecks) {
+      if (c.weight <= 0 || current.resources.healthChecks.some((o) => o.name === c.name)) continue;
+      for (const instance of c.instances) if (this.instances.get(instance)) this.instances.dispatch(instance, { type: 'tracker', name: checkTrackerName(c.name), up: false });
+    }
+    // The new config first: the router configs made from here on carry its trackers (the
+    // groups placed on an instance, the health checks moving it).
     this.config = next;
+    let changes;
+    try {
+      changes = await this.instances.reload(current, next);
+    } catch (e) {
+      this.config = current;
+      throw e;
+    }
+    // An instance whose own config did not change may still gain or lose a tracker of the
+    // resources section: its router config follows in place (no state change).
+    for (const { instance, change } of changes) {
+      if (change !== 'unchanged') continue;
+      const ic = next.instances.find((i) => i.name === instance);
+      if (ic && canonical(ResourceService.trackersOf(current, instance)) !== canonical(ResourceService.trackersOf(next, instance))) this.instances.retrack(ic);
+    }
     const created = [];
     const newByName = new Map(next.instances.map((i) => [i.name, i]));
     for (const { instance, change } of changes) {

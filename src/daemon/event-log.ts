@@ -50,6 +50,10 @@ function logEvent(e: StampedEvent, log: Logger): void {
       for (const c of e.changes) if (c.change !== 'unchanged') log.log('info', 'reload-instance', { instance: c.instance, change: c.change });
       log.log('info', 'reloaded', { config: e.config, instances: e.instances });
       return;
+    case 'section-reloaded':
+      if (e.refused !== undefined) log.log('warn', 'reload-section-refused', { section: e.section, detail: e.refused });
+      for (const c of e.changes) log.log('info', 'reload-section', { section: e.section, name: c.name, change: c.change, detail: c.detail });
+      return;
     case 'quorum-changed':
       log.log(e.quorate ? 'info' : 'warn', 'quorum-change', { quorate: e.quorate, reason: e.reason, detail: e.detail });
       return;

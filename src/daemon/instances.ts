@@ -303,6 +303,14 @@ export class Instances {
     return changes;
   }
 
+  /** The router config of an unchanged instance again (the daemon's trackers changed): same state, priority recomputed. */
+  retrack(ic: InstanceConfig): void {
+    const rt = this.runtimes.get(ic.name);
+    if (!rt) return;
+    this.node.reconfigure(nodeInstanceConfig(ic, rt.channelKey, this.deps.routerConfig(ic, rt.instance.primaryAddress), vrrpGroup(ic.family)));
+    this.dispatch(ic.name, { type: 'set-priority', priority: ic.priority });
+  }
+
   async destroy(name: string): Promise<void> {
     const rt = this.runtimes.get(name);
     if (!rt) return;

@@ -61,6 +61,8 @@ export const STATE_EVENTS: ReadonlySet<string> = new Set([
   'stopping',
   'stopped',
   'reloaded',
+  'reload-section',
+  'reload-section-refused',
   'log-lines-dropped',
 ]);
 

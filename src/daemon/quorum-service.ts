@@ -9,10 +9,19 @@
  *   no_quorum_policy freeze while inquorate);
  * - 'release': masters step down and nobody takes over (inquorate with no_quorum_policy stop,
  *   or a two-node split whose tie-breaker failed).
+ *
+ * A reload (`reload`) applies a new section to the running service: the engine
+ * recomputes with the new options and the current membership (no new engine, so no
+ * moment without members), the membership keeps its members under the new node list and
+ * timeout, the heartbeat socket is opened anew only when its address, port or
+ * destinations changed, and a new key is rotated in (KEY_ROTATION_WINDOW_MS). What a
+ * reload may change is decided in quorum-reload.ts.
  */
 import { networkInterfaces } from 'node:os';
 import type { QuorumConfig } from '../config/types.js';
-import { validateQuorumConfig, QuorumEngine, type QuorumChange, type QuorumStatus } from '../quorum/engine.js';
+import { canonical } from '../base/canonical.js';
+import { QuorumEngine, type QuorumChange, type QuorumStatus } from '../quorum/engine.js';
+import { KEY_ROTATION_WINDOW_MS, bindKey, engineConfigOf, quorumOptionChanges, unicastPeers } from './quorum-reload.js';
 import { clusterId, decodeHeartbeat, encodeHeartbeat, newBootEpoch } from '../quorum/heartbeat.js';
 import { Membership, type MembershipEvent, type RejectionReason } from '../quorum/membership.js';
 import { fenceCheck, pingCheck, tcpCheck, type CheckResult } from '../quorum/io/tie-breaker.js';
@@ -89,11 +98,14 @@ export class QuorumService {
   /** The cluster name's 32-bit id, as heartbeats carry it (a SHA-256, so computed once). */
   private readonly clusterId: number;
 
+  /** The key being rotated out: still accepted and still signed with, until every peer sent with the new one or `until`. */
+  private retiringKey: { readonly key: Buffer; readonly until: number; readonly confirmed: Set<NodeId> } | undefined;
+
   private constructor(
-    private readonly config: QuorumConfig,
+    private config: QuorumConfig,
     private readonly localId: NodeId,
-    private readonly self: QuorumConfig['nodes'][number],
-    private readonly key: Buffer,
+    private self: QuorumConfig['nodes'][number],
+    private key: Buffer,
     private readonly engine: QuorumEngine,
     private readonly membership: Membership,
     private transport: HeartbeatTransport | undefined,
@@ -101,7 +113,7 @@ export class QuorumService {
     private readonly now: () => number,
     private readonly log: Logger,
     private readonly onVerdict: (verdict: QuorumVerdict, why: string) => void,
-    readonly warnings: readonly string[],
+    private warningList: readonly string[],
     private readonly events: EventStream,
   ) {
     this.clusterId = clusterId(config.clusterName);
@@ -123,25 +135,9 @@ export class QuorumService {
   ): Promise<QuorumService> {
     const stream = events ?? QuorumService.ownStream(log);
     const nodes: QuorumNode[] = config.nodes.map((n) => ({ id: n.id, name: n.name, votes: n.votes }));
-    const validation = validateQuorumConfig({
-      nodes,
-      localId,
-      ...(config.expectedVotes !== undefined ? { expectedVotes: config.expectedVotes } : {}),
-      twoNode: config.twoNode,
-      waitForAll: config.waitForAll,
-      lastManStanding: config.lastManStanding,
-      lastManStandingWindowMs: config.lastManStandingWindowMs,
-      autoTieBreaker: config.autoTieBreaker,
-      autoTieBreakerNode: config.autoTieBreakerNode,
-    });
-    if (!validation.ok) throw new Error(`quorum: ${validation.errors.map((e) => e.message).join('; ')}`);
-    const warnings = validation.warnings.map((w) => w.message);
-    for (const w of warnings) log.log('warn', 'quorum-warning', { detail: w });
-    // The config loader already logged these two at start; status repeats them every time.
-    if (config.noQuorumPolicy === 'ignore') warnings.push('no_quorum_policy is ignore: an inquorate node may become master');
-    if (validation.config.twoNode && config.tieBreaker === undefined && config.noQuorumPolicy !== 'ignore') {
-      warnings.push('two_node without a tie_breaker: a cut link leaves both nodes quorate and both master (corosync two_node without fencing)');
-    }
+    const validation = engineConfigOf(config, localId);
+    for (const w of validation.warnings) log.log('warn', 'quorum-warning', { detail: w });
+    const warnings = QuorumService.statusWarnings(config, validation);
     const t = now();
     const engine = new QuorumEngine(validation.config, t);
     const membership = new Membership({ nodes, localId, timeoutMs: config.heartbeatTimeoutMs });
@@ -156,18 +152,7 @@ export class QuorumService {
         log.log('error', 'heartbeat-replay-state', { detail: errorText(e) });
       }
     }
-    const family = self.address.family;
-    service.transport = await HeartbeatTransport.open({
-      family,
-      port: config.port,
-      ...(config.transport === 'multicast' && config.interface !== undefined ? { interface: config.interface } : { localAddress: self.address.text }),
-      destination:
-        config.transport === 'multicast'
-          ? { kind: 'multicast', group: config.multicastGroup.text }
-          : { kind: 'unicast', peers: config.nodes.filter((n) => n.id !== localId && n.address.family === family).map((n) => n.address.text) },
-      onMessage: (bytes, source, ageMs) => service.receive(bytes, source.address, ageMs),
-      onError: (e) => service.transportError(e),
-    });
+    service.transport = await service.openTransport(config, self);
     service.verdictNow = service.computeVerdict();
     service.sendHeartbeat();
     service.armEngine();
@@ -180,6 +165,101 @@ export class QuorumService {
       verdict: service.verdictNow,
     });
     return service;
+  }
+
+  /** The heartbeat socket of a section. */
+  private openTransport(config: QuorumConfig, self: QuorumConfig['nodes'][number]): Promise<HeartbeatTransport> {
+    const family = self.address.family;
+    return HeartbeatTransport.open({
+      family,
+      port: config.port,
+      ...(config.transport === 'multicast' && config.interface !== undefined ? { interface: config.interface } : { localAddress: self.address.text }),
+      destination:
+        config.transport === 'multicast'
+          ? { kind: 'multicast', group: config.multicastGroup.text }
+          : { kind: 'unicast', peers: unicastPeers(config, this.localId) },
+      onMessage: (bytes, source, ageMs) => this.receive(bytes, source.address, ageMs),
+      onError: (e) => this.transportError(e),
+    });
+  }
+
+  /** What status repeats every time: the validation's warnings, and two the loader logged at start. */
+  private static statusWarnings(config: QuorumConfig, validation: ReturnType<typeof engineConfigOf>): string[] {
+    const warnings = [...validation.warnings];
+    if (config.noQuorumPolicy === 'ignore') warnings.push('no_quorum_policy is ignore: an inquorate node may become master');
+    if (validation.config.twoNode && config.tieBreaker === undefined && config.noQuorumPolicy !== 'ignore') {
+      warnings.push('two_node without a tie_breaker: a cut link leaves both nodes quorate and both master (corosync two_node without fencing)');
+    }
+    return warnings;
+  }
+
+  get warnings(): readonly string[] {
+    return this.warningList;
+  }
+
+  /**
+   * Checks a new section for this node without applying anything: the same node, valid
+   * options. Throws naming what is wrong (the whole reload is then refused).
+   */
+  checkReload(next: QuorumConfig, nextLocalId: NodeId | undefined): void {
+    if (nextLocalId !== this.localId) {
+      throw new Error(`quorum: this node is ${this.localId}${nextLocalId === undefined ? ', and none of the new nodes is on this machine' : `, the new config makes it ${nextLocalId}`}; a change of node takes effect on restart`);
+    }
+    engineConfigOf(next, this.localId);
+    if (!next.nodes.some((n) => n.id === this.localId)) throw new Error(`quorum: node id ${this.localId} is not in quorum.nodes`);
+  }
+
+  /**
+   * SIGHUP: applies `next` (checked by checkReload) and the key read from its key_file.
+   * Returns the options that changed. The verdict moves only if the new options and the
+   * current members say so, once, after everything is applied.
+   */
+  async reload(next: QuorumConfig, key: Buffer): Promise<{ readonly name: string; readonly change: string; readonly detail: string }[]> {
+    const old = this.config;
+    const changes = quorumOptionChanges(old, next);
+    const now = this.now();
+    const validation = engineConfigOf(next, this.localId);
+    const self = next.nodes.find((n) => n.id === this.localId);
+    if (!self) throw new Error(`quorum: node id ${this.localId} is not in quorum.nodes`);
+    const rebind = bindKey(old, this.localId) !== bindKey(next, this.localId);
+    const peers = unicastPeers(next, this.localId);
+    if (!rebind && canonical(peers) !== canonical(unicastPeers(old, this.localId))) {
+      this.transport?.setPeers(peers);
+      changes.push({ name: 'transport', change: 'peers', detail: `heartbeats to ${peers.join(', ')} (same socket)` });
+    }
+    this.config = next;
+    this.self = self;
+    const before = new Set(this.warningList);
+    for (const w of validation.warnings) if (!before.has(w)) this.log.log('warn', 'quorum-warning', { detail: w });
+    this.warningList = QuorumService.statusWarnings(next, validation);
+    // The engine first, with the new options and the members it has: a member the new node
+    // list drops leaves there, so that the membership's own 'left' finds nothing to change.
+    const engineChanges = this.engine.handle({ type: 'reconfigure', config: validation.config }, now);
+    const nodes: QuorumNode[] = next.nodes.map((n) => ({ id: n.id, name: n.name, votes: n.votes }));
+    const left = this.membership.reconfigure({ nodes, localId: this.localId, timeoutMs: next.heartbeatTimeoutMs }, now);
+    if (!key.equals(this.key)) {
+      this.retiringKey = { key: this.key, until: now + KEY_ROTATION_WINDOW_MS, confirmed: new Set() };
+      this.key = key;
+      changes.push({ name: 'key', change: 'rotating', detail: `both keys accepted and sent until every peer sends with the new one (at most ${KEY_ROTATION_WINDOW_MS / 1000} s)` });
+    }
+    if (rebind) {
+      const previous = this.transport;
+      this.transport = undefined;
+      await previous?.close();
+      try {
+        this.transport = await this.openTransport(next, self);
+      } catch (e) {
+        this.log.log('error', 'heartbeat-transport', { detail: `reopening the heartbeat socket: ${e instanceof Error ? e.message : String(e)}; trying the previous address and port` });
+        this.transport = await this.openTransport(old, old.nodes.find((n) => n.id === this.localId) ?? self);
+      }
+      changes.push({ name: 'transport', change: 'rebound', detail: `${this.transport.localAddress} port ${this.transport.port} to ${this.transport.destinations.join(', ')}` });
+    }
+    if (old.heartbeatIntervalMs !== next.heartbeatIntervalMs || rebind) this.sendHeartbeat();
+    // Everything is in place (the tie-breaker's config and the policy included): the
+    // engine's changes, then what the membership's new node list and timeout did.
+    this.applyChanges(engineChanges);
+    this.afterMembership(left, now);
+    return changes;
   }
 
   private static ownStream(log: Logger): EventStream {
@@ -199,10 +279,16 @@ export class QuorumService {
 
   private sendHeartbeat(): void {
     if (this.closed || !this.transport) return;
-    this.sequence += 1n;
-    const bytes = encodeHeartbeat({ cluster: this.config.clusterName, report: this.report(), votes: this.self.votes, epoch: this.epoch, sequence: this.sequence }, this.key);
-    this.sent++;
-    void this.transport.send(bytes).then(() => this.afterSend());
+    const now = this.now();
+    if (this.retiringKey !== undefined && now >= this.retiringKey.until) this.retireKey('window over', now);
+    // While a key is rotated out, a copy signed with it first (a peer not reloaded yet
+    // accepts that one), then the one with the new key; each has its own sequence number.
+    for (const key of this.retiringKey === undefined ? [this.key] : [this.retiringKey.key, this.key]) {
+      this.sequence += 1n;
+      const bytes = encodeHeartbeat({ cluster: this.config.clusterName, report: this.report(), votes: this.self.votes, epoch: this.epoch, sequence: this.sequence }, key);
+      this.sent++;
+      void this.transport.send(bytes).then(() => this.afterSend());
+    }
     this.scheduler.set(this.keys.heartbeat, this.now() + this.config.heartbeatIntervalMs, () => this.sendHeartbeat());
   }
 
@@ -235,8 +321,15 @@ export class QuorumService {
   /** `ageMs`: how long ago the kernel received it (the transport's SO_TIMESTAMPNS). */
   private receive(bytes: Buffer, from: string, ageMs: number): void {
     if (this.closed) return;
-    const decoded = decodeHeartbeat(bytes, this.key, this.clusterId);
+    let decoded = decodeHeartbeat(bytes, this.key, this.clusterId);
     const now = this.now();
+    if (decoded.ok && this.retiringKey !== undefined) {
+      // This peer has the new key: once every peer has, the old one goes.
+      this.retiringKey.confirmed.add(decoded.heartbeat.report.id);
+      if (this.config.nodes.every((n) => n.id === this.localId || this.retiringKey?.confirmed.has(n.id))) this.retireKey('every peer sends with the new key', now);
+    } else if (!decoded.ok && decoded.reason === 'bad-hmac' && this.retiringKey !== undefined) {
+      decoded = decodeHeartbeat(bytes, this.retiringKey.key, this.clusterId);
+    }
     if (!decoded.ok) {
       this.membership.countRejection(decoded.reason);
       this.log.log('warn', 'heartbeat-dropped', { reason: decoded.reason, from, detail: decoded.detail });
@@ -246,6 +339,14 @@ export class QuorumService {
     if (!outcome.accepted) this.log.log('warn', 'heartbeat-dropped', { reason: outcome.reason, from, detail: outcome.detail });
     else this.replayChanged(now);
     this.afterMembership(outcome.events, now);
+  }
+
+  private retireKey(why: string, now: number): void {
+    const r = this.retiringKey;
+    if (r === undefined) return;
+    this.retiringKey = undefined;
+    const missing = this.config.nodes.filter((n) => n.id !== this.localId && !r.confirmed.has(n.id)).map((n) => n.name);
+    this.log.log(missing.length > 0 ? 'warn' : 'info', 'heartbeat-key-rotated', { why, ms: Math.round(now - (r.until - KEY_ROTATION_WINDOW_MS)), ...(missing.length > 0 ? { not_heard_with_new_key: missing } : {}) });
   }
 
   /** The replay state changed: written at most once per SAVE_EVERY_MS. */

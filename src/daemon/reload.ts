@@ -7,6 +7,9 @@
  *   unicast peers, authentication, VMAC, checksum form): stopped and started anew.
  */
 import type { InstanceConfig } from '../config/types.js';
+import { canonical } from '../base/canonical.js';
+
+export { canonical };
 
 export type InstanceChange = 'unchanged' | 'in-place' | 'recreate' | 'added' | 'removed';
 
@@ -21,16 +24,6 @@ const IDENTITY: readonly (keyof InstanceConfig)[] = [
   'vmac',
   'checksum',
 ];
-
-/** A stable text form for comparison: addresses by their text, bytes as hex, no source location. */
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (key, v: unknown) => {
-    if (key === 'location') return undefined;
-    if (v instanceof Uint8Array) return Buffer.from(v).toString('hex');
-    if (typeof v === 'object' && v !== null && 'family' in v && 'bytes' in v && 'text' in v) return (v as { text: string }).text;
-    return v;
-  });
-}
 
 export function instanceChange(old: InstanceConfig, next: InstanceConfig): InstanceChange {
   if (canonical(old) === canonical(next)) return 'unchanged';

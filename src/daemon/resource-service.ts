@@ -8,6 +8,13 @@
  * Node standby and maintenance are kept in global.state_dir/node-state.json, so both
  * survive a restart of the daemon (Pacemaker keeps them as permanent node attributes):
  * a daemon restarted in maintenance leaves every resource as it is (Reattach).
+ *
+ * A reload (`reload`) hands the new resources and groups to the manager as one
+ * `reconfigure` event and applies what it decides: the agent of a resource whose
+ * definition changed is replaced just before its next start (its stop runs with the old
+ * one), the agent of a removed resource goes once the manager retires it. Health checks
+ * that did not change keep running (and their rise/fall state); removed ones stop, new
+ * and changed ones start afresh.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,13 +22,13 @@ import type { VigilConfig } from '../config/types.js';
 import { HealthChecker } from '../health/checker.js';
 import { createAgent } from '../resources/agents/index.js';
 import { ResourceManager } from '../resources/manager.js';
-import type { GroupConfig, HealthCheckConfig, ResourceAgent } from '../resources/types.js';
+import { canonical } from '../base/canonical.js';
+import type { GroupConfig, HealthCheckConfig, ResourceAction, ResourceAgent, ResourceManagerStatus } from '../resources/types.js';
 import type { Logger } from './logger.js';
 import type { Scheduler } from './scheduler.js';
 import { EventStream } from '../events/stream.js';
 import { logEvents } from './event-log.js';
 import { errorText } from '../base/error-text.js';
-import { type ResourceAction, type ResourceManagerStatus } from '../resources/types.js';
 
 /** The VRRP side as the resource manager sees it. */
 export interface VrrpView {
@@ -35,6 +42,14 @@ export interface VrrpView {
   mayRunResources(): boolean;
   /** Node standby went on or off: the VRRP instances follow (FAULT in standby), so the VIPs move too. */
   standbyChanged(on: boolean): void;
+}
+
+/** What a reload did to one resource or health check (the `section-reloaded` event lists them). */
+export interface ResourceReloadChange {
+  readonly name: string;
+  readonly kind: 'resource' | 'health-check';
+  readonly change: 'unchanged' | 'updated' | 'restart' | 'added' | 'removed';
+  readonly detail: string;
 }
 
 export interface HealthCheckStatus {
@@ -77,7 +92,10 @@ export function placementInstances(group: GroupConfig, syncGroupMembers: (g: str
 export class ResourceService {
   private readonly manager: ResourceManager;
   private readonly agents = new Map<string, ResourceAgent>();
-  private readonly checkers: { config: HealthCheckConfig; checker: HealthChecker }[] = [];
+  /** Resources whose definition a reload changed: a new agent is made just before their next start. */
+  private readonly renewAgent = new Set<string>();
+  private checkers: { config: HealthCheckConfig; checker: HealthChecker }[] = [];
+  private started = false;
   private readonly key = {};
   private readonly state: NodeState;
   private readonly stateFile: string;
@@ -87,7 +105,7 @@ export class ResourceService {
   private readonly events: EventStream;
 
   constructor(
-    private readonly config: VigilConfig,
+    private config: VigilConfig,
     private readonly vrrp: VrrpView,
     private readonly scheduler: Scheduler,
     private readonly now: () => number,
@@ -102,10 +120,16 @@ export class ResourceService {
     }
     const { resources, groups } = config.resources;
     this.manager = new ResourceManager({ resources, groups });
-    const execDir = path.join(config.global.stateDir, 'exec');
-    for (const r of resources) this.agents.set(r.name, createAgent(r.spec, { name: r.name, stateDir: execDir }));
+    for (const r of resources) this.agents.set(r.name, this.newAgent(r.name));
     this.stateFile = path.join(config.global.stateDir, 'node-state.json');
     this.state = this.loadState();
+  }
+
+  /** The agent of a resource as the current config defines it. */
+  private newAgent(name: string): ResourceAgent {
+    const r = this.config.resources.resources.find((x) => x.name === name);
+    if (r === undefined) throw new Error(`resource service: no resource "${name}" in the config`);
+    return createAgent(r.spec, { name: r.name, stateDir: path.join(this.config.global.stateDir, 'exec') });
   }
 
   /** The router trackers the resources add to an instance: one per group placed on it, one per health check moving it. */
@@ -129,18 +153,21 @@ export class ResourceService {
     this.apply(this.manager.handle({ type: 'standby', on: this.state.standby }, this.now()));
     this.placementChanged();
     this.apply(this.manager.handle({ type: 'startup' }, this.now()));
-    for (const c of this.config.resources.healthChecks) {
-      const checker = new HealthChecker(c, {
-        onTransition: (t) => {
-          const healthy = t.to === 'healthy';
-          this.events.emit({ kind: 'health-check', check: c.name, from: t.from, to: t.to, reason: t.reason });
-          for (const instance of c.instances) this.vrrp.setTracker(instance, checkTrackerName(c.name), healthy);
-          if (c.resource !== undefined) this.apply(this.manager.handle({ type: 'check', resource: c.resource, healthy }, this.now()));
-        },
-      });
-      this.checkers.push({ config: c, checker });
-      checker.start();
-    }
+    this.started = true;
+    for (const c of this.config.resources.healthChecks) this.startCheck(c);
+  }
+
+  private startCheck(c: HealthCheckConfig): void {
+    const checker = new HealthChecker(c, {
+      onTransition: (t) => {
+        const healthy = t.to === 'healthy';
+        this.events.emit({ kind: 'health-check', check: c.name, from: t.from, to: t.to, reason: t.reason });
+        for (const instance of c.instances) this.vrrp.setTracker(instance, checkTrackerName(c.name), healthy);
+        if (c.resource !== undefined) this.apply(this.manager.handle({ type: 'check', resource: c.resource, healthy }, this.now()));
+      },
+    });
+    this.checkers.push({ config: c, checker });
+    checker.start();
   }
 
   /** VRRP mastership, standby or quorum changed: tell the manager where each group may run. */
@@ -173,12 +200,25 @@ export class ResourceService {
           this.log.log('warn', 'standby-requested', { reason: a.reason });
           this.setStandby(true);
           break;
+        case 'retired':
+          this.agents.get(a.resource)?.close?.();
+          this.agents.delete(a.resource);
+          this.renewAgent.delete(a.resource);
+          this.log.log('info', 'resource-retired', { resource: a.resource, detail: a.detail });
+          break;
+        case 'reconfigured':
+          break;
       }
     }
     this.scheduler.set(this.key, this.manager.nextDeadline(), (t) => this.apply(this.manager.handle({ type: 'tick' }, t)));
   }
 
   private runOp(resource: string, op: 'start' | 'stop' | 'monitor', id: number, timeoutMs: number, probe: boolean): void {
+    if (op === 'start' && this.renewAgent.delete(resource)) {
+      // Its definition changed: stopped (if it ran) with the old agent, started with the new.
+      this.agents.get(resource)?.close?.();
+      this.agents.set(resource, this.newAgent(resource));
+    }
     const agent = this.agents.get(resource);
     if (!agent) return;
     this.inFlight++;
@@ -233,6 +273,72 @@ export class ResourceService {
 
   get maintenance(): boolean {
     return this.state.maintenance;
+  }
+
+  /**
+   * SIGHUP: the resources, groups and health checks of `next` (already validated). Returns
+   * what changed, per resource and health check; the manager's operations follow on their own.
+   */
+  reload(next: VigilConfig): ResourceReloadChange[] {
+    const old = this.config;
+    this.config = next;
+    const { resources, groups } = next.resources;
+    const placements: Record<string, boolean> = {};
+    const allowedByQuorum = this.vrrp.mayRunResources();
+    for (const g of groups) {
+      const instances = placementInstances(g, (s) => this.vrrp.syncGroupMembers(s));
+      placements[g.name] = allowedByQuorum && (g.placement.kind === 'everywhere' || instances.some((i) => this.vrrp.isMaster(i)));
+    }
+    let actions: ResourceAction[];
+    try {
+      actions = this.manager.handle({ type: 'reconfigure', config: { resources, groups }, placements }, this.now());
+    } catch (e) {
+      this.config = old;
+      throw e;
+    }
+    const out: ResourceReloadChange[] = [];
+    for (const a of actions) {
+      if (a.type !== 'reconfigured') continue;
+      for (const c of a.changes) {
+        out.push({ name: c.resource, kind: 'resource', change: c.change, detail: c.keys.join(', ') });
+        if (c.change === 'added' && !this.agents.has(c.resource)) this.agents.set(c.resource, this.newAgent(c.resource));
+        // A changed definition, or one re-added while its old self still stops: a new agent before the next start.
+        else if (c.change === 'restart' || c.change === 'added') this.renewAgent.add(c.resource);
+      }
+    }
+    out.push(...this.reloadChecks(old.resources.healthChecks, next.resources.healthChecks));
+    this.apply(actions);
+    return out;
+  }
+
+  /** Unchanged checks keep running; removed ones stop (their trackers back up); new and changed ones start afresh. */
+  private reloadChecks(before: readonly HealthCheckConfig[], after: readonly HealthCheckConfig[]): ResourceReloadChange[] {
+    const out: ResourceReloadChange[] = [];
+    const next = new Map(after.map((c) => [c.name, c]));
+    const kept: { config: HealthCheckConfig; checker: HealthChecker }[] = [];
+    for (const entry of this.checkers) {
+      const c = next.get(entry.config.name);
+      if (c !== undefined && canonical(c) === canonical(entry.config)) {
+        kept.push(entry);
+        out.push({ name: c.name, kind: 'health-check', change: 'unchanged', detail: '' });
+        continue;
+      }
+      void entry.checker.stop();
+      if (c === undefined) {
+        out.push({ name: entry.config.name, kind: 'health-check', change: 'removed', detail: '' });
+        // The tracker leaves the instances' router config; up, so that nothing stays held by it.
+        for (const instance of entry.config.instances) this.vrrp.setTracker(instance, checkTrackerName(entry.config.name), true);
+      }
+    }
+    this.checkers = kept;
+    for (const c of after) {
+      if (kept.some((k) => k.config.name === c.name)) continue;
+      const existed = before.some((b) => b.name === c.name);
+      out.push({ name: c.name, kind: 'health-check', change: existed ? 'restart' : 'added', detail: '' });
+      // Its tracker's state until its first transition: Daemon.reload.
+      if (this.started) this.startCheck(c);
+    }
+    return out;
   }
 
   status(): ResourceServiceStatus {

@@ -24,6 +24,17 @@ export type VigilEvent =
   | { readonly kind: 'reloaded'; readonly config: string; readonly changes: readonly { readonly instance: string; readonly change: string }[]; readonly instances?: number }
   | { readonly kind: 'reload-failed'; readonly config: string; readonly detail: string }
   /**
+   * A reload applied to the quorum or resources section: what changed (a resource or health
+   * check added, removed, restarted, updated; a quorum option and its old and new value), or
+   * why the section was refused and kept as it runs (`refused`: it needs a restart).
+   */
+  | {
+      readonly kind: 'section-reloaded';
+      readonly section: 'quorum' | 'resources';
+      readonly changes: readonly { readonly name: string; readonly change: string; readonly detail: string }[];
+      readonly refused?: string;
+    }
+  /**
    * An instance changed state. `priority` is the effective priority after the change;
    * `master` the address of the master as this node knows it (itself when master), or null.
    */

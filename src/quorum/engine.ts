@@ -212,7 +212,12 @@ export type QuorumEvent =
   /** Operator: corosync-quorumtool -e N / pcs quorum expected-votes N. */
   | { readonly type: 'set-expected'; readonly expectedVotes: number }
   /** Operator: cancel wait_for_all (corosync cancel_wait_for_all, pcs quorum unblock). */
-  | { readonly type: 'unblock' };
+  | { readonly type: 'unblock' }
+  /**
+   * A reload: new options (validated; the same local node). The engine recomputes with the
+   * current partition, so that nothing changes that the new options do not change.
+   */
+  | { readonly type: 'reconfigure'; readonly config: ValidatedQuorumConfig };
 
 /** What decided the quorate flag. */
 export type QuorateReason =
@@ -233,7 +238,9 @@ export type ExpectedVotesRule =
   | 'quorate-peer'
   /** R10. */
   | 'last-man-standing'
-  | 'operator';
+  | 'operator'
+  /** A reload: the configured expected_votes (or the nodelist's total). */
+  | 'reload';
 
 export type WaitForAllReason =
   /** R8: T == E. */
@@ -243,7 +250,9 @@ export type WaitForAllReason =
   /** R8: operator unblock. */
   | 'operator'
   /** R8: re-armed on becoming inquorate. */
-  | 'inquorate';
+  | 'inquorate'
+  /** A reload turned wait_for_all off. */
+  | 'reload';
 
 export type QuorumRefusalReason =
   /** set-expected: not a positive integer. */
@@ -318,9 +327,9 @@ export interface QuorumStatus {
 // ---- the engine ----------------------------------------------------------------------
 
 export class QuorumEngine {
-  private readonly cfg: ValidatedQuorumConfig;
+  private cfg: ValidatedQuorumConfig;
   private readonly nodes = new Map<NodeId, QuorumNode>();
-  private readonly local: QuorumNode;
+  private local: QuorumNode;
   /** Peers of the current partition and their last reports (the local node is implicit). */
   private peers = new Map<NodeId, MemberReport>();
   /** Member ids of the partition before the last membership change (ATB list). */
@@ -374,6 +383,9 @@ export class QuorumEngine {
         break;
       case 'unblock':
         this.unblock(out);
+        break;
+      case 'reconfigure':
+        this.reconfigure(event.config, out);
         break;
     }
     return out;
@@ -491,6 +503,48 @@ export class QuorumEngine {
       return;
     }
     this.recalculate(out, false, 'operator');
+  }
+
+  /**
+   * A reload. corosync reads two_node, wait_for_all, last_man_standing and auto_tie_breaker
+   * only at startup (votequorum_readconfig, `if (!runtime)`) and recalculates on a changed
+   * expected_votes or nodelist; vigil applies every option at reload, from the current
+   * partition:
+   * - nodes: votes as now configured; a member no longer in the nodelist leaves the partition;
+   * - expected votes: when the configured value (or the nodelist's total) changed, that
+   *   value, R2 keeping it at least the total votes; quorum recomputed from it, down as well
+   *   as up (R4's "never down" is about membership changes, not the operator's own numbers);
+   * - wait_for_all is never armed by a reload (a running cluster does not wait again; R8
+   *   arms it the next time the node is inquorate); turned off, it is lifted;
+   * - last_man_standing turned off: a running window is cancelled.
+   * So a reload that keeps the options keeps the verdict, and a change moves it only where
+   * the new options and the current members say so.
+   */
+  private reconfigure(config: ValidatedQuorumConfig, out: QuorumChange[]): void {
+    if (config.localId !== this.local.id) throw new Error(`quorum reload: the local node is ${this.local.id}, not ${config.localId} (a change of node needs a restart)`);
+    const local = config.nodes.find((n) => n.id === config.localId);
+    if (local === undefined) throw new Error(`quorum reload: local node ${config.localId} is not in the nodelist`);
+    const configuredE = config.resolvedExpectedVotes !== this.cfg.resolvedExpectedVotes;
+    this.cfg = config;
+    this.nodes.clear();
+    for (const n of config.nodes) this.nodes.set(n.id, n);
+    this.local = local;
+    const before = new Set(this.memberIds());
+    const left = [...this.peers.keys()].filter((id) => !this.nodes.has(id)).sort((a, b) => a - b);
+    if (left.length > 0) {
+      for (const id of left) this.peers.delete(id);
+      this.previousMembers = before;
+      out.push({ type: 'membership', joined: [], left });
+    }
+    // Only a changed expected_votes (or nodelist total) resets E: one that R2, R10 or the
+    // operator moved since stays where it is when the reload is about something else.
+    if (configuredE) this.setE(config.resolvedExpectedVotes, 'reload', out);
+    if (!config.waitForAll) this.setWaiting(false, 'reload', out);
+    if (!config.lastManStanding && this.lmsDeadline !== undefined) {
+      this.lmsDeadline = undefined;
+      out.push({ type: 'last-man-standing-window', deadline: null });
+    }
+    this.recalculate(out, configuredE);
   }
 
   // ---- the calculation ---------------------------------------------------------------

@@ -44,7 +44,8 @@ export type RejectionReason = HeartbeatRejection | MembershipRejection;
 export const MEMBERSHIP_REJECTIONS: readonly MembershipRejection[] = ['own-id', 'unknown-node', 'replay'];
 
 export type JoinReason = 'first-heartbeat' | 'returned' | 'restarted';
-export type LeaveReason = 'timeout' | 'restarted';
+/** `removed`: a reload took the node out of the node list. */
+export type LeaveReason = 'timeout' | 'restarted' | 'removed';
 
 export type MembershipEvent =
   | { readonly type: 'joined'; readonly id: NodeId; readonly name: string; readonly reason: JoinReason; readonly at: number; readonly from: string }
@@ -74,7 +75,7 @@ export type HeartbeatOutcome =
   | { readonly accepted: false; readonly reason: MembershipRejection; readonly detail: string; readonly events: readonly MembershipEvent[] };
 
 export class Membership {
-  private readonly nodes: ReadonlyMap<NodeId, QuorumNode>;
+  private nodes: ReadonlyMap<NodeId, QuorumNode>;
   private readonly current = new Map<NodeId, Member>();
   /** Peers that were members at some time (for 'returned'). */
   private readonly seen = new Set<NodeId>();
@@ -82,7 +83,18 @@ export class Membership {
   private readonly rejections = new Map<RejectionReason, number>();
   private acceptedCount = 0;
 
-  constructor(readonly config: MembershipConfig) {
+  private cfg: MembershipConfig;
+
+  constructor(config: MembershipConfig) {
+    this.cfg = config;
+    this.nodes = Membership.nodeMap(config);
+  }
+
+  get config(): MembershipConfig {
+    return this.cfg;
+  }
+
+  private static nodeMap(config: MembershipConfig): ReadonlyMap<NodeId, QuorumNode> {
     if (!Number.isFinite(config.timeoutMs) || config.timeoutMs <= 0) throw new RangeError(`membership timeout ${config.timeoutMs} ms: must be positive`);
     const nodes = new Map<NodeId, QuorumNode>();
     for (const n of config.nodes) {
@@ -90,7 +102,30 @@ export class Membership {
       nodes.set(n.id, n);
     }
     if (!nodes.has(config.localId)) throw new RangeError(`the local node id ${config.localId} is not in the node list`);
+    return nodes;
+  }
+
+  /**
+   * A reload: the node list and timeout of `config` (the same local node). Members stay
+   * members with what they last said and when; a member no longer in the list leaves
+   * ('removed'), and a shorter timeout applies from the member's last heartbeat.
+   */
+  reconfigure(config: MembershipConfig, now: number): MembershipEvent[] {
+    if (config.localId !== this.cfg.localId) throw new RangeError(`membership reload: the local node is ${this.cfg.localId}, not ${config.localId}`);
+    const nodes = Membership.nodeMap(config);
+    const events: MembershipEvent[] = [];
+    for (const m of this.members()) {
+      const node = nodes.get(m.id);
+      if (node === undefined) {
+        this.current.delete(m.id);
+        events.push({ type: 'left', id: m.id, name: m.name, reason: 'removed', at: now, lastHeard: m.lastHeard });
+      } else if (node.votes !== m.configuredVotes || node.name !== m.name) {
+        this.current.set(m.id, { ...m, name: node.name, configuredVotes: node.votes });
+      }
+    }
     this.nodes = nodes;
+    this.cfg = config;
+    return [...events, ...this.tick(now)];
   }
 
   /**
@@ -103,7 +138,7 @@ export class Membership {
     const heard = Math.min(receivedAt, now);
     const events: MembershipEvent[] = [...this.tick(heard)];
     const id = hb.report.id;
-    if (id === this.config.localId) return this.refuse('own-id', `a heartbeat from ${from} claims the local node id ${id}`, events);
+    if (id === this.cfg.localId) return this.refuse('own-id', `a heartbeat from ${from} claims the local node id ${id}`, events);
     const node = this.nodes.get(id);
     if (node === undefined) return this.refuse('unknown-node', `node id ${id} (from ${from}) is not in the node list`, events);
     const verdict = this.replay.accept(id, hb);
@@ -148,7 +183,7 @@ export class Membership {
 
   /** See ReplayGuard.raise: for a receiver that restarted. Unknown ids are ignored. */
   raiseReplayFloor(id: NodeId, floor: EpochSequence): void {
-    if (this.nodes.has(id) && id !== this.config.localId) this.replay.raise(id, floor);
+    if (this.nodes.has(id) && id !== this.cfg.localId) this.replay.raise(id, floor);
   }
 
   /** The highest (epoch, sequence) accepted per sender, for keeping across a restart. */
@@ -160,7 +195,7 @@ export class Membership {
   tick(now: number): MembershipEvent[] {
     const events: MembershipEvent[] = [];
     for (const m of [...this.current.values()].sort((a, b) => a.id - b.id)) {
-      if (now >= m.lastHeard + this.config.timeoutMs) {
+      if (now >= m.lastHeard + this.cfg.timeoutMs) {
         this.current.delete(m.id);
         events.push({ type: 'left', id: m.id, name: m.name, reason: 'timeout', at: now, lastHeard: m.lastHeard });
       }
@@ -172,7 +207,7 @@ export class Membership {
   nextDeadline(): number | undefined {
     let next: number | undefined;
     for (const m of this.current.values()) {
-      const due = m.lastHeard + this.config.timeoutMs;
+      const due = m.lastHeard + this.cfg.timeoutMs;
       if (next === undefined || due < next) next = due;
     }
     return next;
@@ -185,11 +220,11 @@ export class Membership {
 
   /** The local node and the peers that are members, ascending. */
   memberIds(): NodeId[] {
-    return [this.config.localId, ...this.current.keys()].sort((a, b) => a - b);
+    return [this.cfg.localId, ...this.current.keys()].sort((a, b) => a - b);
   }
 
   isMember(id: NodeId): boolean {
-    return id === this.config.localId || this.current.has(id);
+    return id === this.cfg.localId || this.current.has(id);
   }
 
   /** Counts a rejection that happened before the membership (the decoder's). */

@@ -20,10 +20,20 @@
  * only once every member after it is down (reverse order); it is started only while every
  * member before it runs (forward order).
  *
- * Its events, actions and status types are in types.ts. Somewhat over 600 lines on
- * purpose: one state machine kept whole, since reconcile, failure handling and the
- * operation results share the per-resource model above.
+ * A reload is one more event, `reconfigure` (the decision per resource in reconfigure.ts):
+ * the model is rebuilt from the new config and every resource that stays keeps what the
+ * manager knows of it — state, operation in flight, failures, blocks, its runtime
+ * target-role — so an unchanged one is not touched. A changed definition sets its restart
+ * flag (stop with the old, start with the new); a new resource is probed first, then
+ * started in its group's order; a removed one is stopped in its old group's reverse order
+ * and then retired (the `retired` action lets the caller drop its agent).
+ *
+ * Its events, actions and status types are in types.ts. Over 600 lines (about 880) on
+ * purpose: one state machine kept whole — reconcile, failure handling, the operation
+ * results and the reload share the per-resource model above, and a reload must carry
+ * every field of it across (reconfigure.ts holds the per-resource decision that needs none).
  */
+import { resourceChanges, type ResourceChange } from './reconfigure.js';
 import {
   OCF,
   failureClass,
@@ -76,6 +86,8 @@ interface Res {
 interface Grp {
   readonly name: string;
   readonly standalone: boolean;
+  /** The resources of an old group that a reload removed: stopped in reverse order, then retired. */
+  readonly retiring: boolean;
   readonly placement: Placement;
   readonly members: Res[];
   placementAllowed: boolean;
@@ -111,6 +123,19 @@ export class ResourceManager {
 
   constructor(config: ResourceManagerConfig) {
     this.startFailureIsFatal = config.startFailureIsFatal ?? true;
+    this.build(config);
+  }
+
+  /** Throws, naming what is wrong, when `config` cannot be a manager's (a group naming an unknown resource, a name twice). */
+  static check(config: ResourceManagerConfig): void {
+    new ResourceManager(config).status(0);
+  }
+
+  /** Builds the groups and resources of `config` (every resource unknown), replacing the current ones. */
+  private build(config: ResourceManagerConfig): void {
+    this.resources.clear();
+    this.groups.length = 0;
+    this.groupsByName.clear();
     const cfgs = new Map<string, ResourceConfig>();
     for (const r of config.resources) {
       if (cfgs.has(r.name)) throw new Error(`resource "${r.name}" is defined twice`);
@@ -123,6 +148,7 @@ export class ResourceManager {
       const grp: Grp = {
         name: g.name,
         standalone: false,
+        retiring: false,
         placement: g.placement,
         members: [],
         placementAllowed: g.placement.kind === 'everywhere',
@@ -144,6 +170,7 @@ export class ResourceManager {
       const grp: Grp = {
         name: cfg.name,
         standalone: true,
+        retiring: false,
         placement: { kind: 'everywhere' },
         members: [],
         placementAllowed: true,
@@ -155,7 +182,7 @@ export class ResourceManager {
     }
   }
 
-  private addResource(cfg: ResourceConfig, grp: Grp): void {
+  private addResource(cfg: ResourceConfig, grp: Grp): Res {
     const res: Res = {
       cfg,
       group: grp,
@@ -175,6 +202,7 @@ export class ResourceManager {
     };
     grp.members.push(res);
     this.resources.set(cfg.name, res);
+    return res;
   }
 
   private resource(name: string): Res {
@@ -185,7 +213,7 @@ export class ResourceManager {
 
   /** An explicit group by name, else the implicit group of a stand-alone resource. */
   private groupNamed(name: string): Grp {
-    const g = this.groupsByName.get(name) ?? this.groups.find((x) => x.standalone && x.name === name);
+    const g = this.groupsByName.get(name) ?? this.groups.find((x) => x.standalone && !x.retiring && x.name === name);
     if (g === undefined) throw new Error(`unknown group "${name}"`);
     return g;
   }
@@ -227,6 +255,7 @@ export class ResourceManager {
   /** Why the resource may not run here now (ignoring the members before it), or undefined. */
   private cannotRun(r: Res): string | undefined {
     const g = r.group;
+    if (g.retiring) return 'removed from the config';
     if (this.standby) return 'node in standby';
     if (!g.placementAllowed) return 'placement not allowed here';
     const ban = this.banReason(g);
@@ -292,8 +321,8 @@ export class ResourceManager {
   }
 
   handle(event: ResourceEvent, now: number): ResourceAction[] {
-    const before = new Map<Res, ResourceState>();
-    for (const r of this.resources.values()) before.set(r, this.shownState(r));
+    const before = new Map<string, ResourceState>();
+    for (const r of this.resources.values()) before.set(r.cfg.name, this.shownState(r));
     this.notes = new Map();
     const out: ResourceAction[] = [];
 
@@ -332,13 +361,18 @@ export class ResourceManager {
       case 'command':
         this.command(event.command, this.resource(event.resource));
         break;
+      case 'reconfigure':
+        out.push({ type: 'reconfigured', changes: this.reconfigure(event.config, event.placements, now) });
+        break;
     }
 
     this.emitBans(out);
     this.reconcile(now, out);
+    // A member retired (blocked) may have been what held the one before it back from stopping.
+    while (this.retire(out)) this.reconcile(now, out);
 
     for (const r of this.resources.values()) {
-      const from = before.get(r) ?? 'unknown';
+      const from = before.get(r.cfg.name) ?? 'unknown';
       const to = this.shownState(r);
       if (from !== to) out.push({ type: 'resource-state', resource: r.cfg.name, from, to, reason: (this.notes.get(r) ?? ['changed']).join('; ') });
     }
@@ -367,7 +401,7 @@ export class ResourceManager {
           r.nextMonitorAt === undefined || r.state !== 'started' || this.maintenance ? null : Math.max(0, r.nextMonitorAt - now),
       });
     }
-    const groups: GroupStatus[] = this.groups.map((g) => {
+    const groups: GroupStatus[] = this.groups.filter((g) => !g.retiring).map((g) => {
       const ban = this.banReason(g);
       return {
         name: g.name,
@@ -573,6 +607,7 @@ export class ResourceManager {
 
   private emitBans(out: ResourceAction[]): void {
     for (const g of this.groups) {
+      if (g.retiring) continue;
       const reason = this.banReason(g);
       const banned = reason !== undefined;
       if (banned !== g.bannedEmitted) {
@@ -582,6 +617,116 @@ export class ResourceManager {
       }
       g.unbanReason = undefined;
     }
+  }
+
+  // ---- reload ------------------------------------------------------------------------
+
+  /**
+   * Rebuilds the model from `config`, carrying over what is known of every resource that
+   * stays (see the header). Throws, changing nothing, when the config is inconsistent.
+   */
+  private reconfigure(config: ResourceManagerConfig, placements: Readonly<Record<string, boolean>>, now: number): ResourceChange[] {
+    const oldResources = new Map(this.resources);
+    const oldGroups = [...this.groups];
+    const oldConfig = { resources: [...oldResources.values()].filter((r) => !r.group.retiring).map((r) => r.cfg), groups: oldGroups.filter((g) => !g.standalone && !g.retiring).map((g) => ({ name: g.name, resources: g.members.map((m) => m.cfg.name), placement: g.placement })) };
+    const changes = resourceChanges(oldConfig, config);
+    try {
+      this.build(config);
+    } catch (e) {
+      this.resources.clear();
+      for (const [name, r] of oldResources) this.resources.set(name, r);
+      this.groups.splice(0, this.groups.length, ...oldGroups);
+      this.groupsByName.clear();
+      for (const g of oldGroups) if (!g.standalone && !g.retiring) this.groupsByName.set(g.name, g);
+      throw e;
+    }
+    const byChange = new Map(changes.map((c) => [c.resource, c]));
+    for (const g of this.groups) {
+      const old = oldGroups.find((o) => !o.retiring && o.name === g.name && o.standalone === g.standalone);
+      const given = placements[g.name];
+      if (given !== undefined) g.placementAllowed = given;
+      else if (old !== undefined && JSON.stringify(old.placement) === JSON.stringify(g.placement)) g.placementAllowed = old.placementAllowed;
+      if (old !== undefined) g.bannedEmitted = old.bannedEmitted;
+      for (const r of g.members) {
+        const was = oldResources.get(r.cfg.name);
+        if (was === undefined) {
+          // Pacemaker probes a new resource before it starts it: it may already run here.
+          r.needsProbe = this.startedUp;
+          this.note(r, 'added by reload');
+          continue;
+        }
+        // Also one that an earlier reload removed and that is still stopping: it goes on from where it is.
+        this.carryOver(was, r);
+        if (was.group.retiring) {
+          this.note(r, 'added by reload');
+          continue;
+        }
+        const change = byChange.get(r.cfg.name);
+        if (change?.keys.includes('targetRole')) r.targetRole = r.cfg.targetRole;
+        if (change?.keys.includes('monitorIntervalMs') && r.state === 'started' && r.inFlight === undefined) this.scheduleMonitor(r, now);
+        if (change?.change === 'restart' && (r.state === 'started' || r.state === 'starting' || r.state === 'failed')) {
+          r.restartPending = true;
+          this.note(r, `reload: definition changed (${change.keys.join(', ')})`);
+        }
+      }
+    }
+    // Removed resources: one retiring group per old group, in the old order, never allowed.
+    const kept = new Set(this.resources.keys());
+    for (const og of oldGroups) {
+      const gone = og.members.filter((m) => !kept.has(m.cfg.name));
+      if (gone.length === 0) continue;
+      const grp: Grp = { name: og.name, standalone: og.standalone, retiring: true, placement: og.placement, members: [], placementAllowed: false, bannedEmitted: false, unbanReason: undefined };
+      for (const m of gone) {
+        const r = this.addResource(m.cfg, grp);
+        this.carryOver(m, r);
+        if (!og.retiring) this.note(r, 'removed by reload');
+      }
+      this.groups.push(grp);
+    }
+    return changes;
+  }
+
+  /** What the manager knows of a resource, into its rebuilt entry. */
+  private carryOver(from: Res, to: Res): void {
+    to.state = from.state;
+    to.inFlight = from.inFlight;
+    to.needsProbe = from.needsProbe;
+    to.targetRole = from.targetRole;
+    to.failures = from.failures;
+    to.lastFailure = from.lastFailure;
+    to.blocked = from.blocked;
+    to.stopFailed = from.stopFailed;
+    to.failStopped = from.failStopped;
+    to.fatal = from.fatal;
+    to.restartPending = from.restartPending;
+    to.nextMonitorAt = from.nextMonitorAt;
+  }
+
+  /**
+   * Removed resources leave once stopped. In maintenance, before startup, or blocked (a
+   * stop that failed: it may still run) they are not stopped: they leave as they are.
+   */
+  private retire(out: ResourceAction[]): boolean {
+    let retired = false;
+    for (let i = this.groups.length - 1; i >= 0; i--) {
+      const g = this.groups[i];
+      if (g === undefined || !g.retiring) continue;
+      for (const m of [...g.members]) {
+        if (m.inFlight !== undefined) continue;
+        let detail: string | undefined;
+        if (m.state === 'stopped') detail = 'stopped';
+        else if (m.blocked !== undefined) detail = `left as it is: ${m.blocked}`;
+        else if (this.maintenance) detail = 'left as it is: maintenance';
+        else if (!this.startedUp || (m.state === 'unknown' && !m.needsProbe)) detail = 'left as it is: never probed';
+        if (detail === undefined) continue;
+        g.members.splice(g.members.indexOf(m), 1);
+        this.resources.delete(m.cfg.name);
+        out.push({ type: 'retired', resource: m.cfg.name, detail });
+        retired = true;
+      }
+      if (g.members.length === 0) this.groups.splice(i, 1);
+    }
+    return retired;
   }
 
   // ---- reconcile ---------------------------------------------------------------------

@@ -4,6 +4,7 @@
  * meta attributes, groups bound to the VRRP side, and health checks.
  */
 import type { IpAddress } from '../net/address.js';
+import type { ResourceChange } from './reconfigure.js';
 
 /** OCF exit codes (the OCF resource agent API; Pacemaker Explained "OCF Return Codes"). */
 export const OCF = {
@@ -146,7 +147,12 @@ export type ResourceEvent =
   | { readonly type: 'op-result'; readonly resource: string; readonly op: OperationName; readonly id: number; readonly result: OperationResult }
   /** A health check bound to the resource changed; unhealthy counts as a monitor failure (ERR_GENERIC). */
   | { readonly type: 'check'; readonly resource: string; readonly healthy: boolean }
-  | { readonly type: 'command'; readonly command: ResourceCommand; readonly resource: string };
+  | { readonly type: 'command'; readonly command: ResourceCommand; readonly resource: string }
+  /**
+   * A reload: the new resources and groups, and where each group may run now (the caller
+   * knows mastership; a group missing here keeps what it had, or its default).
+   */
+  | { readonly type: 'reconfigure'; readonly config: ResourceManagerConfig; readonly placements: Readonly<Record<string, boolean>> };
 
 export type ResourceState = 'stopped' | 'starting' | 'started' | 'stopping' | 'failed' | 'blocked' | 'unknown';
 
@@ -165,7 +171,11 @@ export type ResourceAction =
   | { readonly type: 'ban'; readonly group: string; readonly banned: boolean; readonly reason: string }
   | { readonly type: 'ban'; readonly resource: string; readonly banned: boolean; readonly reason: string }
   /** on-fail=standby: the node should go into standby (the manager already behaves as in standby). */
-  | { readonly type: 'standby-request'; readonly reason: string };
+  | { readonly type: 'standby-request'; readonly reason: string }
+  /** What a `reconfigure` does to each resource (unchanged ones included). */
+  | { readonly type: 'reconfigured'; readonly changes: readonly ResourceChange[] }
+  /** A resource removed by a reload is stopped (or was left as it is: maintenance, blocked): the caller may drop its agent. */
+  | { readonly type: 'retired'; readonly resource: string; readonly detail: string };
 
 export interface FailureRecord {
   /** The operation that failed; a health check failure is a monitor failure. */

@@ -180,12 +180,33 @@ export class HeartbeatTransport {
     readonly port: number,
     readonly localAddress: string,
     /** Where heartbeats go: the group, or the peers. */
-    readonly destinations: readonly string[],
-    /** The sockaddr of each destination, in the order of `destinations`. */
-    private readonly sockaddrs: readonly Buffer[],
+    private dests: readonly string[],
+    /** The sockaddr of each destination, in the order of `dests`. */
+    private sockaddrs: readonly Buffer[],
+    /** The sockaddr of a destination address (with its scope, for IPv6 link-local). */
+    private readonly sockaddrOf: (address: string) => Buffer,
+    private readonly multicast: boolean,
     private readonly onMessage: HeartbeatTransportOptions['onMessage'],
     private readonly onError: (error: HeartbeatTransportError) => void,
   ) {}
+
+  /** Where heartbeats go: the group, or the peers. */
+  get destinations(): readonly string[] {
+    return this.dests;
+  }
+
+  /**
+   * Unicast: sends to these peers from now on, on the same socket (a reload that changed
+   * only the other nodes' addresses). Throws, changing nothing, for a bad address or none.
+   */
+  setPeers(peers: readonly string[]): void {
+    if (this.multicast) throw new Error('heartbeat transport: setPeers on a multicast transport');
+    for (const d of peers) checkAddress(d, this.family, 'peer');
+    if (peers.length === 0) throw new Error('heartbeat transport: unicast needs at least one peer');
+    const sockaddrs = peers.map(this.sockaddrOf);
+    this.dests = [...peers];
+    this.sockaddrs = sockaddrs;
+  }
 
   /** Opens and binds the socket; rejects if it cannot be set up. */
   static async open(options: HeartbeatTransportOptions): Promise<HeartbeatTransport> {
@@ -221,7 +242,7 @@ export class HeartbeatTransport {
       step = `setsockopt(${name})`;
       n.setsockopt(fd, level, opt, value);
     };
-    let sockaddrs: Buffer[];
+    let sockaddrOf: (address: string) => Buffer;
     try {
       option('SO_TIMESTAMPNS', SOL_SOCKET, SO_TIMESTAMPNS, 1);
       if (family === 'ipv4') {
@@ -235,7 +256,7 @@ export class HeartbeatTransport {
           option('IP_MULTICAST_TTL', IPPROTO_IP, IP_MULTICAST_TTL, 1);
           option('IP_MULTICAST_LOOP', IPPROTO_IP, IP_MULTICAST_LOOP, 0);
         }
-        sockaddrs = destinations.map((d) => sockaddrIn(parseAddress(d, 'ipv4') as IPv4Address, port));
+        sockaddrOf = (d) => sockaddrIn(parseAddress(d, 'ipv4') as IPv4Address, port);
       } else {
         step = 'if_nametoindex';
         const ifindex = ifaceV6 !== undefined ? n.ifNameToIndex(ifaceV6) : 0;
@@ -251,16 +272,16 @@ export class HeartbeatTransport {
           option('IPV6_MULTICAST_HOPS', IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 1);
           option('IPV6_MULTICAST_LOOP', IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0);
         }
-        sockaddrs = destinations.map((d) => {
+        sockaddrOf = (d) => {
           const a = parseAddress(d, 'ipv6') as IPv6Address;
           return sockaddrIn6(a, port, scoped(a));
-        });
+        };
       }
     } catch (e) {
       n.close(fd);
       throw new Error(`heartbeat transport: cannot set up ${where}: ${errorText(toSyscallError(e, where, step))}`, { cause: e });
     }
-    const transport = new HeartbeatTransport(n, fd, family, port, local, destinations, sockaddrs, options.onMessage, options.onError);
+    const transport = new HeartbeatTransport(n, fd, family, port, local, destinations, destinations.map(sockaddrOf), sockaddrOf, multicast, options.onMessage, options.onError);
     try {
       transport.poller = n.poll(fd, (error) => transport.readable(error));
     } catch (e) {
@@ -363,13 +384,13 @@ export class HeartbeatTransport {
 
   /** Sends `bytes` to the group or to every peer. Never rejects: failures go to onError and are counted. */
   send(bytes: Uint8Array): Promise<SendReport> {
-    if (this.closed) return Promise.resolve({ sent: 0, failed: this.destinations.length });
+    if (this.closed) return Promise.resolve({ sent: 0, failed: this.dests.length });
     let sent = 0;
-    this.destinations.forEach((destination, i) => {
+    this.dests.forEach((destination, i) => {
       const sockaddr = this.sockaddrs[i];
       if (sockaddr !== undefined && this.sendOne(bytes, destination, sockaddr)) sent++;
     });
-    return Promise.resolve({ sent, failed: this.destinations.length - sent });
+    return Promise.resolve({ sent, failed: this.dests.length - sent });
   }
 
   /** Sends `bytes` to one address (at the transport's port, or `port`), e.g. a reply. */
