@@ -177,22 +177,26 @@ export class HeartbeatTransport {
   /** Sends `bytes` to the group or to every peer. Never rejects: failures go to onError and are counted. */
   send(bytes: Uint8Array): Promise<SendReport> {
     if (this.closed) return Promise.resolve({ sent: 0, failed: this.destinations.length });
-    return Promise.all(
-      this.destinations.map(
-        (destination) =>
-          new Promise<boolean>((resolve) => {
-            try {
-              this.socket.send(bytes, this.port, destination, (e) => {
-                if (e) this.report({ operation: 'send', message: `send to ${destination}: ${describe(e)}`, destination, cause: e });
-                resolve(!e);
-              });
-            } catch (e) {
-              this.report({ operation: 'send', message: `send to ${destination}: ${describe(e)}`, destination, cause: e });
-              resolve(false);
-            }
-          }),
-      ),
-    ).then((results) => ({ sent: results.filter((r) => r).length, failed: results.filter((r) => !r).length }));
+    // One promise per round, not one per destination: this runs for every heartbeat.
+    return new Promise<SendReport>((resolve) => {
+      let pending = this.destinations.length;
+      let sent = 0;
+      const done = (ok: boolean): void => {
+        if (ok) sent++;
+        if (--pending === 0) resolve({ sent, failed: this.destinations.length - sent });
+      };
+      for (const destination of this.destinations) {
+        try {
+          this.socket.send(bytes, this.port, destination, (e) => {
+            if (e) this.report({ operation: 'send', message: `send to ${destination}: ${describe(e)}`, destination, cause: e });
+            done(!e);
+          });
+        } catch (e) {
+          this.report({ operation: 'send', message: `send to ${destination}: ${describe(e)}`, destination, cause: e });
+          done(false);
+        }
+      }
+    });
   }
 
   /** Sends `bytes` to one address (at the transport's port, or `port`), e.g. a reply. */
