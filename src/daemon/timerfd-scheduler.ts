@@ -17,7 +17,7 @@ import { monotonicMs } from './clock.js';
 import { TimeoutScheduler, type Scheduler } from './scheduler.js';
 
 interface Entry {
-  readonly key: object;
+  key: object;
   deadline: number;
   fire: (now: number) => void;
   /** Order of the last `set`: breaks ties between equal deadlines, first set first. */
@@ -116,6 +116,8 @@ export class TimerfdScheduler implements Scheduler {
   private armedFor: number | undefined;
   private seq = 0;
   private closed = false;
+  /** The entry that just fired: most callbacks re-arm their own timer, which reuses it (no allocation per advert). */
+  private spare: Entry | undefined;
 
   /** Throws (a native error) where the addon or timerfd is unavailable; see createScheduler. */
   constructor() {
@@ -136,7 +138,13 @@ export class TimerfdScheduler implements Scheduler {
       e.seq = this.seq++;
       this.heap.update(e);
     } else {
-      const created: Entry = { key, deadline, fire, seq: this.seq++, index: -1 };
+      const created: Entry = this.spare ?? { key, deadline, fire, seq: 0, index: -1 };
+      this.spare = undefined;
+      created.key = key;
+      created.deadline = deadline;
+      created.fire = fire;
+      created.seq = this.seq++;
+      created.index = -1;
       this.entries.set(key, created);
       this.heap.push(created);
     }
@@ -184,7 +192,9 @@ export class TimerfdScheduler implements Scheduler {
       if (top.deadline > now) break;
       this.entries.delete(top.key);
       this.heap.remove(top);
-      top.fire(now);
+      const fire = top.fire;
+      this.spare = top;
+      fire(now);
       if (this.closed) return;
     }
     this.rearm();
