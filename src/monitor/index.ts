@@ -6,10 +6,12 @@
  */
 import type { NotifiersConfig } from '../config/notifier-types.js';
 import type { Logger } from '../daemon/logger.js';
-import { errorText, type MonitorCounters, type MonitorHost } from './common.js';
-import { DbusMonitor } from './dbus.js';
-import { PrometheusMonitor, countEvents } from './prometheus.js';
-import { SnmpMonitor } from './snmp.js';
+import { countEvents, errorText, type MonitorCounters, type MonitorHost } from './common.js';
+// The monitors are loaded when configured (dbus-next, net-snmp, node:http are megabytes of
+// heap a daemon without them does not need; issue 13).
+import type { DbusMonitor } from './dbus.js';
+import type { PrometheusMonitor } from './prometheus.js';
+import type { SnmpMonitor } from './snmp.js';
 
 export type { MonitorHost, NotifierStats } from './common.js';
 
@@ -51,21 +53,25 @@ class MonitorSet implements Monitors {
     const c = this.config.dbus;
     if (!c) return;
     try {
+      const { DbusMonitor } = await import('./dbus.js');
       this.dbus = await DbusMonitor.start(c, this.host, this.log);
     } catch (e) {
       this.log.log('error', 'dbus-not-started', { bus: c.bus, name: c.name, detail: errorText(e) });
     }
   }
 
-  startSnmp(): void {
+  async startSnmp(): Promise<void> {
     const c = this.config.snmp;
-    if (c) this.snmp = SnmpMonitor.start(c, this.host, this.log);
+    if (!c) return;
+    const { SnmpMonitor } = await import('./snmp.js');
+    this.snmp = SnmpMonitor.start(c, this.host, this.log);
   }
 
   async startPrometheus(): Promise<void> {
     const c = this.config.prometheus;
     if (!c) return;
     try {
+      const { PrometheusMonitor } = await import('./prometheus.js');
       this.prometheus = await PrometheusMonitor.start(c, this.host, this.log, () => this.counters(), this.events.counters);
     } catch (e) {
       this.log.log('error', 'prometheus-not-started', { detail: errorText(e) });
@@ -83,7 +89,7 @@ class MonitorSet implements Monitors {
     if (JSON.stringify(before.snmp) !== JSON.stringify(next.snmp)) {
       await this.snmp?.stop();
       this.snmp = undefined;
-      this.startSnmp();
+      await this.startSnmp();
     }
     if (JSON.stringify(before.prometheus) !== JSON.stringify(next.prometheus)) {
       await this.prometheus?.stop();
@@ -105,7 +111,7 @@ class MonitorSet implements Monitors {
 export async function startMonitors(config: NotifiersConfig, host: MonitorHost, log: Logger): Promise<Monitors> {
   const set = new MonitorSet(config, host, log);
   await set.startDbus();
-  set.startSnmp();
+  await set.startSnmp();
   await set.startPrometheus();
   return set;
 }
