@@ -18,9 +18,12 @@
  *    full GCs in the first ~10 s after start, which a shorter settle counted as heartbeat
  *    CPU. Per heartbeat: the CPU over the no-quorum pair divided by the heartbeats each
  *    node sends (and receives from its peer) per second, so one heartbeat sent plus one
- *    received. Everything runs at once in one lab, so the pairs see the same machine load.
+ *    received. Everything runs at once in one lab, so the pairs see the same machine load,
+ *    beside a bare Node process woken by a no-op timer every 20 ms: the CPU of one wake-up
+ *    on this machine, the floor under a heartbeat's two (its send, the peer's arrival).
  */
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -203,7 +206,10 @@ interface CpuResult {
   readonly msPerSecond: number[];
 }
 
-async function cpuBench(seconds: number, warmupSeconds: number): Promise<CpuResult[]> {
+/** A bare Node process woken every WAKE_MS by a no-op timer: what one wake-up costs on this machine. */
+const WAKE_MS = 20;
+
+async function cpuBench(seconds: number, warmupSeconds: number): Promise<{ readonly results: CpuResult[]; readonly wakeUs: number }> {
   const keyDir = mkdtempSync(path.join(tmpdir(), 'vigil-bench-qkey-'));
   const variants = [
     { label: 'no quorum', heartbeatMs: 0 },
@@ -217,6 +223,7 @@ async function cpuBench(seconds: number, warmupSeconds: number): Promise<CpuResu
     const hosts = variants.flatMap((_, i) => [`a${i}`, `b${i}`]);
     return await withLab({ hosts, prefix: 'vqc' }, async (lab) => {
       const procs: VigilProcess[][] = [];
+      const waker = spawn(process.execPath, ['-e', `setInterval(() => {}, ${WAKE_MS})`], { stdio: 'ignore' });
       try {
         for (const [i, v] of variants.entries()) {
           const pair = [`a${i}`, `b${i}`];
@@ -231,16 +238,22 @@ async function cpuBench(seconds: number, warmupSeconds: number): Promise<CpuResu
         await sleep(warmupSeconds * 1000);
         const all = procs.flat();
         const before = all.map((p) => cpuSecondsPrecise(p.pid));
+        const wake0 = cpuSecondsPrecise(waker.pid as number);
         const t0 = performance.now();
         await sleep(seconds * 1000);
         const elapsed = (performance.now() - t0) / 1000;
         const after = all.map((p) => cpuSecondsPrecise(p.pid));
-        return variants.map((v, i) => ({
-          label: v.label,
-          heartbeatMs: v.heartbeatMs,
-          msPerSecond: [0, 1].map((j) => (((after[i * 2 + j] as number) - (before[i * 2 + j] as number)) * 1000) / elapsed),
-        }));
+        const wake1 = cpuSecondsPrecise(waker.pid as number);
+        return {
+          results: variants.map((v, i) => ({
+            label: v.label,
+            heartbeatMs: v.heartbeatMs,
+            msPerSecond: [0, 1].map((j) => (((after[i * 2 + j] as number) - (before[i * 2 + j] as number)) * 1000) / elapsed),
+          })),
+          wakeUs: ((wake1 - wake0) * 1e6) / ((elapsed * 1000) / WAKE_MS),
+        };
       } finally {
+        waker.kill('SIGKILL');
         await Promise.all(procs.flat().map((p) => p.stop()));
       }
     });
@@ -282,7 +295,7 @@ export async function runQuorumBench(sections?: ReadonlySet<string>): Promise<vo
   if (seconds > 0) {
     const t2 = performance.now();
     const warmup = envNumber('VIGIL_BENCH_QUORUM_WARMUP', 15);
-    const cpu = await cpuBench(seconds, warmup);
+    const { results: cpu, wakeUs } = await cpuBench(seconds, warmup);
     console.log(`\nquorum: CPU of idle nodes (one VRRP instance, adverts 1 s), schedstat over ${seconds} s after ${warmup} s, ms of CPU per second`);
     const base = cpu[0];
     printTable(
@@ -296,6 +309,7 @@ export async function runQuorumBench(sections?: ReadonlySet<string>): Promise<vo
         return [c.label, c.msPerSecond[0]!.toFixed(3), c.msPerSecond[1]!.toFixed(3), mean.toFixed(3), c === base ? '-' : `${extra >= 0 ? '+' : ''}${extra.toFixed(3)}`, perBeat];
       }),
     );
+    console.log(`A bare Node process woken by a no-op timer every ${WAKE_MS} ms, in the same window: ${wakeUs.toFixed(1)} µs of CPU per wake-up (a heartbeat sent and one received are two wake-ups)`);
     process.stderr.write(`  [quorum cpu: ${((performance.now() - t2) / 1000).toFixed(1)} s]\n`);
   }
 }
