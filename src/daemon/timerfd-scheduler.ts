@@ -118,6 +118,8 @@ export class TimerfdScheduler implements Scheduler {
   private closed = false;
   /** The entry that just fired: most callbacks re-arm their own timer, which reuses it (no allocation per advert). */
   private spare: Entry | undefined;
+  /** Inside run(): the timers set by the callbacks are armed once, after the last (not one timerfd_settime per advert). */
+  private running = false;
 
   /** Throws (a native error) where the addon or timerfd is unavailable; see createScheduler. */
   constructor() {
@@ -148,7 +150,7 @@ export class TimerfdScheduler implements Scheduler {
       this.entries.set(key, created);
       this.heap.push(created);
     }
-    this.rearm();
+    if (!this.running) this.rearm();
   }
 
   close(): void {
@@ -185,19 +187,25 @@ export class TimerfdScheduler implements Scheduler {
     // is consumed: NaN makes the next rearm set the timerfd (or stop polling) whatever comes.
     this.armedFor = Number.NaN;
     const limit = this.seq;
-    for (;;) {
-      const top = this.heap.peek();
-      if (top === undefined || top.seq >= limit) break;
-      const now = monotonicMs();
-      if (top.deadline > now) break;
-      this.entries.delete(top.key);
-      this.heap.remove(top);
-      const fire = top.fire;
-      this.spare = top;
-      fire(now);
-      if (this.closed) return;
+    this.running = true;
+    try {
+      for (;;) {
+        const top = this.heap.peek();
+        if (top === undefined || top.seq >= limit) break;
+        const now = monotonicMs();
+        if (top.deadline > now) break;
+        this.entries.delete(top.key);
+        this.heap.remove(top);
+        const fire = top.fire;
+        this.spare = top;
+        fire(now);
+        if (this.closed) return;
+      }
+    } finally {
+      // Also when a callback threw: what the others set must still be armed.
+      this.running = false;
+      this.rearm();
     }
-    this.rearm();
   }
 }
 
