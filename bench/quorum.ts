@@ -10,12 +10,20 @@
  *    Times from the moment of the loss (the test process's clock, in CLOCK_REALTIME as
  *    the capture) and from b's last packet on the wire (heartbeat or advert, captured).
  *    Median [min–max] over VIGIL_BENCH_RUNS runs (default 5).
- * 2. Heartbeat CPU: utime+stime (/proc/PID/stat) over a window (VIGIL_BENCH_QUORUM_SECONDS,
- *    default 10) of idle pairs, each node with one VRRP instance (advert 1 s): without a
- *    quorum section, with heartbeats every 200 ms (the default), and every 50 ms.
- *    Everything runs at once in one lab, so the pairs see the same machine load.
+ * 2. Heartbeat CPU: CPU time (the schedstat of each of its threads, ns) over a window
+ *    (VIGIL_BENCH_QUORUM_SECONDS, default 10) of idle pairs, each node with one VRRP
+ *    instance (advert 1 s): without a quorum section, with heartbeats every 200 ms (the
+ *    default), every 50 ms and every 20 ms. The window opens after a warm-up
+ *    (VIGIL_BENCH_QUORUM_WARMUP seconds, default 15): V8's memory reducer runs its
+ *    full GCs in the first ~10 s after start, which a shorter settle counted as heartbeat
+ *    CPU. Per heartbeat: the CPU over the no-quorum pair divided by the heartbeats each
+ *    node sends (and receives from its peer) per second, so one heartbeat sent plus one
+ *    received. Everything runs at once in one lab, so the pairs see the same machine load,
+ *    beside a bare Node process woken by a no-op timer every 20 ms: the CPU of one wake-up
+ *    on this machine, the floor under a heartbeat's two (its send, the peer's arrival).
  */
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,7 +31,7 @@ import { withLab, type Lab } from '../src/lab/netns.js';
 import { Capture, gratuitousArps, vrrpAdverts, type Frame } from '../src/lab/capture.js';
 import { VigilProcess, configYaml, instanceYaml, type LogEvent } from '../src/lab/vigil.js';
 import { writeKeyFile } from '../src/quorum/io/authkey.js';
-import { CLK_TCK, cpuSeconds, envNumber, fmtSummary, printTable, summarize } from './lab-daemons.js';
+import { cpuSecondsPrecise, envNumber, fmtSummary, printTable, summarize } from './lab-daemons.js';
 import { errorText } from '../src/base/error-text.js';
 import { sleep, until } from '../src/lab/wait.js';
 
@@ -186,15 +194,20 @@ async function lossBench(runs: number): Promise<Map<LossMode, { runs: LossRun[];
 
 interface CpuResult {
   readonly label: string;
+  readonly heartbeatMs: number;
   readonly msPerSecond: number[];
 }
 
-async function cpuBench(seconds: number): Promise<CpuResult[]> {
+/** A bare Node process woken every WAKE_MS by a no-op timer: what one wake-up costs on this machine. */
+const WAKE_MS = 20;
+
+async function cpuBench(seconds: number, warmupSeconds: number): Promise<{ readonly results: CpuResult[]; readonly wakeUs: number }> {
   const keyDir = mkdtempSync(path.join(tmpdir(), 'vigil-bench-qkey-'));
   const variants = [
     { label: 'no quorum', heartbeatMs: 0 },
     { label: 'quorum, heartbeat 200 ms', heartbeatMs: 200 },
     { label: 'quorum, heartbeat 50 ms', heartbeatMs: 50 },
+    { label: 'quorum, heartbeat 20 ms', heartbeatMs: 20 },
   ];
   try {
     const keyFile = path.join(keyDir, 'authkey');
@@ -202,6 +215,7 @@ async function cpuBench(seconds: number): Promise<CpuResult[]> {
     const hosts = variants.flatMap((_, i) => [`a${i}`, `b${i}`]);
     return await withLab({ hosts, prefix: 'vqc' }, async (lab) => {
       const procs: VigilProcess[][] = [];
+      const waker = spawn(process.execPath, ['-e', `setInterval(() => {}, ${WAKE_MS})`], { stdio: 'ignore' });
       try {
         for (const [i, v] of variants.entries()) {
           const pair = [`a${i}`, `b${i}`];
@@ -212,19 +226,26 @@ async function cpuBench(seconds: number): Promise<CpuResult[]> {
               : '');
           procs.push(await Promise.all(pair.map((h, j) => VigilProcess.start(lab, h, yaml(j === 0 ? 200 : 100)))));
         }
-        // Settle: elections over, quorum formed.
-        await sleep(4000);
+        // Settle: elections over, quorum formed, the start-up GCs done.
+        await sleep(warmupSeconds * 1000);
         const all = procs.flat();
-        const before = all.map((p) => cpuSeconds(p.pid));
+        const before = all.map((p) => cpuSecondsPrecise(p.pid));
+        const wake0 = cpuSecondsPrecise(waker.pid as number);
         const t0 = performance.now();
         await sleep(seconds * 1000);
         const elapsed = (performance.now() - t0) / 1000;
-        const after = all.map((p) => cpuSeconds(p.pid));
-        return variants.map((v, i) => ({
-          label: v.label,
-          msPerSecond: [0, 1].map((j) => (((after[i * 2 + j] as number) - (before[i * 2 + j] as number)) * 1000) / elapsed),
-        }));
+        const after = all.map((p) => cpuSecondsPrecise(p.pid));
+        const wake1 = cpuSecondsPrecise(waker.pid as number);
+        return {
+          results: variants.map((v, i) => ({
+            label: v.label,
+            heartbeatMs: v.heartbeatMs,
+            msPerSecond: [0, 1].map((j) => (((after[i * 2 + j] as number) - (before[i * 2 + j] as number)) * 1000) / elapsed),
+          })),
+          wakeUs: ((wake1 - wake0) * 1e6) / ((elapsed * 1000) / WAKE_MS),
+        };
       } finally {
+        waker.kill('SIGKILL');
         await Promise.all(procs.flat().map((p) => p.stop()));
       }
     });
@@ -233,11 +254,7 @@ async function cpuBench(seconds: number): Promise<CpuResult[]> {
   }
 }
 
-/** Runs when the sections (VIGIL_BENCH_SECTIONS) name "quorum", or when they are not set. */
-export async function runQuorumBench(sections?: ReadonlySet<string>): Promise<void> {
-  if (sections !== undefined && process.env['VIGIL_BENCH_SECTIONS'] !== undefined && !sections.has('quorum')) return;
-  const runs = Math.max(1, Math.round(envNumber('VIGIL_BENCH_RUNS', 5)));
-  const seconds = envNumber('VIGIL_BENCH_QUORUM_SECONDS', 10);
+async function lossSection(runs: number): Promise<void> {
   console.log(`\nquorum: peer loss on a two_node pair (heartbeat 50 ms / timeout 200 ms, adverts 100 ms, tie_breaker ping 100 ms), ${runs} runs per mode`);
   console.log('ms from the loss (test clock) to each step on the survivor; median [min–max]');
   const t = performance.now();
@@ -259,19 +276,32 @@ export async function runQuorumBench(sections?: ReadonlySet<string>): Promise<vo
   printTable(['loss', 'runs', 'member-left', 'tie-breaker won', 'master', 'VIP moved (GARP)', 'member-left from last pkt', 'GARP from last pkt'], rows);
   for (const [mode, r] of loss) for (const e of r.errors) console.log(`  ${mode} error: ${e}`);
   process.stderr.write(`  [quorum loss: ${((performance.now() - t) / 1000).toFixed(1)} s]\n`);
+}
+
+/** Runs when the sections (VIGIL_BENCH_SECTIONS) name "quorum", or when they are not set. */
+export async function runQuorumBench(sections?: ReadonlySet<string>): Promise<void> {
+  if (sections !== undefined && process.env['VIGIL_BENCH_SECTIONS'] !== undefined && !sections.has('quorum')) return;
+  const runs = Math.max(0, Math.round(envNumber('VIGIL_BENCH_RUNS', 5)));
+  const seconds = envNumber('VIGIL_BENCH_QUORUM_SECONDS', 10);
+  if (runs > 0) await lossSection(runs);
   if (seconds > 0) {
     const t2 = performance.now();
-    const cpu = await cpuBench(seconds);
-    console.log(`\nquorum: CPU of idle nodes (one VRRP instance, adverts 1 s), utime+stime over ${seconds} s (CLK_TCK ${CLK_TCK}), ms of CPU per second`);
+    const warmup = envNumber('VIGIL_BENCH_QUORUM_WARMUP', 15);
+    const { results: cpu, wakeUs } = await cpuBench(seconds, warmup);
+    console.log(`\nquorum: CPU of idle nodes (one VRRP instance, adverts 1 s), schedstat over ${seconds} s after ${warmup} s, ms of CPU per second`);
     const base = cpu[0];
     printTable(
-      ['pair', 'node a (master)', 'node b (backup)', 'mean', 'over no quorum'],
+      ['pair', 'node a (master)', 'node b (backup)', 'mean', 'over no quorum', 'per heartbeat sent+received'],
       cpu.map((c) => {
         const mean = (c.msPerSecond[0]! + c.msPerSecond[1]!) / 2;
         const baseMean = base ? (base.msPerSecond[0]! + base.msPerSecond[1]!) / 2 : mean;
-        return [c.label, c.msPerSecond[0]!.toFixed(2), c.msPerSecond[1]!.toFixed(2), mean.toFixed(2), c === base ? '-' : `${(mean - baseMean) >= 0 ? '+' : ''}${(mean - baseMean).toFixed(2)}`];
+        const extra = mean - baseMean;
+        // Each node sends 1000 / heartbeatMs heartbeats a second and receives as many from its peer.
+        const perBeat = c.heartbeatMs > 0 ? `${((extra * 1000) / (1000 / c.heartbeatMs)).toFixed(1)} µs` : '-';
+        return [c.label, c.msPerSecond[0]!.toFixed(3), c.msPerSecond[1]!.toFixed(3), mean.toFixed(3), c === base ? '-' : `${extra >= 0 ? '+' : ''}${extra.toFixed(3)}`, perBeat];
       }),
     );
+    console.log(`A bare Node process woken by a no-op timer every ${WAKE_MS} ms, in the same window: ${wakeUs.toFixed(1)} µs of CPU per wake-up (a heartbeat sent and one received are two wake-ups)`);
     process.stderr.write(`  [quorum cpu: ${((performance.now() - t2) / 1000).toFixed(1)} s]\n`);
   }
 }

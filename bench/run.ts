@@ -15,9 +15,10 @@
  *   VIGIL_BENCH_RSS_RUNS      notify: daemons per RSS variant (default 3; 0 skips)
  *   VIGIL_BENCH_NOTIFY_RT=1   notify: the gap variants' daemon in SCHED_RR (realtime_priority 10)
  *   VIGIL_BENCH_MEM_SECONDS / VIGIL_BENCH_IDLE_SECONDS  memory: window at 1 and 200 instances (default 120), idle CPU window (default 60; 0 skips)
+ *   VIGIL_BENCH_IDLE_WARMUP   idle CPU: seconds after the election before the window (default 15)
  *   VIGIL_BENCH_TIMER_SECONDS / VIGIL_BENCH_TIMER_PERIOD  timers: seconds per scheduler (default 10), period in ms (default 10)
  *   VIGIL_BENCH_WEB_CONFIGS   web: check-w0 (default), check-w-100, group-mt1 (bench/resources-failover.ts)
- *   VIGIL_BENCH_QUORUM_SECONDS  window of the heartbeat CPU measure (bench/quorum.ts)
+ *   VIGIL_BENCH_QUORUM_SECONDS / VIGIL_BENCH_QUORUM_WARMUP  window of the heartbeat CPU measure (bench/quorum.ts), and the warm-up before it (default 15)
  *   VIGIL_BENCH_COROSYNC_SECONDS  window of the idle CPU measure of bench/corosync.ts
  *   VIGIL_BENCH_KEEPALIVED=0  vigil only
  *   VIGIL_BENCH_GAP_RT=1      also a gap run of vigil with realtime_priority 10
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
     });
   }
   if (sections.has('memory')) {
-    await runMemoryBench({ kinds, counts: [1, 200], seconds: envNumber('VIGIL_BENCH_MEM_SECONDS', 120), idleSeconds: envNumber('VIGIL_BENCH_IDLE_SECONDS', 60) });
+    await runMemoryBench({ kinds, counts: [1, 200], seconds: envNumber('VIGIL_BENCH_MEM_SECONDS', 120), idleSeconds: envNumber('VIGIL_BENCH_IDLE_SECONDS', 60), idleWarmup: envNumber('VIGIL_BENCH_IDLE_WARMUP', 15) });
   }
   await runQuorumBench(sections);
   await runCorosyncBench(sections);

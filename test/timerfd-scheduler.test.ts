@@ -13,6 +13,7 @@ import { native } from '../src/native/index.js';
 import { monotonicMs } from '../src/daemon/clock.js';
 import { TimerfdScheduler, createScheduler } from '../src/daemon/timerfd-scheduler.js';
 import { errorText } from '../src/base/error-text.js';
+import { until } from '../src/lab/wait.js';
 
 function addonSkip(): string | false {
   try {
@@ -157,4 +158,36 @@ test('createScheduler picks timerfd where it is available', { skip }, () => {
   const { scheduler, kind } = createScheduler();
   scheduler.close();
   assert.equal(kind, 'timerfd');
+});
+
+test('timerfd scheduler: the timers the callbacks of one wake-up set are armed once, after the last', { skip }, async () => {
+  // Counts the real timerfd_settime calls (the addon's timerfdSet, wrapped to count and pass through).
+  const addon = native();
+  const original = addon.timerfdSet;
+  let arms = 0;
+  addon.timerfdSet = (fd, deadline) => {
+    arms++;
+    original.call(addon, fd, deadline);
+  };
+  const s = new TimerfdScheduler();
+  try {
+    const keys = Array.from({ length: 100 }, () => ({}));
+    const at = monotonicMs() + 20;
+    let fired = 0;
+    let rearmedFired = 0;
+    for (const key of keys) {
+      s.set(key, at, (now) => {
+        fired++;
+        s.set(key, now + 1000, () => rearmedFired++);
+      });
+    }
+    arms = 0;
+    await until(() => fired === 100, () => `${fired} of 100 fired`, 5000, 5);
+    // 100 callbacks in one wake-up, each re-arming its key: one timerfd_settime (it was one per callback).
+    assert.equal(arms, 1, `timerfd_settime ${arms} times for one wake-up`);
+    await until(() => rearmedFired === 100, () => `${rearmedFired} of the 100 re-armed timers fired`, 5000, 20);
+  } finally {
+    s.close();
+    addon.timerfdSet = original;
+  }
 });

@@ -139,6 +139,26 @@ test('node: the advert is sent before the other actions are performed; a master 
     ['master-rx-lower-priority', 'priority-changed'],
   );
   assert.deepEqual(rec.observed[1], { kind: 'priority-changed', instance: 'a', from: 100, to: 80, basePriority: 100 });
+  // The prebuilt advert follows the priority: the next Adver_Timer sends 80, then 100 again.
+  const next = rec.deadlines.get('a') as number;
+  node.dispatch('a', { type: 'tick' }, next);
+  assert.equal(rec.sent.at(-1)?.advert.priority, 80);
+  node.dispatch('a', { type: 'tracker', name: 't', up: true }, next + 1);
+  node.dispatch('a', { type: 'tick' }, rec.deadlines.get('a') as number);
+  assert.equal(rec.sent.at(-1)?.advert.priority, 100);
+});
+
+test('node: a reconfigured instance advertises its new addresses and interval (the prebuilt advert is rebuilt)', () => {
+  const { node, rec } = recordingNode();
+  node.add(instance('a', 51, 255));
+  node.dispatch('a', { type: 'startup' }, 0);
+  assert.equal(node.router('a')?.state, 'master');
+  assert.deepEqual(rec.sent.at(-1)?.advert.addresses.map((x) => x.text), ['10.213.100.51']);
+  node.reconfigure({ ...instance('a', 51, 255), router: { ...routerConfig('a', 51, 255), advertInterval: toV3Interval(200) }, virtualAddresses: [ip('10.213.100.51'), ip('10.213.100.151')] });
+  node.dispatch('a', { type: 'tick' }, rec.deadlines.get('a') as number);
+  const sent = rec.sent.at(-1)?.advert;
+  assert.deepEqual(sent?.addresses.map((x) => x.text), ['10.213.100.51', '10.213.100.151']);
+  assert.equal(sent?.version === 3 ? sent.maxAdverInt : undefined, 200);
 });
 
 test('node: a sync group moves as one and its state is observed once per change', () => {

@@ -42,6 +42,10 @@ export function nodeInstanceConfig(ic: InstanceConfig, channel: string, router: 
   };
 }
 
+function isStateChange(a: RouterAction): boolean {
+  return a.type === 'state-change';
+}
+
 export class VrrpInstance {
   /** Whether the router's actions say the VIPs are held (add-vips without remove-vips since). */
   vipsInstalled = false;
@@ -108,7 +112,7 @@ export class VrrpInstance {
     }
     // The effects, in order, by the instance's pipeline (the next batch waits for this one).
     this.ports.effects.apply(actions);
-    if (this.ports.stateChanged && actions.some((a) => a.type === 'state-change')) this.ports.stateChanged();
+    if (this.ports.stateChanged && actions.some(isStateChange)) this.ports.stateChanged();
   }
 
   allVips(): VirtualIp[] {

@@ -27,6 +27,9 @@ import { instanceChange, type InstanceChange } from './reload.js';
 import type { Scheduler } from './scheduler.js';
 import { SocketPool } from './socket-pool.js';
 
+/** The tick every due timer delivers (one object, not one per advert). */
+const TICK: RouterEvent = { type: 'tick' };
+
 export interface Runtime {
   readonly instance: VrrpInstance;
   readonly ifindex: number;
@@ -62,7 +65,7 @@ export class Instances {
   readonly links = new LinkTable();
   private readonly runtimes = new Map<string, Runtime>();
   private readonly pool: SocketPool;
-  private readonly timerKeys = new Map<string, object>();
+  private readonly timers = new Map<string, { readonly fire: (now: number) => void }>();
 
   constructor(private readonly deps: InstancesDeps) {
     this.pool = new SocketPool(deps.sockets, deps.log, (key, payload, meta) => this.onPacket(key, payload, meta));
@@ -80,9 +83,10 @@ export class Instances {
       },
       warned: (name, _reason, detail, src) => deps.log.log('warn', 'advert-address-list', { instance: name, src: src.text, detail }),
       deadline: (name, at) => {
-        let key = this.timerKeys.get(name);
-        if (!key) this.timerKeys.set(name, (key = {}));
-        deps.scheduler.set(key, at, (now) => this.onDeadline(name, now));
+        // One key and one callback per instance, made once: this runs after every advert.
+        let timer = this.timers.get(name);
+        if (!timer) this.timers.set(name, (timer = { fire: (now: number) => this.onDeadline(name, now) }));
+        deps.scheduler.set(timer, at, timer.fire);
       },
       observed: (o) => deps.events.emit(o),
     });
@@ -122,7 +126,7 @@ export class Instances {
       const next = this.node.router(name)?.nextDeadline();
       if (next === undefined || next > now) return;
     }
-    this.node.dispatch(name, { type: 'tick' }, now);
+    this.node.dispatch(name, TICK, now);
   }
 
   private onPacket(key: string, payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }): void {
@@ -320,7 +324,7 @@ export class Instances {
     rt.pipeline.close();
     await this.deps.acceptFilter?.unblock(name);
     this.node.remove(name);
-    this.timerKeys.delete(name);
+    this.timers.delete(name);
     this.runtimes.delete(name);
     this.pool.release(rt.channelKey, name);
     rt.frames.close();

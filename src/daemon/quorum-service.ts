@@ -27,7 +27,7 @@ import { Membership, type MembershipEvent, type RejectionReason } from '../quoru
 import { fenceCheck, pingCheck, tcpCheck, type CheckResult } from '../quorum/io/tie-breaker.js';
 import { HeartbeatTransport, type HeartbeatTransportError } from '../quorum/io/transport.js';
 import { SAVE_EVERY_MS, loadReplayFloors, saveReplayState } from './replay-store.js';
-import type { MemberReport, NodeId, QuorumNode } from '../quorum/types.js';
+import type { NodeId, QuorumNode } from '../quorum/types.js';
 import type { Logger } from './logger.js';
 import type { Scheduler } from './scheduler.js';
 import { EventStream } from '../events/stream.js';
@@ -272,10 +272,6 @@ export class QuorumService {
     return this.verdictNow;
   }
 
-  private report(): MemberReport {
-    const s = this.engine.status();
-    return { id: this.localId, expectedVotes: s.expectedVotes, quorate: s.quorate, waitingForAll: s.waitingForAll };
-  }
 
   private sendHeartbeat(): void {
     if (this.closed || !this.transport) return;
@@ -285,7 +281,7 @@ export class QuorumService {
     // accepts that one), then the one with the new key; each has its own sequence number.
     for (const key of this.retiringKey === undefined ? [this.key] : [this.retiringKey.key, this.key]) {
       this.sequence += 1n;
-      const bytes = encodeHeartbeat({ cluster: this.config.clusterName, report: this.report(), votes: this.self.votes, epoch: this.epoch, sequence: this.sequence }, key);
+      const bytes = encodeHeartbeat({ cluster: this.config.clusterName, report: this.engine.selfReport(), votes: this.self.votes, epoch: this.epoch, sequence: this.sequence }, key);
       this.sent++;
       void this.transport.send(bytes).then(() => this.afterSend());
     }
@@ -309,6 +305,7 @@ export class QuorumService {
 
   /** After a round of sends: the failing destinations that took this one recovered. */
   private afterSend(): void {
+    if (this.roundErrors.size === 0 && this.failing.size === 0) return;
     const errors = this.roundErrors;
     this.roundErrors = new Set();
     for (const [destination, f] of this.failing) {

@@ -18,7 +18,7 @@ import { TimeoutScheduler, type Scheduler } from './scheduler.js';
 import { errorText } from '../base/error-text.js';
 
 interface Entry {
-  readonly key: object;
+  key: object;
   deadline: number;
   fire: (now: number) => void;
   /** Order of the last `set`: breaks ties between equal deadlines, first set first. */
@@ -117,6 +117,10 @@ export class TimerfdScheduler implements Scheduler {
   private armedFor: number | undefined;
   private seq = 0;
   private closed = false;
+  /** The entry that just fired: most callbacks re-arm their own timer, which reuses it (no allocation per advert). */
+  private spare: Entry | undefined;
+  /** Inside run(): the timers set by the callbacks are armed once, after the last (not one timerfd_settime per advert). */
+  private running = false;
 
   /** Throws (a native error) where the addon or timerfd is unavailable; see createScheduler. */
   constructor() {
@@ -137,11 +141,17 @@ export class TimerfdScheduler implements Scheduler {
       e.seq = this.seq++;
       this.heap.update(e);
     } else {
-      const created: Entry = { key, deadline, fire, seq: this.seq++, index: -1 };
+      const created: Entry = this.spare ?? { key, deadline, fire, seq: 0, index: -1 };
+      this.spare = undefined;
+      created.key = key;
+      created.deadline = deadline;
+      created.fire = fire;
+      created.seq = this.seq++;
+      created.index = -1;
       this.entries.set(key, created);
       this.heap.push(created);
     }
-    this.rearm();
+    if (!this.running) this.rearm();
   }
 
   close(): void {
@@ -178,17 +188,25 @@ export class TimerfdScheduler implements Scheduler {
     // is consumed: NaN makes the next rearm set the timerfd (or stop polling) whatever comes.
     this.armedFor = Number.NaN;
     const limit = this.seq;
-    for (;;) {
-      const top = this.heap.peek();
-      if (top === undefined || top.seq >= limit) break;
-      const now = monotonicMs();
-      if (top.deadline > now) break;
-      this.entries.delete(top.key);
-      this.heap.remove(top);
-      top.fire(now);
-      if (this.closed) return;
+    this.running = true;
+    try {
+      for (;;) {
+        const top = this.heap.peek();
+        if (top === undefined || top.seq >= limit) break;
+        const now = monotonicMs();
+        if (top.deadline > now) break;
+        this.entries.delete(top.key);
+        this.heap.remove(top);
+        const fire = top.fire;
+        this.spare = top;
+        fire(now);
+        if (this.closed) return;
+      }
+    } finally {
+      // Also when a callback threw: what the others set must still be armed.
+      this.running = false;
+      this.rearm();
     }
-    this.rearm();
   }
 }
 

@@ -17,8 +17,7 @@
  *   "timed out after N ms".
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { errorText } from '../base/error-text.js';
 import type { HealthCheckSpec } from '../resources/types.js';
 import { scriptProblem } from '../os/script-safety.js';
@@ -60,7 +59,20 @@ function shown(text: string): string {
   return JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
 }
 
-export function httpProbe(spec: HttpSpec, timeoutMs: number): Promise<ProbeResult> {
+type Request = typeof import('node:http').request;
+
+/** node:http and node:https (with tls), loaded by the first HTTP probe: a daemon without one does not carry them. */
+let requests: { readonly http: Request; readonly https: Request } | undefined;
+
+export async function httpProbe(spec: HttpSpec, timeoutMs: number): Promise<ProbeResult> {
+  if (!requests) {
+    const [http, https] = await Promise.all([import('node:http'), import('node:https')]);
+    requests = { http: http.request, https: https.request as Request };
+  }
+  return httpProbeWith(requests, spec, timeoutMs);
+}
+
+function httpProbeWith(requests: { readonly http: Request; readonly https: Request }, spec: HttpSpec, timeoutMs: number): Promise<ProbeResult> {
   const start = process.hrtime.bigint();
   const fail = (detail: string): Promise<ProbeResult> => Promise.resolve({ ok: false, detail, elapsedMs: since(start) });
   let url: URL;
@@ -134,7 +146,7 @@ export function httpProbe(spec: HttpSpec, timeoutMs: number): Promise<ProbeResul
     const timer = setTimeout(() => finish(false, `no complete answer within ${timeoutMs} ms`), timeoutMs);
     let req: ClientRequest | undefined;
     try {
-      req = spec.type === 'https' ? httpsRequest(url, options, onResponse) : httpRequest(url, options, onResponse);
+      req = spec.type === 'https' ? requests.https(url, options, onResponse) : requests.http(url, options, onResponse);
     } catch (e) {
       finish(false, errorText(e));
       return;

@@ -8,10 +8,12 @@
  */
 import type { NotifiersConfig } from '../config/notifier-types.js';
 import type { Logger } from '../daemon/logger.js';
-import { type MonitorCounters, type MonitorHost } from './common.js';
+import { countEvents, type MonitorCounters, type MonitorHost } from './common.js';
 import { errorText } from '../base/error-text.js';
+// The monitors are loaded when configured (dbus-next, net-snmp, node:http are megabytes of
+// heap a daemon without them does not need; issue 13).
 import type { DbusMonitor } from './dbus.js';
-import { PrometheusMonitor, countEvents } from './prometheus.js';
+import type { PrometheusMonitor } from './prometheus.js';
 import type { SnmpMonitor } from './snmp.js';
 
 export type { MonitorHost, NotifierStats } from './common.js';
@@ -76,6 +78,7 @@ class MonitorSet implements Monitors {
     const c = this.config.prometheus;
     if (!c) return;
     try {
+      const { PrometheusMonitor } = await import('./prometheus.js');
       this.prometheus = await PrometheusMonitor.start(c, this.host, this.log, () => this.counters(), this.events.counters);
     } catch (e) {
       this.log.log('error', 'prometheus-not-started', { detail: errorText(e) });

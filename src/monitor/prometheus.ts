@@ -19,11 +19,10 @@ import { readFileSync, readdirSync } from 'node:fs';
 import type { PrometheusNotifierConfig } from '../config/notifier-types.js';
 import type { DaemonStatus } from '../daemon/daemon.js';
 import type { Logger } from '../daemon/logger.js';
-import type { StampedEvent } from '../events/types.js';
 import { INFINITY } from '../resources/types.js';
 import { REJECT_REASONS } from '../vrrp/rejection.js';
-import { dbusState, type MonitorCounters, type MonitorHost, type NotifierStats } from './common.js';
 import { errorText } from '../base/error-text.js';
+import { countEvents, dbusState, type EventCounters, type MonitorCounters, type MonitorHost, type NotifierStats } from './common.js';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -70,56 +69,9 @@ function formatValue(v: number): string {
   return String(v);
 }
 
-/** What the metrics count from the event stream (the status has no such counter). */
-export class EventCounters {
-  /** Per instance: gratuitous ARP / NA rounds sent, when it last changed state (wall clock). */
-  readonly announcements = new Map<string, number>();
-  readonly lastTransition = new Map<string, number>();
-  readonly releasedMaster = new Map<string, number>();
-  readonly masterRxLowerPriority = new Map<string, number>();
-  readonly healthTransitions = new Map<string, number>();
-  events = 0;
-
-  observe(e: StampedEvent): void {
-    this.events++;
-    switch (e.kind) {
-      case 'instance-state':
-        this.lastTransition.set(e.instance, e.time);
-        if (e.from === 'master') bump(this.releasedMaster, e.instance);
-        break;
-      case 'announced':
-        bump(this.announcements, e.instance);
-        break;
-      case 'master-rx-lower-priority':
-        bump(this.masterRxLowerPriority, e.instance);
-        break;
-      case 'health-check':
-        bump(this.healthTransitions, e.check);
-        break;
-      default:
-        break;
-    }
-  }
-}
-
-/**
- * Counts a host's events for as long as the daemon runs: the events already kept by the
- * stream first, then every new one. Owned by the monitor set, not by one endpoint, so a
- * reload that restarts the endpoint does not restart the counters.
- */
-export function countEvents(host: MonitorHost): { readonly counters: EventCounters; readonly stop: () => void } {
-  const counters = new EventCounters();
-  for (const e of host.events.since()) counters.observe(e);
-  const after = host.events.lastSeq;
-  const stop = host.events.subscribe((e) => {
-    if (e.seq > after) counters.observe(e);
-  });
-  return { counters, stop };
-}
-
-function bump(m: Map<string, number>, key: string): void {
-  m.set(key, (m.get(key) ?? 0) + 1);
-}
+// EventCounters and countEvents live in common.ts: the monitor set counts from the start
+// without loading this module (node:http) when no Prometheus endpoint is configured.
+export { EventCounters, countEvents } from './common.js';
 
 export interface RenderInput {
   readonly status: DaemonStatus;

@@ -139,6 +139,43 @@ export function ipv6FromBytes(bytes: Uint8Array, offset = 0): IPv6Address {
   return { family: 'ipv6', bytes: copy, text: formatIPv6(copy) };
 }
 
+/**
+ * Recently seen addresses, so a steady stream of packets from the same peers (the VRRP
+ * sources and the advertised addresses) allocates no new address objects. IPv4 by value in
+ * a map, IPv6 in a small ring; emptied when full, so spoofed sources cannot grow it.
+ */
+export class AddressCache {
+  private readonly v4 = new Map<number, IPv4Address>();
+  private readonly v6: IPv6Address[] = [];
+  private next6 = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  get(family: AddressFamily, bytes: Uint8Array, offset: number): IpAddress {
+    if (family === 'ipv4') {
+      // A signed 32-bit key stays a small integer (no boxed number per lookup).
+      const key = (((bytes[offset] as number) << 24) | ((bytes[offset + 1] as number) << 16) | ((bytes[offset + 2] as number) << 8) | (bytes[offset + 3] as number)) | 0;
+      const known = this.v4.get(key);
+      if (known) return known;
+      const created = ipv4FromBytes(bytes, offset);
+      if (this.v4.size >= this.capacity) this.v4.clear();
+      this.v4.set(key, created);
+      return created;
+    }
+    outer: for (let e = 0; e < this.v6.length; e++) {
+      const entry = this.v6[e] as IPv6Address;
+      for (let i = 0; i < 16; i++) if (entry.bytes[i] !== bytes[offset + i]) continue outer;
+      return entry;
+    }
+    const created = ipv6FromBytes(bytes, offset);
+    const ring = Math.min(this.capacity, 64);
+    if (this.v6.length < ring) this.v6.push(created);
+    else this.v6[this.next6] = created;
+    this.next6 = (this.next6 + 1) % ring;
+    return created;
+  }
+}
+
 export function addressFromBytes(family: AddressFamily, bytes: Uint8Array, offset = 0): IpAddress {
   return family === 'ipv4' ? ipv4FromBytes(bytes, offset) : ipv6FromBytes(bytes, offset);
 }

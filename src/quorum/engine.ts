@@ -364,6 +364,11 @@ export class QuorumEngine {
     return this.isQuorate;
   }
 
+  /** What this node reports of itself in its heartbeat (status() without the rest: it is read for every heartbeat). */
+  selfReport(): MemberReport {
+    return { id: this.local.id, expectedVotes: this.expected, quorate: this.isQuorate, waitingForAll: this.waiting };
+  }
+
   /** When a `tick` has work to do: the end of the last_man_standing window. */
   nextDeadline(): number | undefined {
     return this.lmsDeadline;

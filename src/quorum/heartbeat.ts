@@ -33,11 +33,12 @@
  * Only after the HMAC is verified are the fields trusted; the replay check (epoch and
  * sequence, replay.ts) and the membership checks (membership.ts) come after this.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { toNodeId, toVotes, type MemberReport, type NodeId, type Votes } from './types.js';
 import { errorText } from '../base/error-text.js';
 
 export const HEARTBEAT_MAGIC = Buffer.from('VGHB', 'ascii');
+const MAGIC_U32 = HEARTBEAT_MAGIC.readUInt32BE(0);
 export const HEARTBEAT_VERSION = 1;
 /** Bytes before the HMAC (what it covers). */
 export const HEARTBEAT_SIGNED_LENGTH = 36;
@@ -84,9 +85,15 @@ export interface DecodedHeartbeat extends Omit<Heartbeat, 'cluster'> {
   readonly clusterId: number;
 }
 
+/** The last name clusterId() hashed: a daemon has one cluster, and encodeHeartbeat asks for its id on every heartbeat. */
+let lastCluster: { readonly name: string; readonly id: number } | undefined;
+
 /** The 32-bit id of a cluster name: the first 4 bytes of SHA-256 of its UTF-8 bytes. */
 export function clusterId(name: string): number {
-  return createHash('sha256').update(name, 'utf8').digest().readUInt32BE(0);
+  if (lastCluster?.name === name) return lastCluster.id;
+  const id = createHash('sha256').update(name, 'utf8').digest().readUInt32BE(0);
+  lastCluster = { name, id };
+  return id;
 }
 
 /**
@@ -99,8 +106,16 @@ export function newBootEpoch(nowMs: number = Date.now()): bigint {
   return (BigInt(Math.floor(nowMs)) << 16n) | BigInt(randomBytes(2).readUInt16BE(0));
 }
 
+/** The key as a KeyObject, made once per key buffer (the raw key is otherwise prepared again for every heartbeat). */
+const keyObjects = new WeakMap<Uint8Array, KeyObject>();
+
 function hmac(key: Uint8Array, signed: Uint8Array): Buffer {
-  return createHmac('sha256', key).update(signed).digest();
+  let k: KeyObject | Uint8Array | undefined = keyObjects.get(key);
+  if (k === undefined && key.length > 0) {
+    k = createSecretKey(key);
+    keyObjects.set(key, k);
+  }
+  return createHmac('sha256', k ?? key).update(signed).digest();
 }
 
 /** Encodes `hb` into the 68-byte version-1 message, signed with `key`. Throws on out-of-range fields (our own input). */
@@ -146,9 +161,9 @@ export function decodeHeartbeat(bytes: Uint8Array, key: Uint8Array, cluster: str
 }
 
 function decodeUnsafe(bytes: Uint8Array, key: Uint8Array, cluster: string | number): DecodeHeartbeatResult {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 4) return reject('truncated', `${buf.length} bytes, the magic needs 4`);
-  if (!buf.subarray(0, 4).equals(HEARTBEAT_MAGIC)) return reject('bad-magic', `magic ${buf.subarray(0, 4).toString('hex')}, expected ${HEARTBEAT_MAGIC.toString('hex')}`);
+  if (buf.readUInt32BE(0) !== MAGIC_U32) return reject('bad-magic', `magic ${buf.subarray(0, 4).toString('hex')}, expected ${HEARTBEAT_MAGIC.toString('hex')}`);
   if (buf.length < 5) return reject('truncated', `${buf.length} bytes, the version needs 5`);
   const version = buf.readUInt8(4);
   if (version !== HEARTBEAT_VERSION) return reject('bad-version', `version ${version}, expected ${HEARTBEAT_VERSION}`);

@@ -42,7 +42,12 @@ export type AcceptResult =
 
 export function addressListMatches(received: readonly IpAddress[], configured: readonly IpAddress[]): boolean {
   if (received.length !== configured.length) return false;
-  return configured.every((c) => received.some((r) => sameAddress(r, c)));
+  // Loops rather than every/some: this runs for every advert received.
+  outer: for (let c = 0; c < configured.length; c++) {
+    for (let r = 0; r < received.length; r++) if (sameAddress(received[r] as IpAddress, configured[c] as IpAddress)) continue outer;
+    return false;
+  }
+  return true;
 }
 
 export function acceptAdvert(advert: ReceivedAdvert, policy: AcceptancePolicy): AcceptResult {

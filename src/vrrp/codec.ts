@@ -73,6 +73,8 @@ export interface PacketMeta {
 export interface DecodeOptions {
   /** How an IPv4 VRRPv3 checksum is computed; default rfc5798 (what keepalived and FRR send). */
   readonly v3Ipv4Checksum?: V3Ipv4ChecksumMode;
+  /** Reads an advertised address (default: a new object each); the VRRP node passes its AddressCache. */
+  readonly addresses?: { get(family: AddressFamily, bytes: Uint8Array, offset: number): IpAddress };
 }
 
 export type DecodeResult = { readonly ok: true; readonly advert: ReceivedAdvert } | Rejection;
@@ -148,7 +150,11 @@ export function decodeAdvert(packet: Uint8Array, meta: PacketMeta, options: Deco
   const priority = priorityValue as Priority;
   const addressLength = ADDRESS_LENGTH[family];
   const addresses: IpAddress[] = [];
-  for (let i = 0; i < count; i++) addresses.push(addressFromBytes(family, packet, VRRP_HEADER_LENGTH + i * addressLength));
+  const cache = options.addresses;
+  for (let i = 0; i < count; i++) {
+    const offset = VRRP_HEADER_LENGTH + i * addressLength;
+    addresses.push(cache ? cache.get(family, packet, offset) : addressFromBytes(family, packet, offset));
+  }
   if (version === 3) {
     const maxAdverInt = (((packet[4] as number) & 0x0f) << 8) | (packet[5] as number);
     if (maxAdverInt === 0) return reject('bad-interval', 'Max Adver Int is 0');

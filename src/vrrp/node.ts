@@ -8,8 +8,8 @@
  * same glue: VRID lookup per channel, decode, the receive checks, sync-group dispatch and
  * advert encoding.
  */
-import type { IpAddress } from '../net/address.js';
-import { decodeAdvert, encodeAdvertInto, type Advert, type PacketMeta } from './codec.js';
+import { AddressCache, type IpAddress } from '../net/address.js';
+import { decodeAdvert, encodeAdvertInto, type Advert, type DecodeOptions, type PacketMeta } from './codec.js';
 import { acceptAdvert, type AcceptancePolicy, type V2Authentication } from './acceptance.js';
 import { emptyRejectCounts, type RejectCounts, type RejectReason } from './rejection.js';
 import { VirtualRouter, type RouterAction, type RouterConfig, type RouterEvent } from './router.js';
@@ -59,6 +59,15 @@ interface Member {
   readonly rejects: RejectCounts;
   policy: AcceptancePolicy;
   template: Advert;
+  /**
+   * The encoded adverts, one per destination (the v3 checksum covers the destination), for
+   * `builtPriority`: the steady-state send path writes nothing and allocates nothing. Rebuilt
+   * when the priority changes; reconfigure() (addresses, interval) drops them.
+   */
+  built: Uint8Array[];
+  builtPriority: Priority | undefined;
+  /** Its decode options, made once: its checksum mode, and the node's address cache. */
+  decodeOptions: DecodeOptions;
 }
 
 /** keepalived's group state: FAULT if any member is, else MASTER if any is, else the first member's. */
@@ -83,6 +92,8 @@ export class VrrpNode {
   private readonly channelRejects = new Map<string, RejectCounts>();
   private groups: SyncGroup[] = [];
   private readonly sendBuffer = new Uint8Array(1500);
+  /** The advertised addresses of received adverts: the same few, so decoding allocates no new address objects for them. */
+  private readonly addressCache = new AddressCache(1024);
 
   constructor(private readonly output: NodeOutput) {}
 
@@ -92,14 +103,14 @@ export class VrrpNode {
     const byVrid = this.channels.get(config.channel) ?? new Map<number, Member>();
     const existing = byVrid.get(config.router.vrid);
     if (existing) throw new NodeError(`VRID ${config.router.vrid} is already used by instance ${existing.config.name} on ${config.channel}`);
-    const member: Member = { config, router: new VirtualRouter(config.router), rejects: emptyRejectCounts(), policy: policyOf(config), template: templateOf(config) };
+    const member: Member = { config, router: new VirtualRouter(config.router), rejects: emptyRejectCounts(), policy: policyOf(config), template: templateOf(config), built: [], builtPriority: undefined, decodeOptions: this.decodeOptionsOf(config) };
     byVrid.set(config.router.vrid, member);
     this.channels.set(config.channel, byVrid);
     if (!this.channelRejects.has(config.channel)) this.channelRejects.set(config.channel, emptyRejectCounts());
     this.members.set(config.name, member);
     this.byRouter.set(member.router, member);
-    // Run the encoder once without sending, so a backup's first takeover does not pay for compiling it.
-    for (const dst of config.destinations) this.encode(member, config.router.priority, dst);
+    // Build the adverts now, so a backup's first takeover neither compiles the encoder nor allocates.
+    this.advertsOf(member, config.router.priority);
     return member.router;
   }
 
@@ -129,6 +140,9 @@ export class VrrpNode {
     member.router.reconfigure(config.router);
     member.policy = policyOf(config);
     member.template = templateOf(config);
+    member.builtPriority = undefined;
+    member.decodeOptions = this.decodeOptionsOf(config);
+    this.advertsOf(member, config.router.priority);
   }
 
   router(name: string): VirtualRouter | undefined {
@@ -174,7 +188,7 @@ export class VrrpNode {
       return;
     }
     const name = member.config.name;
-    const decoded = decodeAdvert(payload, meta, { v3Ipv4Checksum: member.config.checksum });
+    const decoded = decodeAdvert(payload, meta, member.decodeOptions);
     if (!decoded.ok) {
       member.rejects[decoded.reason]++;
       this.output.rejected(name, channel, decoded.reason, decoded.detail, meta.src);
@@ -206,7 +220,11 @@ export class VrrpNode {
   dispatch(name: string, event: RouterEvent, now: number): void {
     const member = this.members.get(name);
     if (!member) return;
-    const group = this.groups.find((g) => g.has(member.router));
+    const group = this.groups.length === 0 ? undefined : this.groups.find((g) => g.has(member.router));
+    if (!group) {
+      this.dispatchAlone(member, event, now);
+      return;
+    }
     const groupBefore = group ? groupStateOf(group) : undefined;
     const before = new Map<Member, Priority>();
     const all = group ? group.members.map((r) => this.byRouter.get(r)).filter((m): m is Member => m !== undefined) : [member];
@@ -234,13 +252,51 @@ export class VrrpNode {
     for (const m of all) this.output.deadline(m.config.name, m.router.nextDeadline());
   }
 
-  private sendAdvert(member: Member, priority: Priority): void {
-    for (const dst of member.config.destinations) this.output.send(member.config.name, this.encode(member, priority, dst), dst);
+  /**
+   * dispatch() for an instance in no sync group, the steady-state advert path: the same
+   * steps in the same order, without the group's bookkeeping (no map, no arrays beyond the
+   * router's actions).
+   */
+  private dispatchAlone(member: Member, event: RouterEvent, now: number): void {
+    const router = member.router;
+    const name = member.config.name;
+    const from = router.effectivePriority;
+    const actions = router.handle(event, now);
+    if (actions.length > 0) {
+      // RFC 5798 §6.4.2 (375): on becoming master, send an ADVERTISEMENT before anything else.
+      for (let i = 0; i < actions.length; i++) {
+        const a = actions[i] as RouterAction;
+        if (a.type === 'send-advert') this.sendAdvert(member, a.priority);
+      }
+      this.output.perform(name, actions, now);
+    }
+    if (from !== router.effectivePriority) {
+      this.output.observed({ kind: 'priority-changed', instance: name, from, to: router.effectivePriority, basePriority: member.config.router.priority });
+    }
+    this.output.deadline(name, router.nextDeadline());
   }
 
-  private encode(member: Member, priority: Priority, dst: IpAddress): Uint8Array {
-    const length = encodeAdvertInto(this.sendBuffer, { ...member.template, priority }, { src: member.config.router.primaryAddress, dst }, { v3Ipv4Checksum: member.config.checksum });
-    return this.sendBuffer.subarray(0, length);
+  private sendAdvert(member: Member, priority: Priority): void {
+    const adverts = this.advertsOf(member, priority);
+    const destinations = member.config.destinations;
+    for (let i = 0; i < destinations.length; i++) this.output.send(member.config.name, adverts[i] as Uint8Array, destinations[i] as IpAddress);
+  }
+
+  private decodeOptionsOf(config: NodeInstanceConfig): DecodeOptions {
+    return { v3Ipv4Checksum: config.checksum, addresses: this.addressCache };
+  }
+
+  /** The member's encoded adverts at `priority`, one per destination: built once per priority (and config). */
+  private advertsOf(member: Member, priority: Priority): readonly Uint8Array[] {
+    if (member.builtPriority === priority) return member.built;
+    const advert: Advert = { ...member.template, priority };
+    const pseudoSrc = member.config.router.primaryAddress;
+    member.built = member.config.destinations.map((dst) => {
+      const length = encodeAdvertInto(this.sendBuffer, advert, { src: pseudoSrc, dst }, { v3Ipv4Checksum: member.config.checksum });
+      return this.sendBuffer.slice(0, length);
+    });
+    member.builtPriority = priority;
+    return member.built;
   }
 }
 

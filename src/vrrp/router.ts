@@ -173,6 +173,12 @@ export interface MasterGate {
   mayBecomeMaster(router: VirtualRouter, now: number): true | number;
 }
 
+function earlier(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return b < a ? b : a;
+}
+
 export class VirtualRouter {
   private cfg: RouterConfig;
   private current: RouterState = 'initialize';
@@ -183,6 +189,8 @@ export class VirtualRouter {
   private syncFaulted = false;
   /** RFC 5798 §6.1 Master_Adver_Interval. */
   private masterAdverInterval: Centiseconds;
+  /** The last send-advert action made (reused while its priority and interval hold). */
+  private lastAdvertAction: { readonly type: 'send-advert'; readonly priority: Priority; readonly interval: Centiseconds } | undefined;
   private masterDownAt: number | undefined;
   private adverAt: number | undefined;
   private announceDelayAt: number | undefined;
@@ -263,11 +271,8 @@ export class VirtualRouter {
 
   /** The earliest time at which a `tick` has work to do. */
   nextDeadline(): number | undefined {
-    let next: number | undefined;
-    for (const t of [this.masterDownAt, this.adverAt, this.announceDelayAt, this.announceRefreshAt, this.lowerPriorityDelayAt]) {
-      if (t !== undefined && (next === undefined || t < next)) next = t;
-    }
-    return next;
+    // Field by field, no array: this runs several times per advert.
+    return earlier(earlier(earlier(this.masterDownAt, this.adverAt), earlier(this.announceDelayAt, this.announceRefreshAt)), this.lowerPriorityDelayAt);
   }
 
   /**
@@ -281,6 +286,14 @@ export class VirtualRouter {
   }
 
   handle(event: RouterEvent, now: number): RouterAction[] {
+    if (event.type === 'tick' && this.onlyAdverTimerDue(now)) {
+      // The steady state of a master, once per advert: what tick() would do (the one due
+      // timer fires, RFC 5798 §6.4.3 (625)), with its one action in a list of one rather
+      // than a grown one.
+      const action = this.advertAction(this.priority);
+      this.rearmAdver(this.adverAt as number, now);
+      return [action];
+    }
     const out: RouterAction[] = [];
     switch (event.type) {
       case 'startup':
@@ -440,6 +453,18 @@ export class VirtualRouter {
   /** RFC 5798 §6.4.3 (625): "If the Adver_Timer fires, then: Send an ADVERTISEMENT; Reset the Adver_Timer to Advertisement_Interval". */
   private adverFired(due: number, now: number, out: RouterAction[]): void {
     this.sendAdvert(out, this.priority);
+    this.rearmAdver(due, now);
+  }
+
+  /** Whether a tick at `now` has only the Adver_Timer to fire (tick() would fire it, and nothing else). */
+  private onlyAdverTimerDue(now: number): boolean {
+    const adver = this.adverAt;
+    if (adver === undefined || adver > now) return false;
+    const other = earlier(earlier(this.masterDownAt, this.announceDelayAt), earlier(this.announceRefreshAt, this.lowerPriorityDelayAt));
+    return other === undefined || other > now;
+  }
+
+  private rearmAdver(due: number, now: number): void {
     const interval = this.advertisementIntervalMs();
     // Keep the cadence anchored to the schedule; if we fell a whole interval behind, re-anchor.
     this.adverAt = due + interval > now ? due + interval : now + interval;
@@ -454,9 +479,18 @@ export class VirtualRouter {
   }
 
   private sendAdvert(out: RouterAction[], priority: Priority): void {
+    out.push(this.advertAction(priority));
+  }
+
+  /** Counts an advert sent and returns its action (one object per priority and interval, shared: actions are read-only). */
+  private advertAction(priority: Priority): RouterAction {
     this.stats.advertsSent++;
     if (priority === PRIORITY_STOP) this.stats.priorityZeroSent++;
-    out.push({ type: 'send-advert', priority, interval: this.config.advertInterval });
+    const cached = this.lastAdvertAction;
+    if (cached && cached.priority === priority && cached.interval === this.config.advertInterval) return cached;
+    const action = { type: 'send-advert', priority, interval: this.config.advertInterval } as const;
+    this.lastAdvertAction = action;
+    return action;
   }
 
   /** RFC 5798 §6.4.1 Initialize, on Startup — and the way back out of FAULT. */

@@ -28,8 +28,7 @@ import {
   type IpAddress,
   type IPv4Address,
   type IPv6Address,
-  ipv4FromBytes,
-  ipv6FromBytes,
+  AddressCache,
   isIPv6LinkLocal,
 } from '../../net/address.js';
 import { findControlMessage } from '../../net/cmsg.js';
@@ -133,28 +132,6 @@ const DRAIN_BUDGET = 1024;
 const RECEIVE_BUFFER = 65536;
 const CONTROL_BUFFER = 256;
 const IPV4_MIN_HEADER = 20;
-
-/** A few recently seen addresses, so a steady stream of adverts allocates no new address objects. */
-class AddressCache {
-  private readonly entries: IpAddress[] = [];
-  private next = 0;
-
-  constructor(private readonly capacity: number) {}
-
-  get(family: AddressFamily, bytes: Uint8Array, offset: number): IpAddress {
-    const length = family === 'ipv4' ? 4 : 16;
-    outer: for (const entry of this.entries) {
-      if (entry.family !== family) continue;
-      for (let i = 0; i < length; i++) if (entry.bytes[i] !== bytes[offset + i]) continue outer;
-      return entry;
-    }
-    const created = family === 'ipv4' ? ipv4FromBytes(bytes, offset) : ipv6FromBytes(bytes, offset);
-    if (this.entries.length < this.capacity) this.entries.push(created);
-    else this.entries[this.next] = created;
-    this.next = (this.next + 1) % this.capacity;
-    return created;
-  }
-}
 
 /** struct ip_mreqn: group, local address, ifindex (12 bytes). */
 function ipMreqn(group: IPv4Address | undefined, address: IPv4Address | undefined, ifindex: number): Buffer {
@@ -295,8 +272,12 @@ export class VrrpSocket {
       address = dst.family === 'ipv4' ? sockaddrIn(dst) : sockaddrIn6(dst, 0, this.ifindex);
       if (this.sockaddrs.size < 64) this.sockaddrs.set(dst.text, address);
     }
-    const to = address;
-    syscall(`${this.ifname} to ${dst.text}`, () => this.n.sendto(this.fd, payload, to));
+    // No closure and no context string unless it fails: this runs for every advert.
+    try {
+      this.n.sendto(this.fd, payload, address);
+    } catch (e) {
+      throw toSyscallError(e, `${this.ifname} to ${dst.text}`);
+    }
     this.count.sent++;
   }
 
