@@ -68,7 +68,7 @@ const MAY_IMPORT_UPPER: Readonly<Record<string, readonly string[]>> = {
 export function isPure(file: string): boolean {
   if (file.startsWith('src/base/')) return true;
   if ((file.startsWith('src/vrrp/') && !file.startsWith('src/vrrp/io/')) || (file.startsWith('src/quorum/') && !file.startsWith('src/quorum/io/'))) return true;
-  return ['src/resources/manager.ts', 'src/resources/types.ts', 'src/health/rise-fall.ts', 'src/net/address.ts', 'src/net/mac.ts', 'src/net/af.ts', 'src/events/types.ts'].includes(file);
+  return ['src/resources/manager.ts', 'src/resources/reconfigure.ts', 'src/resources/types.ts', 'src/health/rise-fall.ts', 'src/net/address.ts', 'src/net/mac.ts', 'src/net/af.ts', 'src/events/types.ts'].includes(file);
 }
 const PURE_MAY_USE = new Set(['node:crypto']);
 
