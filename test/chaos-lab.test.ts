@@ -13,7 +13,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { labSkipReason } from '../src/lab/netns.js';
-import { formatReport, runChaos } from '../src/lab/chaos.js';
+import { CHAOS_VIP, formatReport, runChaos, withChaosCluster } from '../src/lab/chaos.js';
+import { wallNow } from '../src/lab/address-watch.js';
+import { sleep } from '../src/lab/wait.js';
 import { FAULT_KINDS, describeSchedule, generateSchedule } from '../src/lab/faults.js';
 
 const skip = labSkipReason(['nft', 'ping']);
@@ -37,6 +39,29 @@ test('chaos schedules: the same seed gives the same schedule; the CI seeds cover
     // A kind the CI run never draws would go untested: the seeds below are chosen to cover all.
     assert.deepEqual([...kinds].sort(), [...FAULT_KINDS[mode]].sort(), `${mode}, seeds ${seed}..${seed + count - 1}`);
   }
+});
+
+test('lab chaos: the audits fail on a broken cluster (a second VIP holder, the client on its MAC, a daemon gone) and the watch measures the overlap', { skip, timeout: 60_000 }, async () => {
+  await withChaosCluster('three-node', async (c) => {
+    assert.ok(await c.healthy(), 'a master alone with the VIP');
+    assert.ok((await c.audit('control')) >= 8);
+    assert.deepEqual(c.takeFailures(), [], 'the healthy cluster passes');
+    const from = wallNow();
+    await c.lab.exec('c', 'ip', ['addr', 'add', `${CHAOS_VIP}/24`, 'dev', 'eth0']);
+    await c.lab.exec('client', 'ip', ['neigh', 'replace', CHAOS_VIP, 'lladdr', c.lab.host('c').mac, 'dev', 'eth0', 'nud', 'permanent']);
+    c.member('b').proc.signal('SIGKILL');
+    await c.member('b').proc.waitExit();
+    await sleep(300);
+    await c.audit('sabotaged');
+    const failures = c.takeFailures();
+    const expect = (re: RegExp): void => assert.ok(failures.some((f) => re.test(f)), `${re}: ${failures.join('; ')}`);
+    expect(/the daemon on b ended by itself/);
+    expect(/the VIP held by \[a, c\]/);
+    expect(/neighbour entry for the VIP is 02:13:00:00:00:03, the master a is 02:13:00:00:00:01/);
+    const dual = c.watch.dualHeld(from, wallNow());
+    assert.ok(dual.longestMs >= 250, `a and c held the VIP together for ${dual.longestMs} ms`);
+    await c.lab.exec('client', 'ip', ['neigh', 'del', CHAOS_VIP, 'dev', 'eth0']);
+  });
 });
 
 test('lab chaos, three nodes: 8 seeded schedules of 2 steps, audited after every heal', { skip, timeout: 170_000 }, async (t) => {

@@ -113,7 +113,8 @@ interface QuorumScan {
   quorate: boolean;
 }
 
-class Cluster {
+/** The daemons of one chaos lab, the client's ping and the address watch; the audits and the faults. */
+export class ChaosCluster {
   readonly members = new Map<string, Member>();
   readonly nodes: readonly string[];
   private readonly scans = new WeakMap<VigilProcess, QuorumScan>();
@@ -411,7 +412,7 @@ async function neighbourMac(lab: Lab, host: string, address: string): Promise<st
   return entries.find((e) => e.dst === address)?.lladdr?.toLowerCase();
 }
 
-async function runSchedule(cluster: Cluster, schedule: Schedule, steps: readonly [number, number], stepLog?: (line: string) => void): Promise<ScheduleResult> {
+async function runSchedule(cluster: ChaosCluster, schedule: Schedule, steps: readonly [number, number], stepLog?: (line: string) => void): Promise<ScheduleResult> {
   let audits = 0;
   let faults = 0;
   let worstDualMs = 0;
@@ -447,56 +448,66 @@ async function runSchedule(cluster: Cluster, schedule: Schedule, steps: readonly
   return { seed: schedule.seed, mode: schedule.mode, steps, schedule: describeSchedule(schedule), faults, audits, failures, worstDualMs };
 }
 
+/**
+ * Builds the lab of `mode` (its nodes and a client), starts the daemons and the client's
+ * ping, waits for them to settle, runs `body`, and always tears everything down.
+ */
+export async function withChaosCluster<T>(mode: ChaosMode, body: (cluster: ChaosCluster) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vigil-chaos-'));
+  const hosts = [...NODES[mode].map((n) => n.host), 'client'];
+  try {
+    return await withLab({ hosts, prefix: 'chaos' }, async (lab) => {
+      let keyFile: string | undefined;
+      if (mode === 'two-node') {
+        keyFile = path.join(dir, 'authkey');
+        await writeKeyFile(keyFile);
+      }
+      const cluster = new ChaosCluster(lab, mode, dir, keyFile);
+      try {
+        await cluster.start();
+        await cluster.settle();
+        return await body(cluster);
+      } finally {
+        await cluster.stop();
+      }
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Runs `options.schedules` schedules in one lab; never throws for a failed audit (see the report's `failed`). */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   const steps = options.steps ?? [3, 6];
   const started = performance.now();
-  const dir = mkdtempSync(path.join(tmpdir(), 'vigil-chaos-'));
-  const hosts = [...NODES[options.mode].map((n) => n.host), 'client'];
-  try {
-    return await withLab({ hosts, prefix: 'chaos' }, async (lab) => {
-      let keyFile: string | undefined;
-      if (options.mode === 'two-node') {
-        keyFile = path.join(dir, 'authkey');
-        await writeKeyFile(keyFile);
+  return withChaosCluster(options.mode, async (cluster) => {
+    const results: ScheduleResult[] = [];
+    for (let i = 0; i < options.schedules; i++) {
+      const schedule = generateSchedule(options.seed + i, options.mode, cluster.nodes, steps);
+      const r = await runSchedule(cluster, schedule, steps, options.verbose === true ? log : undefined);
+      results.push(r);
+      log(`${r.failures.length === 0 ? 'ok  ' : 'FAIL'} ${options.mode} seed ${r.seed}: ${r.faults} faults, ${r.audits} audits, worst dual holder after a heal ${r.worstDualMs.toFixed(1)} ms: ${r.schedule}`);
+      for (const f of r.failures) log(`     ${f}`);
+      if (r.failures.length > 0) {
+        log(`     replay: ${replayCommand(options.mode, r.seed, steps)}`);
+        await cluster.reset();
       }
-      const cluster = new Cluster(lab, options.mode, dir, keyFile);
-      const results: ScheduleResult[] = [];
-      try {
-        await cluster.start();
-        await cluster.settle();
-        for (let i = 0; i < options.schedules; i++) {
-          const schedule = generateSchedule(options.seed + i, options.mode, cluster.nodes, steps);
-          const r = await runSchedule(cluster, schedule, steps, options.verbose === true ? log : undefined);
-          results.push(r);
-          log(`${r.failures.length === 0 ? 'ok  ' : 'FAIL'} ${options.mode} seed ${r.seed}: ${r.faults} faults, ${r.audits} audits, worst dual holder after a heal ${r.worstDualMs.toFixed(1)} ms: ${r.schedule}`);
-          for (const f of r.failures) log(`     ${f}`);
-          if (r.failures.length > 0) {
-            log(`     replay: ${replayCommand(options.mode, r.seed, steps)}`);
-            await cluster.reset();
-          }
-        }
-      } finally {
-        await cluster.stop();
-      }
-      const worst = results.reduce<ScheduleResult | undefined>((w, r) => (w === undefined || r.worstDualMs > w.worstDualMs ? r : w), undefined);
-      return {
-        mode: options.mode,
-        results,
-        faults: results.reduce((n, r) => n + r.faults, 0),
-        audits: results.reduce((n, r) => n + r.audits, 0),
-        failed: results.filter((r) => r.failures.length > 0),
-        worstDualMs: worst?.worstDualMs ?? 0,
-        worstDualSeed: worst?.seed,
-        pingsSent: cluster.pingsSent,
-        pingsAnswered: cluster.pingsAnswered,
-        elapsedMs: performance.now() - started,
-      };
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    }
+    const worst = results.reduce<ScheduleResult | undefined>((w, r) => (w === undefined || r.worstDualMs > w.worstDualMs ? r : w), undefined);
+    return {
+      mode: options.mode,
+      results,
+      faults: results.reduce((n, r) => n + r.faults, 0),
+      audits: results.reduce((n, r) => n + r.audits, 0),
+      failed: results.filter((r) => r.failures.length > 0),
+      worstDualMs: worst?.worstDualMs ?? 0,
+      worstDualSeed: worst?.seed,
+      pingsSent: cluster.pingsSent,
+      pingsAnswered: cluster.pingsAnswered,
+      elapsedMs: performance.now() - started,
+    };
+  });
 }
 
 /** The report as text: the figures, then each failed schedule with its seed, faults and replay command. */
