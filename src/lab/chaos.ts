@@ -412,7 +412,8 @@ async function neighbourMac(lab: Lab, host: string, address: string): Promise<st
   return entries.find((e) => e.dst === address)?.lladdr?.toLowerCase();
 }
 
-async function runSchedule(cluster: ChaosCluster, schedule: Schedule, steps: readonly [number, number], stepLog?: (line: string) => void): Promise<ScheduleResult> {
+/** Runs one schedule: `stepLog` gets a line per step (verbose), `failLog` what the daemons logged during a failed step. */
+async function runSchedule(cluster: ChaosCluster, schedule: Schedule, steps: readonly [number, number], stepLog: ((line: string) => void) | undefined, failLog: (line: string) => void): Promise<ScheduleResult> {
   let audits = 0;
   let faults = 0;
   let worstDualMs = 0;
@@ -439,7 +440,7 @@ async function runSchedule(cluster: ChaosCluster, schedule: Schedule, steps: rea
     worstDualMs = Math.max(worstDualMs, dual);
     stepLog?.(`  seed ${schedule.seed} ${name}: fault ${(t1 - t0).toFixed(0)} ms, settle ${(t2 - t1).toFixed(0)} ms, audit ${(performance.now() - t2).toFixed(0)} ms, dual holder after the heal ${dual.toFixed(1)} ms`);
     const f = cluster.takeFailures();
-    if (f.length > 0 && stepLog) for (const line of cluster.journal(stepStart)) stepLog(line);
+    if (f.length > 0) for (const line of [`  seed ${schedule.seed} ${name}: the daemons' log since the step began:`, ...cluster.journal(stepStart)]) failLog(line);
     if (f.length > 0) {
       failures.push(...f);
       break;
@@ -485,7 +486,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const results: ScheduleResult[] = [];
     for (let i = 0; i < options.schedules; i++) {
       const schedule = generateSchedule(options.seed + i, options.mode, cluster.nodes, steps);
-      const r = await runSchedule(cluster, schedule, steps, options.verbose === true ? log : undefined);
+      const r = await runSchedule(cluster, schedule, steps, options.verbose === true ? log : undefined, log);
       results.push(r);
       log(`${r.failures.length === 0 ? 'ok  ' : 'FAIL'} ${options.mode} seed ${r.seed}: ${r.faults} faults, ${r.audits} audits, worst dual holder after a heal ${r.worstDualMs.toFixed(1)} ms: ${r.schedule}`);
       for (const f of r.failures) log(`     ${f}`);

@@ -6,9 +6,10 @@
  * The process faults (kill, term, freeze, reload) and cold boots are applied by the runner,
  * which owns the daemons; link down/up and isolation use the Lab's own `link` and `cut`.
  *
- * Delay is not among the faults: this kernel has no sch_netem, and a userspace NFQUEUE
- * holder (nfnetlink_queue verdicts from a Node timer) adds its own scheduling jitter on 2
- * shared cores, so a "20 ms delay" would not be one; it is left out rather than faked.
+ * Delay is not among the faults: this kernel has neither sch_netem (`tc ... netem`) nor
+ * the nftables queue expression (`queue num N` fails with ENOENT: no nft_queue /
+ * nfnetlink_queue), so neither a qdisc nor an NFQUEUE holder can delay packets here. A
+ * userspace relay between a host's veth and the bridge (AF_PACKET both sides) would.
  */
 import { run, type Lab } from './netns.js';
 
