@@ -32,7 +32,7 @@ test('chaos schedules: the same seed gives the same schedule; the CI seeds cover
   assert.notEqual(describeSchedule(generateSchedule(7, 'three-node', three, [3, 6])), describeSchedule(generateSchedule(8, 'three-node', three, [3, 6])));
   for (const [mode, nodes, seed, count] of [
     ['three-node', three, 9, 8],
-    ['two-node', ['a', 'b'], 80, 4],
+    ['two-node', ['a', 'b'], 458, 4],
   ] as const) {
     const kinds = new Set<string>();
     for (let i = 0; i < count; i++) for (const step of generateSchedule(seed + i, mode, nodes, [2, 2]).steps) for (const f of step) kinds.add(f.kind);
@@ -71,10 +71,11 @@ test('lab chaos, three nodes: 8 seeded schedules of 2 steps, audited after every
   assert.equal(report.results.length, 8);
   assert.ok(report.faults >= 16, `${report.faults} faults`);
   assert.ok(report.audits >= 16 * 8, `${report.audits} audits`);
+  if (report.delay.frames > 0) assert.ok(report.delay.minMs >= 18, `the delay relay held frames ${report.delay.minMs} ms at least (20 ms asked)`);
 });
 
 test('lab chaos, two nodes (two_node, wait_for_all): 4 seeded schedules of 2 steps with cold boots and cut links', { skip, timeout: 170_000 }, async (t) => {
-  const report = await runChaos({ mode: 'two-node', seed: seedFor(80), schedules: 4, steps: [2, 2], log: (l) => t.diagnostic(l) });
+  const report = await runChaos({ mode: 'two-node', seed: seedFor(458), schedules: 4, steps: [2, 2], log: (l) => t.diagnostic(l) });
   t.diagnostic(formatReport(report));
   assert.deepEqual(report.failed.map((r) => r.seed), [], formatReport(report));
   assert.equal(report.results.length, 4);

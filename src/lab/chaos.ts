@@ -30,7 +30,8 @@ import type { ChildProcess } from 'node:child_process';
 import { withLab, type Lab } from './netns.js';
 import { VigilProcess, configYaml, holders, instanceYaml } from './vigil.js';
 import { AddressWatch, wallNow } from './address-watch.js';
-import { cutPair, describeFault, describeSchedule, generateSchedule, healNetwork, healPairs, startLoss, stopLoss, type ChaosMode, type Fault, type Schedule } from './faults.js';
+import { FrameDelay, healDelay } from './delay.js';
+import { DELAY_MS, cutPair, describeFault, describeSchedule, generateSchedule, healNetwork, healPairs, startLoss, stopLoss, type ChaosMode, type Fault, type Schedule } from './faults.js';
 import { sleep } from './wait.js';
 import { errorText } from '../base/error-text.js';
 import { writeKeyFile } from '../quorum/io/authkey.js';
@@ -77,6 +78,8 @@ export interface ChaosReport {
   /** Pings of the client's continuous ping (every 100 ms, faults included) sent and answered. */
   readonly pingsSent: number;
   readonly pingsAnswered: number;
+  /** The delays the `delay` fault applied, in ms (its relay runs on this process's loop), and the frames relayed. */
+  readonly delay: { readonly minMs: number; readonly maxMs: number; readonly frames: number };
   readonly elapsedMs: number;
 }
 
@@ -193,6 +196,8 @@ export class ChaosCluster {
 
   pingsAnswered = 0;
   pingsSent = 0;
+  /** The delays the `delay` relay applied (ms), and the frames it relayed. */
+  delayApplied = { min: Infinity, max: 0, frames: 0 };
 
   async stop(): Promise<void> {
     if (this.ping?.pid !== undefined && this.ping.exitCode === null) process.kill(this.ping.pid, 'SIGINT');
@@ -316,7 +321,10 @@ export class ChaosCluster {
 
   /** Back to the healthy start: no network fault, every daemon (re)started with its own config, settled. */
   async reset(): Promise<void> {
-    for (const h of [...this.nodes, 'client']) await healNetwork(this.lab, h);
+    for (const h of [...this.nodes, 'client']) {
+      await healDelay(this.lab, h);
+      await healNetwork(this.lab, h);
+    }
     for (const h of this.nodes) this.member(h).proc.signal('SIGCONT');
     for (const h of this.nodes) await this.startNode(h);
     await this.settle();
@@ -372,6 +380,13 @@ export class ChaosCluster {
         await sleep(f.holdMs);
         await stopLoss(this.lab, f.node);
         return;
+      case 'delay': {
+        const relay = await FrameDelay.start(this.lab, f.node, DELAY_MS);
+        await sleep(f.holdMs);
+        const st = await relay.stop();
+        if (st.frames > 0) this.delayApplied = { min: Math.min(this.delayApplied.min, st.minMs), max: Math.max(this.delayApplied.max, st.maxMs), frames: this.delayApplied.frames + st.frames };
+        return;
+      }
       case 'reload':
         if (f.priority !== undefined) m.proc.writeConfig(this.yaml(m.spec, f.priority));
         m.proc.signal('SIGHUP');
@@ -506,6 +521,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       worstDualSeed: worst?.seed,
       pingsSent: cluster.pingsSent,
       pingsAnswered: cluster.pingsAnswered,
+      delay: { minMs: cluster.delayApplied.frames === 0 ? 0 : cluster.delayApplied.min, maxMs: cluster.delayApplied.max, frames: cluster.delayApplied.frames },
       elapsedMs: performance.now() - started,
     };
   });
@@ -514,7 +530,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 /** The report as text: the figures, then each failed schedule with its seed, faults and replay command. */
 export function formatReport(r: ChaosReport): string {
   const lines = [
-    `${r.mode}: ${r.results.length} schedules, ${r.faults} faults, ${r.audits} audits, ${r.failed.length} failed; worst dual-holder time after a heal ${r.worstDualMs.toFixed(1)} ms${r.worstDualSeed === undefined ? '' : ` (seed ${r.worstDualSeed})`}; client pings answered ${r.pingsAnswered} of ${r.pingsSent} (faults included); ${(r.elapsedMs / 1000).toFixed(0)} s`,
+    `${r.mode}: ${r.results.length} schedules, ${r.faults} faults, ${r.audits} audits, ${r.failed.length} failed; worst dual-holder time after a heal ${r.worstDualMs.toFixed(1)} ms${r.worstDualSeed === undefined ? '' : ` (seed ${r.worstDualSeed})`}; client pings answered ${r.pingsAnswered} of ${r.pingsSent} (faults included); delay applied ${r.delay.minMs.toFixed(1)}–${r.delay.maxMs.toFixed(1)} ms (${r.delay.frames} frames); ${(r.elapsedMs / 1000).toFixed(0)} s`,
   ];
   for (const f of r.failed) {
     lines.push(`  FAILED seed ${f.seed}: ${f.schedule}`);

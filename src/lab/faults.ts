@@ -6,10 +6,8 @@
  * The process faults (kill, term, freeze, reload) and cold boots are applied by the runner,
  * which owns the daemons; link down/up and isolation use the Lab's own `link` and `cut`.
  *
- * Delay is not among the faults: this kernel has neither sch_netem (`tc ... netem`) nor
- * the nftables queue expression (`queue num N` fails with ENOENT: no nft_queue /
- * nfnetlink_queue), so neither a qdisc nor an NFQUEUE holder can delay packets here. A
- * userspace relay between a host's veth and the bridge (AF_PACKET both sides) would.
+ * Delay: this kernel has neither sch_netem nor the nftables queue expression (`queue num
+ * N` fails with ENOENT), so the delay is a userspace relay on the switch (src/lab/delay.ts).
  */
 import { run, type Lab } from './netns.js';
 
@@ -64,6 +62,8 @@ export type FaultKind =
   | 'loss'
   /** SIGHUP, with `priority` written first when given; healed by reloading the original config. */
   | 'reload'
+  /** Every frame to and from `node` held DELAY_MS (a relay on the switch), then healed. */
+  | 'delay'
   /** Two-node mode: both daemons stopped and started together, `node` isolated from the start (when `cutAtBoot`) until the heal. */
   | 'coldboot';
 
@@ -92,9 +92,12 @@ export interface Schedule {
 /** The loss rate of the `loss` fault, in percent. */
 export const LOSS_PERCENT = 30;
 
+/** The one-way delay of the `delay` fault, in ms. */
+export const DELAY_MS = 20;
+
 export const FAULT_KINDS: Readonly<Record<ChaosMode, readonly FaultKind[]>> = {
-  'three-node': ['kill', 'term', 'freeze', 'link', 'cut', 'isolate', 'loss', 'reload'],
-  'two-node': ['coldboot', 'kill', 'term', 'freeze', 'cut', 'isolate', 'loss'],
+  'three-node': ['kill', 'term', 'freeze', 'link', 'cut', 'isolate', 'loss', 'delay', 'reload'],
+  'two-node': ['coldboot', 'kill', 'term', 'freeze', 'cut', 'isolate', 'loss', 'delay'],
 };
 
 export function describeFault(f: Fault): string {
