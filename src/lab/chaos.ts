@@ -388,18 +388,26 @@ export class ChaosCluster {
         return;
       }
       case 'reload':
-        if (f.priority !== undefined) m.proc.writeConfig(this.yaml(m.spec, f.priority));
-        m.proc.signal('SIGHUP');
+        await this.reload(m, f.priority === undefined ? undefined : this.yaml(m.spec, f.priority));
         await sleep(f.holdMs);
-        if (f.priority !== undefined) {
-          m.proc.writeConfig(this.yaml(m.spec));
-          m.proc.signal('SIGHUP');
-        }
+        if (f.priority !== undefined) await this.reload(m, this.yaml(m.spec));
         return;
       case 'coldboot':
         await this.coldBoot(f);
         return;
     }
+  }
+
+  /**
+   * Writes `yaml` (when given), sends SIGHUP and waits until the daemon says how the reload
+   * went (it checks the config in a worker first: the change is not in force at the signal).
+   */
+  private async reload(m: Member, yaml: string | undefined): Promise<void> {
+    const mark = m.proc.events.length;
+    if (yaml !== undefined) m.proc.writeConfig(yaml);
+    m.proc.signal('SIGHUP');
+    const done = await m.proc.waitFor((e) => ['reloaded', 'reload-refused', 'reload-failed'].includes(e.event), `${m.spec.host}'s reload`, 10_000, mark);
+    if (done.event !== 'reloaded') this.fail(`the reload of ${m.spec.host} went wrong: ${done.event} ${String(done['detail'])}`);
   }
 
   /** Both daemons stopped; `f.node` cut off (when cutAtBoot); both started together; held; healed. */
