@@ -70,7 +70,8 @@ test('lab chaos, three nodes: 8 seeded schedules of 2 steps, audited after every
   assert.deepEqual(report.failed.map((r) => r.seed), [], formatReport(report));
   assert.equal(report.results.length, 8);
   assert.ok(report.faults >= 16, `${report.faults} faults`);
-  assert.ok(report.audits >= 16 * 8, `${report.audits} audits`);
+  assert.equal(report.rounds, 16, 'one audit round per step');
+  assert.ok(report.audits >= 16 * 8, `${report.audits} checks`);
   if (report.delay.frames > 0) assert.ok(report.delay.minMs >= 18, `the delay relay held frames ${report.delay.minMs} ms at least (20 ms asked)`);
 });
 
@@ -80,4 +81,5 @@ test('lab chaos, two nodes (two_node, wait_for_all): 4 seeded schedules of 2 ste
   assert.deepEqual(report.failed.map((r) => r.seed), [], formatReport(report));
   assert.equal(report.results.length, 4);
   assert.ok(report.faults >= 8, `${report.faults} faults`);
+  assert.equal(report.rounds, 8, 'one audit round per step');
 });

@@ -60,6 +60,8 @@ export interface ScheduleResult {
   readonly steps: readonly [number, number];
   readonly schedule: string;
   readonly faults: number;
+  /** Audit rounds (one after each step's heal) and the checks made in them. */
+  readonly rounds: number;
   readonly audits: number;
   /** What failed, each with its step; empty when all held. */
   readonly failures: readonly string[];
@@ -71,6 +73,7 @@ export interface ChaosReport {
   readonly mode: ChaosMode;
   readonly results: readonly ScheduleResult[];
   readonly faults: number;
+  readonly rounds: number;
   readonly audits: number;
   readonly failed: readonly ScheduleResult[];
   readonly worstDualMs: number;
@@ -438,6 +441,7 @@ async function neighbourMac(lab: Lab, host: string, address: string): Promise<st
 /** Runs one schedule: `stepLog` gets a line per step (verbose), `failLog` what the daemons logged during a failed step. */
 async function runSchedule(cluster: ChaosCluster, schedule: Schedule, steps: readonly [number, number], stepLog: ((line: string) => void) | undefined, failLog: (line: string) => void): Promise<ScheduleResult> {
   let audits = 0;
+  let rounds = 0;
   let faults = 0;
   let worstDualMs = 0;
   const failures: string[] = [];
@@ -457,6 +461,7 @@ async function runSchedule(cluster: ChaosCluster, schedule: Schedule, steps: rea
     await cluster.settle();
     const t2 = performance.now();
     audits += await cluster.audit(name);
+    rounds++;
     // The kernel's address events lag the audit by a few ms at most.
     await sleep(50);
     const dual = cluster.watch.dualHeld(healedAt, wallNow()).longestMs;
@@ -469,7 +474,7 @@ async function runSchedule(cluster: ChaosCluster, schedule: Schedule, steps: rea
       break;
     }
   }
-  return { seed: schedule.seed, mode: schedule.mode, steps, schedule: describeSchedule(schedule), faults, audits, failures, worstDualMs };
+  return { seed: schedule.seed, mode: schedule.mode, steps, schedule: describeSchedule(schedule), faults, rounds, audits, failures, worstDualMs };
 }
 
 /**
@@ -511,7 +516,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const schedule = generateSchedule(options.seed + i, options.mode, cluster.nodes, steps);
       const r = await runSchedule(cluster, schedule, steps, options.verbose === true ? log : undefined, log);
       results.push(r);
-      log(`${r.failures.length === 0 ? 'ok  ' : 'FAIL'} ${options.mode} seed ${r.seed}: ${r.faults} faults, ${r.audits} audits, worst dual holder after a heal ${r.worstDualMs.toFixed(1)} ms: ${r.schedule}`);
+      log(`${r.failures.length === 0 ? 'ok  ' : 'FAIL'} ${options.mode} seed ${r.seed}: ${r.faults} faults, ${r.rounds} audit rounds, worst dual holder after a heal ${r.worstDualMs.toFixed(1)} ms: ${r.schedule}`);
       for (const f of r.failures) log(`     ${f}`);
       if (r.failures.length > 0) {
         log(`     replay: ${replayCommand(options.mode, r.seed, steps)}`);
@@ -523,6 +528,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       mode: options.mode,
       results,
       faults: results.reduce((n, r) => n + r.faults, 0),
+      rounds: results.reduce((n, r) => n + r.rounds, 0),
       audits: results.reduce((n, r) => n + r.audits, 0),
       failed: results.filter((r) => r.failures.length > 0),
       worstDualMs: worst?.worstDualMs ?? 0,
@@ -538,7 +544,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 /** The report as text: the figures, then each failed schedule with its seed, faults and replay command. */
 export function formatReport(r: ChaosReport): string {
   const lines = [
-    `${r.mode}: ${r.results.length} schedules, ${r.faults} faults, ${r.audits} audits, ${r.failed.length} failed; worst dual-holder time after a heal ${r.worstDualMs.toFixed(1)} ms${r.worstDualSeed === undefined ? '' : ` (seed ${r.worstDualSeed})`}; client pings answered ${r.pingsAnswered} of ${r.pingsSent} (faults included); delay applied ${r.delay.minMs.toFixed(1)}–${r.delay.maxMs.toFixed(1)} ms (${r.delay.frames} frames); ${(r.elapsedMs / 1000).toFixed(0)} s`,
+    `${r.mode}: ${r.results.length} schedules, ${r.faults} faults, ${r.rounds} audit rounds (${r.audits} checks), ${r.failed.length} failed; worst dual-holder time after a heal ${r.worstDualMs.toFixed(1)} ms${r.worstDualSeed === undefined ? '' : ` (seed ${r.worstDualSeed})`}; client pings answered ${r.pingsAnswered} of ${r.pingsSent} (faults included); delay applied ${r.delay.minMs.toFixed(1)}–${r.delay.maxMs.toFixed(1)} ms (${r.delay.frames} frames); ${(r.elapsedMs / 1000).toFixed(0)} s`,
   ];
   for (const f of r.failed) {
     lines.push(`  FAILED seed ${f.seed}: ${f.schedule}`);
