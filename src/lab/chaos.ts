@@ -33,6 +33,7 @@ import { AddressWatch, wallNow } from './address-watch.js';
 import { FrameDelay, healDelay } from './delay.js';
 import { DELAY_MS, cutPair, describeFault, describeSchedule, generateSchedule, healNetwork, healPairs, startLoss, stopLoss, type ChaosMode, type Fault, type Schedule } from './faults.js';
 import { sleep } from './wait.js';
+import { onLines } from './lines.js';
 import { errorText } from '../base/error-text.js';
 import { writeKeyFile } from '../quorum/io/authkey.js';
 
@@ -128,7 +129,6 @@ export class ChaosCluster {
   private stepFailures: string[] = [];
   watch!: AddressWatch;
   ping!: ChildProcess;
-  private pingOut = '';
 
   constructor(
     readonly lab: Lab,
@@ -186,18 +186,16 @@ export class ChaosCluster {
     await Promise.all(this.nodes.map((h) => this.startNode(h)));
     this.watch = await AddressWatch.start(this.lab, this.nodes, CHAOS_VIP);
     this.ping = this.lab.spawn('client', 'ping', ['-n', '-i', '0.1', '-W', '1', CHAOS_VIP]);
-    this.ping.stdout?.setEncoding('utf8');
-    this.ping.stdout?.on('data', (d: string) => {
-      this.pingOut += d;
-      // Keep the tail only: the count is taken from the sequence numbers.
-      if (this.pingOut.length > 1 << 20) this.pingOut = this.pingOut.slice(-4096);
-      this.pingsAnswered += (d.match(/icmp_seq=/g) ?? []).length;
-      const seqs = [...d.matchAll(/icmp_seq=(\d+)/g)].map((x) => Number(x[1]));
-      if (seqs.length > 0) this.pingsSent = Math.max(this.pingsSent, ...seqs);
+    onLines(this.ping.stdout, (line) => {
+      const seq = /icmp_seq=(\d+)/.exec(line)?.[1];
+      if (seq === undefined) return;
+      this.pingsAnswered++;
+      this.pingsSent = Math.max(this.pingsSent, Number(seq));
     });
   }
 
   pingsAnswered = 0;
+  /** The highest sequence number answered (the pings sent up to the last answer). */
   pingsSent = 0;
   /** The delays the `delay` relay applied (ms), and the frames it relayed. */
   delayApplied = { min: Infinity, max: 0, frames: 0 };
