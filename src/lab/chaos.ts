@@ -31,7 +31,7 @@ import { withLab, type Lab } from './netns.js';
 import { VigilProcess, configYaml, holders, instanceYaml } from './vigil.js';
 import { AddressWatch, wallNow } from './address-watch.js';
 import { FrameDelay, healDelay } from './delay.js';
-import { DELAY_MS, cutPair, describeFault, describeSchedule, generateSchedule, healNetwork, healPairs, startLoss, stopLoss, type ChaosMode, type Fault, type Schedule } from './faults.js';
+import { DELAY_MS, cutPair, describeFault, describeSchedule, generateSchedule, healNetwork, healPairs, startLoss, stopLoss, type ChaosMode, type Fault, type FaultKind, type Schedule } from './faults.js';
 import { sleep } from './wait.js';
 import { onLines } from './lines.js';
 import { errorText } from '../base/error-text.js';
@@ -48,6 +48,8 @@ export interface ChaosOptions {
   readonly schedules: number;
   /** Steps per schedule, [min, max] (default [3, 6]). */
   readonly steps?: readonly [number, number];
+  /** The fault kinds to draw from (default: all of the mode's). */
+  readonly kinds?: readonly FaultKind[];
   /** Progress lines (one per schedule, and failures). */
   readonly log?: (line: string) => void;
   /** Also a line per step, with the time its fault, settling and audits took. */
@@ -511,7 +513,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   return withChaosCluster(options.mode, async (cluster) => {
     const results: ScheduleResult[] = [];
     for (let i = 0; i < options.schedules; i++) {
-      const schedule = generateSchedule(options.seed + i, options.mode, cluster.nodes, steps);
+      const schedule = generateSchedule(options.seed + i, options.mode, cluster.nodes, steps, options.kinds);
       const r = await runSchedule(cluster, schedule, steps, options.verbose === true ? log : undefined, log);
       results.push(r);
       log(`${r.failures.length === 0 ? 'ok  ' : 'FAIL'} ${options.mode} seed ${r.seed}: ${r.faults} faults, ${r.rounds} audit rounds, worst dual holder after a heal ${r.worstDualMs.toFixed(1)} ms: ${r.schedule}`);

@@ -135,11 +135,11 @@ function fault(rng: Rng, kind: FaultKind, nodes: readonly string[], node: string
 /**
  * The schedule of `seed`: `steps` steps (a [min, max] range drawn from the seed), each one
  * fault or, in three-node mode, sometimes two on different nodes (never two cuts: a cut
- * spans two nodes already). The same seed and options always give the same schedule.
+ * spans two nodes already), drawn from `kinds` (default: all of the mode's). The same
+ * seed and options always give the same schedule.
  */
-export function generateSchedule(seed: number, mode: ChaosMode, nodes: readonly string[], steps: readonly [number, number]): Schedule {
+export function generateSchedule(seed: number, mode: ChaosMode, nodes: readonly string[], steps: readonly [number, number], kinds: readonly FaultKind[] = FAULT_KINDS[mode]): Schedule {
   const rng = new Rng(seed);
-  const kinds = FAULT_KINDS[mode];
   const count = rng.int(steps[0], steps[1]);
   const out: Step[] = [];
   for (let i = 0; i < count; i++) {
