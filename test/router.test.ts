@@ -573,11 +573,31 @@ test('keepalived garp_lower_prio_repeat 0: a lower-priority advert is answered w
   assert.deepEqual(brief(r.handle(advert(v3(50)), at + 100)), [send(100)]);
 });
 
-test('keepalived higher_prio_send_advert: the master sends one advert at its priority before yielding', () => {
+test('keepalived higher_prio_send_advert: the master sends an advert at its priority before yielding, and (beyond keepalived) again one and two Advertisement_Intervals later while backup', () => {
   const { r, at } = masterByTimeout({ higherPrioritySendAdvert: true });
   const actions = r.handle(advert(v3(200)), at + 100);
   assert.deepEqual(brief(actions), [send(100), sc('master', 'backup', 'higher-priority-advert'), removeVips]);
-  assert.equal(r.nextDeadline(), at + 100 + mdi(100, 100));
+  // The new master hears our lower priority even if one or two of these are lost, and re-announces.
+  assert.equal(r.nextDeadline(), at + 1100);
+  assert.deepEqual(brief(r.handle(advert(v3(200)), at + 1050)), [], 'the new master\'s adverts do not cancel the repeats');
+  const repeat = r.handle(TICK, at + 1100);
+  assert.deepEqual(brief(repeat), [send(100)]);
+  assert.equal(repeat[0]?.type === 'send-advert' ? repeat[0].to?.text : undefined, PEER.text, 'to the new master alone, not to the group (other backups would take it for the master\'s)');
+  assert.deepEqual(brief(r.handle(TICK, at + 2100)), [send(100)]);
+  assert.equal(r.nextDeadline(), at + 1050 + mdi(100, 100), 'no third repeat: the Master_Down_Timer is next');
+  assert.equal(r.stats.advertsSent > 0, true);
+
+  // Without the option: no advert on yielding, no repeats.
+  const quiet = masterByTimeout({ higherPrioritySendAdvert: false });
+  assert.deepEqual(brief(quiet.r.handle(advert(v3(200)), quiet.at + 100)), [sc('master', 'backup', 'higher-priority-advert'), removeVips]);
+  assert.equal(quiet.r.nextDeadline(), quiet.at + 100 + mdi(100, 100));
+
+  // Master again before the repeats are done (the new master went silent): the repeats stop.
+  const again = masterByTimeout({ higherPrioritySendAdvert: true });
+  again.r.handle(advert(v3(200)), again.at + 100);
+  again.r.handle(TICK, again.at + 100 + mdi(100, 100));
+  assert.equal(again.r.state, 'master');
+  assert.deepEqual(brief(again.r.handle(TICK, again.at + 100 + mdi(100, 100) + 1000)), [send(100)], 'the Adver_Timer only');
 });
 
 test('keepalived lower_prio_no_advert: a lower-priority advert gets no answer advert (the announce stays) and the Adver_Timer keeps its cadence', () => {

@@ -382,8 +382,10 @@ export class Segment {
 
   transmit(from: SimNode, packet: Uint8Array, vrid: Vrid, priority: number, dst: IpAddress = MULTICAST): void {
     if (!from.interfaceUp) return;
+    const unicast = dst.text !== MULTICAST.text;
     for (const to of this.nodes) {
       if (to === from) continue;
+      if (unicast && to.address.text !== dst.text) continue;
       if (this.cut.has(`${from.spec.name}|${to.spec.name}`)) continue;
       if (this.link.loss > 0 && this.random() < this.link.loss) continue;
       const delay = this.link.delayMinMs + (this.link.delayMaxMs - this.link.delayMinMs) * this.random();

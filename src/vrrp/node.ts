@@ -234,7 +234,7 @@ export class VrrpNode {
       const owner = this.byRouter.get(router);
       if (!owner || actions.length === 0) continue;
       // RFC 5798 §6.4.2 (375): on becoming master, send an ADVERTISEMENT before anything else.
-      for (const a of actions) if (a.type === 'send-advert') this.sendAdvert(owner, a.priority);
+      for (const a of actions) if (a.type === 'send-advert') this.sendAdvert(owner, a.priority, a.to);
       this.output.perform(owner.config.name, actions, now);
     }
     for (const m of all) {
@@ -266,7 +266,7 @@ export class VrrpNode {
       // RFC 5798 §6.4.2 (375): on becoming master, send an ADVERTISEMENT before anything else.
       for (let i = 0; i < actions.length; i++) {
         const a = actions[i] as RouterAction;
-        if (a.type === 'send-advert') this.sendAdvert(member, a.priority);
+        if (a.type === 'send-advert') this.sendAdvert(member, a.priority, a.to);
       }
       this.output.perform(name, actions, now);
     }
@@ -276,7 +276,15 @@ export class VrrpNode {
     this.output.deadline(name, router.nextDeadline());
   }
 
-  private sendAdvert(member: Member, priority: Priority): void {
+  private sendAdvert(member: Member, priority: Priority, to: IpAddress | undefined): void {
+    if (to !== undefined) {
+      // To one router (a step-down repeat: rare, so encoded on the spot). The checksum's
+      // pseudo-header names that destination (RFC 5798 §5.2.8).
+      const advert: Advert = { ...member.template, priority };
+      const length = encodeAdvertInto(this.sendBuffer, advert, { src: member.config.router.primaryAddress, dst: to }, { v3Ipv4Checksum: member.config.checksum });
+      this.output.send(member.config.name, this.sendBuffer.subarray(0, length), to);
+      return;
+    }
     const adverts = this.advertsOf(member, priority);
     const destinations = member.config.destinations;
     for (let i = 0; i < destinations.length; i++) this.output.send(member.config.name, adverts[i] as Uint8Array, destinations[i] as IpAddress);
