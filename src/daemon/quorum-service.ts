@@ -16,7 +16,7 @@ import { validateQuorumConfig, QuorumEngine, type QuorumChange, type QuorumStatu
 import { clusterId, decodeHeartbeat, encodeHeartbeat, newBootEpoch } from '../quorum/heartbeat.js';
 import { Membership, type MembershipEvent, type RejectionReason } from '../quorum/membership.js';
 import { fenceCheck, pingCheck, tcpCheck, type CheckResult } from '../quorum/tie-breaker.js';
-import { HeartbeatTransport, type HeartbeatTransportError } from '../quorum/transport.js';
+import { HeartbeatTransport, type HeartbeatTransportError, type HeartbeatTransportOptions, type SendReport } from '../quorum/transport.js';
 import { SAVE_EVERY_MS, loadReplayFloors, saveReplayState } from './replay-store.js';
 import type { MemberReport, NodeId, QuorumNode } from '../quorum/types.js';
 import type { Logger } from './logger.js';
@@ -61,8 +61,25 @@ export function findLocalNode(config: QuorumConfig): NodeId | undefined {
   return config.nodes.find((n) => local.has(n.address.text))?.id;
 }
 
+/** What the service needs of its heartbeat transport (transport.ts's UDP one, or a simulated segment's). */
+export interface HeartbeatPort {
+  send(bytes: Uint8Array): Promise<SendReport>;
+  close(): Promise<void>;
+}
+
+/**
+ * What QuorumService.open may be given instead of the system's: the simulated cluster of
+ * test/support/sim-cluster.ts passes a heartbeat transport on its segment and a boot epoch
+ * from its virtual clock (a restart there can fall in the same wall-clock millisecond).
+ */
+export interface QuorumServicePorts {
+  /** Default: UDP (HeartbeatTransport.open). */
+  readonly openTransport?: (options: HeartbeatTransportOptions) => Promise<HeartbeatPort>;
+  /** Default: newBootEpoch() (wall-clock ms and 16 random bits). */
+  readonly epoch?: bigint;
+}
+
 export class QuorumService {
-  private readonly epoch = newBootEpoch();
   private sequence = 0n;
   private sent = 0;
   private verdictNow: QuorumVerdict = 'release';
@@ -95,13 +112,14 @@ export class QuorumService {
     private readonly key: Buffer,
     private readonly engine: QuorumEngine,
     private readonly membership: Membership,
-    private transport: HeartbeatTransport | undefined,
+    private transport: HeartbeatPort | undefined,
     private readonly scheduler: Scheduler,
     private readonly now: () => number,
     private readonly log: Logger,
     private readonly onVerdict: (verdict: QuorumVerdict, why: string) => void,
     readonly warnings: readonly string[],
     private readonly events: EventStream,
+    private readonly epoch: bigint,
   ) {
     this.clusterId = clusterId(config.clusterName);
   }
@@ -119,6 +137,7 @@ export class QuorumService {
     events?: EventStream,
     /** global.state_dir: the heartbeat replay state is kept there across restarts. */
     stateDir?: string,
+    ports: QuorumServicePorts = {},
   ): Promise<QuorumService> {
     const stream = events ?? QuorumService.ownStream(log);
     const nodes: QuorumNode[] = config.nodes.map((n) => ({ id: n.id, name: n.name, votes: n.votes }));
@@ -146,7 +165,7 @@ export class QuorumService {
     const membership = new Membership({ nodes, localId, timeoutMs: config.heartbeatTimeoutMs });
     const self = config.nodes.find((n) => n.id === localId);
     if (!self) throw new Error(`quorum: node id ${localId} is not in quorum.nodes`);
-    const service = new QuorumService(config, localId, self, key, engine, membership, undefined, scheduler, now, log, onVerdict, warnings, stream);
+    const service = new QuorumService(config, localId, self, key, engine, membership, undefined, scheduler, now, log, onVerdict, warnings, stream, ports.epoch ?? newBootEpoch());
     if (stateDir !== undefined) {
       service.stateDir = stateDir;
       try {
@@ -156,7 +175,7 @@ export class QuorumService {
       }
     }
     const family = self.address.family;
-    service.transport = await HeartbeatTransport.open({
+    service.transport = await (ports.openTransport ?? HeartbeatTransport.open)({
       family,
       port: config.port,
       ...(config.transport === 'multicast' && config.interface !== undefined ? { interface: config.interface } : { localAddress: self.address.text }),
