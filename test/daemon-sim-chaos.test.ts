@@ -1,0 +1,61 @@
+/**
+ * Issue 10 §4: seeded chaos schedules through the real daemon glue, no root needed: 2–4
+ * real `Daemon`s on fake ports and one virtual clock, on a simulated segment with a
+ * client (test/support/sim-cluster.ts), faults and audits as in test/support/sim-chaos.ts.
+ *
+ *   VIGIL_SIM_SCHEDULES=N    schedules per run (default 1000; 100000 for the long run)
+ *   VIGIL_SIM_SEED=S         the first seed (default 20261203); schedule i has seed S + i
+ *   VIGIL_SIM_ONLY=1         with VIGIL_SIM_SEED: replay that one schedule, with its trace
+ *
+ * Every fifth seed is a quorum schedule (two_node + wait_for_all, or three nodes).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runSchedule, type ScheduleResult } from './support/sim-chaos.js';
+
+const SCHEDULES = Number(process.env['VIGIL_SIM_SCHEDULES'] ?? 1000);
+const FIRST_SEED = Number(process.env['VIGIL_SIM_SEED'] ?? 20261203);
+const ONLY = process.env['VIGIL_SIM_ONLY'] === '1';
+
+function report(r: ScheduleResult): string {
+  return [
+    `schedule seed ${r.seed} failed (replay: VIGIL_SIM_SEED=${r.seed} VIGIL_SIM_ONLY=1 node --test dist/test/daemon-sim-chaos.test.js):`,
+    ...r.failures.map((f) => `  ${f}`),
+    r.script,
+    ...(r.trace.length > 0 ? ['trace:', ...r.trace.map((l) => `  ${l}`)] : []),
+  ].join('\n');
+}
+
+test(`simulated chaos: ${ONLY ? `seed ${FIRST_SEED} alone` : `${SCHEDULES} schedules from seed ${FIRST_SEED}`}, one master, one VIP holder, the client on the master`, async () => {
+  const started = performance.now();
+  const totals = { thaws: 0, leftovers: 0, leftoverSchedules: 0, schedules: 0, quorum: 0, nodes: 0, faults: 0, audits: 0, events: 0, worstDualMs: 0, worstDualSeed: 0, worstClientMs: 0, worstClientSeed: 0 };
+  const failed: ScheduleResult[] = [];
+  for (let i = 0; i < (ONLY ? 1 : SCHEDULES); i++) {
+    const r = await runSchedule(FIRST_SEED + i, ONLY);
+    totals.schedules++;
+    if (r.mode === 'quorum') totals.quorum++;
+    totals.nodes += r.nodes;
+    totals.faults += r.faults;
+    totals.audits += r.audits;
+    totals.events += r.events;
+    totals.leftovers += r.leftovers.length;
+    totals.thaws += r.thaws;
+    if (r.leftovers.length > 0) totals.leftoverSchedules++;
+    if (r.worstDualMs > totals.worstDualMs) Object.assign(totals, { worstDualMs: r.worstDualMs, worstDualSeed: r.seed });
+    if (r.worstClientMs > totals.worstClientMs) Object.assign(totals, { worstClientMs: r.worstClientMs, worstClientSeed: r.seed });
+    if (r.failures.length > 0) {
+      failed.push(r);
+      console.log(report(r));
+    }
+    if (ONLY) console.log([r.script, ...r.leftovers.map((l) => `left over (not a failure): ${l}`), 'trace:', ...r.trace.map((l) => `  ${l}`)].join('\n'));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `# sim chaos: ${totals.schedules} schedules (${totals.quorum} quorum) from seed ${FIRST_SEED}, ${totals.faults} faults (${totals.thaws} thaws audited), ${totals.audits} audits, ` +
+      `${failed.length} failed${failed.length > 0 ? ` (seeds ${failed.map((f) => f.seed).join(', ')})` : ''}, ` +
+      `${totals.leftovers} client entries left over from a split or lost announcements (in ${totals.leftoverSchedules} schedules), ` +
+      `worst dual-holder time after a heal ${totals.worstDualMs.toFixed(1)} ms (seed ${totals.worstDualSeed}), ` +
+      `latest client change after a heal ${totals.worstClientMs.toFixed(1)} ms (seed ${totals.worstClientSeed}), ${totals.events} events, ${seconds.toFixed(1)} s`,
+  );
+  assert.deepEqual(failed.map((f) => f.seed), [], `failed schedules:\n${failed.map(report).join('\n\n')}`);
+});
