@@ -11,7 +11,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSchedule, type ScheduleResult } from './support/sim-chaos.js';
+import { ip } from '../src/net/address.js';
+import { VIP, modeOf, runSchedule, type ScheduleResult } from './support/sim-chaos.js';
 
 const SCHEDULES = Number(process.env['VIGIL_SIM_SCHEDULES'] ?? 1000);
 const FIRST_SEED = Number(process.env['VIGIL_SIM_SEED'] ?? 20261203);
@@ -31,7 +32,7 @@ test(`simulated chaos: ${ONLY ? `seed ${FIRST_SEED} alone` : `${SCHEDULES} sched
   const totals = { thaws: 0, leftovers: 0, leftoverSchedules: 0, schedules: 0, quorum: 0, nodes: 0, faults: 0, audits: 0, events: 0, worstDualMs: 0, worstDualSeed: 0, worstClientMs: 0, worstClientSeed: 0 };
   const failed: ScheduleResult[] = [];
   for (let i = 0; i < (ONLY ? 1 : SCHEDULES); i++) {
-    const r = await runSchedule(FIRST_SEED + i, ONLY);
+    const r = await runSchedule(FIRST_SEED + i, { trace: ONLY });
     totals.schedules++;
     if (r.mode === 'quorum') totals.quorum++;
     totals.nodes += r.nodes;
@@ -58,4 +59,26 @@ test(`simulated chaos: ${ONLY ? `seed ${FIRST_SEED} alone` : `${SCHEDULES} sched
       `latest client change after a heal ${totals.worstClientMs.toFixed(1)} ms (seed ${totals.worstClientSeed}), ${totals.events} events, ${seconds.toFixed(1)} s`,
   );
   assert.deepEqual(failed.map((f) => f.seed), [], `failed schedules:\n${failed.map(report).join('\n\n')}`);
+});
+
+test('the audits fail where they should: a VIP left in a backup\'s kernel, a master killed just before the audit', async () => {
+  const seed = 20261204;
+  assert.equal(modeOf(seed), 'vrrp');
+  const clean = await runSchedule(seed);
+  assert.deepEqual(clean.failures, [], 'the schedule passes untouched');
+  const leaked = await runSchedule(seed, {
+    tamper: (cluster, audit) => {
+      if (audit !== 'boot') return;
+      const backup = cluster.members.find((m) => m.alive && m.inc?.state('gw') === 'backup');
+      assert.ok(backup, 'a backup after boot');
+      backup.kernel.addrs.get(2)?.push({ address: ip(VIP), prefixLength: 24, secondary: true });
+    },
+  });
+  assert.ok(leaked.failures.some((f) => /audit boot: the VIP is in the kernel of n\d, n\d/.test(f)), leaked.failures.join('\n'));
+  const killed = await runSchedule(seed, {
+    tamper: (cluster, audit) => {
+      if (audit === 'boot') cluster.members.find((m) => m.alive && m.inc?.state('gw') === 'master')?.kill();
+    },
+  });
+  assert.ok(killed.failures.some((f) => /audit boot: 0 masters/.test(f)), killed.failures.join('\n'));
 });

@@ -241,7 +241,15 @@ export interface ScheduleResult {
   readonly trace: readonly string[];
 }
 
-export async function runSchedule(seed: number, trace = false): Promise<ScheduleResult> {
+export interface RunOptions {
+  /** Record what happened, line by line (a replay). */
+  readonly trace?: boolean;
+  /** Called just before each audit: a test of the audits breaks something here. */
+  readonly tamper?: (cluster: Cluster, audit: string) => void;
+}
+
+export async function runSchedule(seed: number, options: RunOptions = {}): Promise<ScheduleResult> {
+  const trace = options.trace === true;
   const { setup, actions } = drawSchedule(seed);
   const vip = ip(VIP);
   const priorities = [...setup.priorities];
@@ -380,6 +388,7 @@ export async function runSchedule(seed: number, trace = false): Promise<Schedule
           thaws++;
           m.thaw();
           thawAudit(m);
+          if (m.termPending) await m.term();
         }
         break;
       case 'link-down':
@@ -418,7 +427,12 @@ export async function runSchedule(seed: number, trace = false): Promise<Schedule
       case 'heal':
         cluster.segment.heal();
         for (const x of cluster.members) {
-          x.thaw();
+          if (x.frozen) {
+            thaws++;
+            x.thaw();
+            thawAudit(x);
+          }
+          if (x.termPending) await x.term();
           if (!x.linkUp) x.setLink(true);
         }
         for (const x of cluster.members) await x.start();
@@ -426,6 +440,7 @@ export async function runSchedule(seed: number, trace = false): Promise<Schedule
         dualSince = holders().length >= 2 ? world.now : undefined;
         break;
       case 'audit':
+        options.tamper?.(cluster, a.what);
         audit(a.what);
         break;
     }

@@ -344,6 +344,7 @@ export class Member {
   /** SIGKILL: nothing more runs; the kernel keeps what it had (the VIPs too). */
   kill(): void {
     if (!this.inc) return;
+    this.termPending = false;
     this.inc.alive = false;
     this.inc.scheduler.close();
     this.frozen = false;
@@ -351,16 +352,24 @@ export class Member {
     this.arrived = [];
   }
 
-  /** SIGTERM: the daemon stops (masters send priority 0, the VIPs go), then the quorum service. */
+  /** A SIGTERM sent while frozen, handled once the process runs again (call term() after the thaw). */
+  termPending = false;
+
+  /**
+   * SIGTERM: the daemon stops (masters send priority 0, the VIPs go), then the quorum
+   * service. A frozen process only gets it when it resumes: it is kept for then.
+   */
   async term(): Promise<void> {
     const inc = this.inc;
     if (!inc?.alive) return;
-    if (this.frozen) this.kill();
-    else {
-      await inc.daemon.stop();
-      await inc.quorum?.close();
-      inc.alive = false;
+    if (this.frozen) {
+      this.termPending = true;
+      return;
     }
+    this.termPending = false;
+    await inc.daemon.stop();
+    await inc.quorum?.close();
+    inc.alive = false;
   }
 
   /** SIGSTOP. */
