@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ip } from '../src/net/address.js';
-import { VIP, modeOf, runSchedule, type ScheduleResult } from './support/sim-chaos.js';
+import { VIP4, modeOf, runSchedule, type ScheduleResult } from './support/sim-chaos.js';
 
 const SCHEDULES = Number(process.env['VIGIL_SIM_SCHEDULES'] ?? 1000);
 const FIRST_SEED = Number(process.env['VIGIL_SIM_SEED'] ?? 20261203);
@@ -29,12 +29,13 @@ function report(r: ScheduleResult): string {
 
 test(`simulated chaos: ${ONLY ? `seed ${FIRST_SEED} alone` : `${SCHEDULES} schedules from seed ${FIRST_SEED}`}, one master, one VIP holder, the client on the master`, async () => {
   const started = performance.now();
-  const totals = { thaws: 0, leftovers: 0, leftoverSchedules: 0, schedules: 0, quorum: 0, nodes: 0, faults: 0, audits: 0, events: 0, worstDualMs: 0, worstDualSeed: 0, worstClientMs: 0, worstClientSeed: 0 };
+  const totals = { ipv6: 0, thaws: 0, leftovers: 0, leftoverSchedules: 0, schedules: 0, quorum: 0, nodes: 0, faults: 0, audits: 0, events: 0, worstDualMs: 0, worstDualSeed: 0, worstClientMs: 0, worstClientSeed: 0 };
   const failed: ScheduleResult[] = [];
   for (let i = 0; i < (ONLY ? 1 : SCHEDULES); i++) {
     const r = await runSchedule(FIRST_SEED + i, { trace: ONLY });
     totals.schedules++;
     if (r.mode === 'quorum') totals.quorum++;
+    if (r.family === 'ipv6') totals.ipv6++;
     totals.nodes += r.nodes;
     totals.faults += r.faults;
     totals.audits += r.audits;
@@ -52,7 +53,7 @@ test(`simulated chaos: ${ONLY ? `seed ${FIRST_SEED} alone` : `${SCHEDULES} sched
   }
   const seconds = (performance.now() - started) / 1000;
   console.log(
-    `# sim chaos: ${totals.schedules} schedules (${totals.quorum} quorum) from seed ${FIRST_SEED}, ${totals.faults} faults (${totals.thaws} thaws audited), ${totals.audits} audits, ` +
+    `# sim chaos: ${totals.schedules} schedules (${totals.quorum} quorum, ${totals.ipv6} IPv6) from seed ${FIRST_SEED}, ${totals.faults} faults (${totals.thaws} thaws audited), ${totals.audits} audits, ` +
       `${failed.length} failed${failed.length > 0 ? ` (seeds ${failed.map((f) => f.seed).join(', ')})` : ''}, ` +
       `${totals.leftovers} client entries left over from a split or lost announcements (in ${totals.leftoverSchedules} schedules), ` +
       `worst dual-holder time after a heal ${totals.worstDualMs.toFixed(1)} ms (seed ${totals.worstDualSeed}), ` +
@@ -71,7 +72,7 @@ test('the audits fail where they should: a VIP left in a backup\'s kernel, a mas
       if (audit !== 'boot') return;
       const backup = cluster.members.find((m) => m.alive && m.inc?.state('gw') === 'backup');
       assert.ok(backup, 'a backup after boot');
-      backup.kernel.addrs.get(2)?.push({ address: ip(VIP), prefixLength: 24, secondary: true });
+      backup.kernel.addrs.get(2)?.push({ address: ip(VIP4), prefixLength: 24, secondary: true });
     },
   });
   assert.ok(leaked.failures.some((f) => /audit boot: the VIP is in the kernel of n\d, n\d/.test(f)), leaked.failures.join('\n'));

@@ -25,11 +25,13 @@ import type { VigilConfig } from '../../src/config/types.js';
 import { configFrom, type SentFrame } from './fake-daemon.js';
 import { Cluster, prng, type Member, type NeighbourEntry } from './sim-cluster.js';
 
-export const VIP = '10.213.0.100';
+export const VIP4 = '10.213.0.100';
+/** The VIP of the IPv6 schedules (announced by unsolicited NAs). */
+export const VIP6 = 'fd13::100';
 const VRID = 51;
 const INSTANCE = 'gw';
-/** The IPv4 virtual MAC of VRID 51 (RFC 5798 §7.3: 00-00-5E-00-01-{VRID}). */
-const VMAC = '00:00:5e:00:01:33';
+/** The virtual MACs of VRID 51 (RFC 5798 §7.3: 00-00-5E-00-01-{VRID}, IPv6 00-00-5E-00-02-{VRID}). */
+const VMAC = { ipv4: '00:00:5e:00:01:33', ipv6: '00:00:5e:00:02:33' } as const;
 const ADVERT_MS = 100;
 /** After a heal: longer than any Master_Down_Interval (3 × 100 ms + skew), a quorum rejoin and a burst. */
 export const SETTLE_MS = 3000;
@@ -50,6 +52,7 @@ export function modeOf(seed: number): Mode {
 
 interface Setup {
   readonly mode: Mode;
+  readonly family: 'ipv4' | 'ipv6';
   readonly nodes: number;
   readonly priorities: number[];
   readonly preempt: boolean;
@@ -102,6 +105,8 @@ function drawSetup(seed: number, r: () => number): Setup {
   const base = pick(PRIORITIES);
   return {
     mode,
+    // A fifth of the VRRP schedules are IPv6 (adverts from the link-local address, NAs).
+    family: mode === 'vrrp' && prng(seed ^ 0x6666)() < 0.2 ? 'ipv6' : 'ipv4',
     nodes,
     priorities: Array.from({ length: nodes }, () => (same ? base : pick(PRIORITIES))),
     preempt: r() < 0.8,
@@ -194,7 +199,7 @@ function yamlOf(setup: Setup, id: number, priority: number): string {
     `    advert_interval: ${ADVERT_MS}ms`,
     `    preempt: ${setup.preempt}`,
     `    accept: ${setup.accept}`,
-    `    virtual_ips: [${VIP}/24]`,
+    `    virtual_ips: [${setup.family === 'ipv6' ? `${VIP6}/64` : `${VIP4}/24`}]`,
     `    garp: { interval: ${setup.garpIntervalMs}ms }`,
     ...(setup.vmac ? ['    vmac: true'] : []),
   ];
@@ -223,6 +228,7 @@ function configOf(setup: Setup, id: number, priority: number): VigilConfig {
 export interface ScheduleResult {
   readonly seed: number;
   readonly mode: Mode;
+  readonly family: 'ipv4' | 'ipv6';
   readonly nodes: number;
   readonly faults: number;
   readonly audits: number;
@@ -251,6 +257,7 @@ export interface RunOptions {
 export async function runSchedule(seed: number, options: RunOptions = {}): Promise<ScheduleResult> {
   const trace = options.trace === true;
   const { setup, actions } = drawSchedule(seed);
+  const VIP = setup.family === 'ipv6' ? VIP6 : VIP4;
   const vip = ip(VIP);
   const priorities = [...setup.priorities];
   const cluster = new Cluster(
@@ -349,7 +356,7 @@ export async function runSchedule(seed: number, options: RunOptions = {}): Promi
     if (hs.length !== 1 || (master && hs[0] !== master)) fail(`audit ${what}: the VIP is in the kernel of ${hs.map((m) => m.name).join(', ') || 'nobody'}, the master is ${master?.name ?? 'none'}`);
     const entry = cluster.client.cache.get(VIP);
     if (master) {
-      const want = setup.vmac ? VMAC : master.mac;
+      const want = setup.vmac ? VMAC[setup.family] : master.mac;
       if (entry?.mac !== want) {
         const text = `audit ${what}: the client's entry for ${VIP} is ${entry ? `${entry.mac} (from ${entry.from} at +${(entry.at - start).toFixed(1)}ms)` : 'missing'}, the master ${master.name} is ${want}`;
         if (leftOver(master, entry)) leftovers.push(text);
@@ -463,12 +470,13 @@ export async function runSchedule(seed: number, options: RunOptions = {}): Promi
     fail(`the simulation threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   }
   const script = [
-    `seed ${seed}: ${setup.mode}, ${setup.nodes} nodes, priorities ${setup.priorities.join('/')}, preempt ${setup.preempt}, vmac ${setup.vmac}, accept ${setup.accept}, garp interval ${setup.garpIntervalMs}ms, adverts ${ADVERT_MS}ms`,
+    `seed ${seed}: ${setup.mode}, ${setup.family}, ${setup.nodes} nodes, priorities ${setup.priorities.join('/')}, preempt ${setup.preempt}, vmac ${setup.vmac}, accept ${setup.accept}, garp interval ${setup.garpIntervalMs}ms, adverts ${ADVERT_MS}ms`,
     ...actions.map(({ at, action }) => `  +${at}ms ${describe(action)}`),
   ].join('\n');
   return {
     seed,
     mode: setup.mode,
+    family: setup.family,
     nodes: setup.nodes,
     faults: actions.filter((a) => a.action.op !== 'audit' && a.action.op !== 'heal' && a.action.op !== 'start').length,
     audits,

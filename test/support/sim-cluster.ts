@@ -275,7 +275,7 @@ export class Member {
     readonly id: number,
     public config: VigilConfig,
   ) {
-    this.kernel.addLink(2, 'eth0', this.mac, [`${this.address}/24`]);
+    this.kernel.addLink(2, 'eth0', this.mac, [`${this.address}/24`, `${this.linkLocal}/64`]);
   }
 
   get name(): string {
@@ -283,6 +283,10 @@ export class Member {
   }
   get address(): string {
     return `10.213.0.${this.id}`;
+  }
+  /** The IPv6 adverts' source (RFC 5798 §5.1.2.1). */
+  get linkLocal(): string {
+    return `fe80::${this.id}`;
   }
   get mac(): string {
     return `02:00:00:00:00:${this.id.toString(16).padStart(2, '0')}`;
@@ -420,7 +424,7 @@ export class Member {
   receiveAdvert(socket: string, payload: Uint8Array, meta: PacketMeta): void {
     const inc = this.inc;
     if (!inc?.alive || !this.linkUp) return;
-    if ((payload[2] ?? 0) > 0) this.heard.set(`n${(meta.src.bytes[3] ?? 0).toString()}`, this.cluster.world.now);
+    if ((payload[2] ?? 0) > 0) this.heard.set(`n${(meta.src.bytes[meta.src.bytes.length - 1] ?? 0).toString()}`, this.cluster.world.now);
     const target = inc.sockets.openSockets().find((s) => s === socket) ?? inc.sockets.openSockets().find((s) => s.endsWith(socket.slice(socket.indexOf('/'))));
     if (target === undefined) return;
     const ifname = target.slice(0, target.indexOf('/'));
@@ -517,7 +521,7 @@ export class SimSegment {
   advert(from: Member, socket: string, payload: Uint8Array, dst: IpAddress): void {
     this.counts.adverts++;
     const copy = Uint8Array.from(payload);
-    const meta: PacketMeta = { src: ip(from.address), dst, ttl: 255 };
+    const meta: PacketMeta = { src: ip(dst.family === 'ipv6' ? from.linkLocal : from.address), dst, ttl: 255 };
     this.toMembers(from, (to) => to.receiveAdvert(socket, copy, meta));
   }
 
