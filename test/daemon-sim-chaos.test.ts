@@ -62,7 +62,7 @@ test(`simulated chaos: ${ONLY ? `seed ${FIRST_SEED} alone` : `${SCHEDULES} sched
   assert.deepEqual(failed.map((f) => f.seed), [], `failed schedules:\n${failed.map(report).join('\n\n')}`);
 });
 
-test('the audits fail where they should: a VIP left in a backup\'s kernel, a master killed just before the audit', async () => {
+test('the audits fail where they should: a VIP left in a backup\'s kernel, a master killed just before the audit, an error logged', async () => {
   const seed = 20261204;
   assert.equal(modeOf(seed), 'vrrp');
   const clean = await runSchedule(seed);
@@ -82,4 +82,10 @@ test('the audits fail where they should: a VIP left in a backup\'s kernel, a mas
     },
   });
   assert.ok(killed.failures.some((f) => /audit boot: 0 masters/.test(f)), killed.failures.join('\n'));
+  const logged = await runSchedule(seed, {
+    tamper: (cluster, audit) => {
+      if (audit === 'boot') cluster.members[0]?.inc?.log.log('error', 'effect-failed', { detail: 'tampered' });
+    },
+  });
+  assert.ok(logged.failures.some((f) => /audit boot: n1 logged effect-failed/.test(f)), logged.failures.join('\n'));
 });

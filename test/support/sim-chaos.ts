@@ -370,8 +370,8 @@ export async function runSchedule(seed: number, options: RunOptions = {}): Promi
     healAt = undefined;
     dualSince = undefined;
     for (const m of cluster.members) {
-      const errors = (m.inc?.log.lines ?? []).filter((l) => l.level === 'error');
-      if (errors.length > 0) fail(`audit ${what}: ${m.name} logged ${errors.map((l) => `${l.event} ${JSON.stringify(l.fields)}`).join('; ')}`);
+      const errors = m.newErrors();
+      if (errors.length > 0) fail(`audit ${what}: ${m.name} logged ${errors.join('; ')}`);
     }
   };
 

@@ -295,9 +295,24 @@ export class Member {
     return this.inc?.alive === true;
   }
 
+  /** Error lines of the daemons gone (killed or stopped) not yet taken by newErrors(). */
+  private pastErrors: string[] = [];
+  private errorsTaken = 0;
+
+  /** The error lines logged since the last call, by this member's daemons, the ones gone included. */
+  newErrors(): string[] {
+    const lines = (this.inc?.log.lines ?? []).filter((l) => l.level === 'error').map((l) => `${l.event} ${JSON.stringify(l.fields)}`);
+    const out = [...this.pastErrors, ...lines.slice(this.errorsTaken)];
+    this.pastErrors = [];
+    this.errorsTaken = lines.length;
+    return out;
+  }
+
   /** Starts a new daemon from the member's config (with the quorum service when it has a quorum section). */
   async start(): Promise<void> {
     if (this.alive) return;
+    this.pastErrors.push(...this.newErrors());
+    this.errorsTaken = 0;
     this.incarnations++;
     const inc = new Incarnation(this, this.config);
     this.inc = inc;
