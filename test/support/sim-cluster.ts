@@ -456,7 +456,7 @@ export class Member {
     this.toProcess(() => inc.heartbeats?.(Buffer.from(bytes), from));
   }
 
-  /** The interfaces (by index) holding `address` in this member's kernel. */
+  /** Whether any interface of this member's kernel holds `address` (a killed daemon's VIPs stay there). */
   holds(address: IpAddress): boolean {
     for (const list of this.kernel.addrs.values()) if (list.some((a) => sameAddress(a.address, address))) return true;
     return false;
@@ -477,11 +477,6 @@ export interface NeighbourEntry {
 export class Client {
   readonly cache = new Map<string, NeighbourEntry>();
   static readonly NAME = 'client';
-}
-
-export interface Delivery {
-  readonly from: string;
-  readonly to: string;
 }
 
 /**
