@@ -15,8 +15,11 @@
  * - in quorum mode, the master quorate;
  * - no daemon logged an error, and none threw.
  * Continuously: every gratuitous ARP / NA leaves a master that holds the address; in quorum
- * mode a node whose verdict is 'release' (inquorate) holds no VIP, after every event; and
- * the time two kernels hold the VIP after a heal is measured (the worst is reported).
+ * mode a node whose verdict is 'release' (inquorate) holds no VIP, after every event; a
+ * backup resumed from a freeze with a live master's adverts waiting on its socket does not
+ * become master (§1); and the time two kernels hold the VIP after a heal is measured (the
+ * worst is reported) and bounded. A wrong client entry the master could not have
+ * corrected is counted apart (see leftOver).
  *
  * Everything depends on the seed alone: `runSchedule(seed)` replays one schedule.
  */
