@@ -13,6 +13,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ip } from '../src/net/address.js';
 import { VIP4, modeOf, runSchedule, type ScheduleResult } from './support/sim-chaos.js';
+import { Cluster, prng, type Member } from './support/sim-cluster.js';
+import { configFrom } from './support/fake-daemon.js';
 
 const SCHEDULES = Number(process.env['VIGIL_SIM_SCHEDULES'] ?? 1000);
 const FIRST_SEED = Number(process.env['VIGIL_SIM_SEED'] ?? 20261203);
@@ -88,4 +90,47 @@ test('the audits fail where they should: a VIP left in a backup\'s kernel, a mas
     },
   });
   assert.ok(logged.failures.some((f) => /audit boot: n1 logged effect-failed/.test(f)), logged.failures.join('\n'));
+});
+
+test('§1 in the simulated cluster: a backup frozen for 1 s and resumed, 20 times, never changes state; the client stays on the master', async () => {
+  const yaml = (priority: number): string =>
+    [
+      'instances:',
+      '  - name: gw',
+      '    interface: eth0',
+      '    vrid: 51',
+      `    priority: ${priority}`,
+      '    advert_interval: 100ms',
+      `    virtual_ips: [${VIP4}/24]`,
+      '    garp: { interval: 20ms }',
+      '',
+    ].join('\n');
+  const cluster = new Cluster([configFrom(yaml(200)), configFrom(yaml(100))], prng(1));
+  const [master, backup] = cluster.members as [Member, Member];
+  const world = cluster.world;
+  await master.start();
+  await world.runUntil(world.now + 500);
+  await backup.start();
+  await world.runUntil(world.now + 2000);
+  assert.equal(master.inc?.state('gw'), 'master');
+  assert.equal(backup.inc?.state('gw'), 'backup');
+  const changes: string[] = [];
+  for (const m of [master, backup]) {
+    m.inc?.events.subscribe((e) => {
+      if (e.kind === 'instance-state') changes.push(`${m.name} ${e.from}->${e.to} at ${world.now}`);
+    });
+  }
+  let queued = 0;
+  for (let i = 0; i < 20; i++) {
+    backup.freeze();
+    // 1 s: nearly three Master_Down_Intervals (3 × 100 ms + 60.9 ms skew) pass.
+    await world.runUntil(world.now + 1000);
+    queued += backup.queuedPriorities.length;
+    backup.thaw();
+    await world.runUntil(world.now + 1000);
+  }
+  assert.ok(queued >= 20 * 9, `the master's adverts waited on the frozen backup's socket: ${queued}`);
+  assert.deepEqual(changes, [], 'state changes');
+  assert.equal(cluster.client.cache.get(VIP4)?.mac, master.mac);
+  assert.equal(backup.holds(ip(VIP4)), false);
 });
