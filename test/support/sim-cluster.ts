@@ -21,11 +21,13 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { memoryLogger } from '../../src/daemon/logger.js';
 import type { AddressEvent, LinkState, NetworkPorts } from '../../src/daemon/ports.js';
 import type { Scheduler } from '../../src/daemon/scheduler.js';
-import { QuorumService, type HeartbeatPort } from '../../src/daemon/quorum-service.js';
-import type { HeartbeatTransportOptions } from '../../src/quorum/transport.js';
+import { QuorumService, type HeartbeatPort, type QuorumServicePorts } from '../../src/daemon/quorum-service.js';
 import { toNodeId } from '../../src/quorum/types.js';
 import { EventStream } from '../../src/events/stream.js';
 import { Completions, FakeNetwork, FakeNft, FakeSockets, VirtualClock, type SentFrame } from './fake-daemon.js';
+
+/** What the quorum service gives its heartbeat transport (the receive callback among them). */
+type HeartbeatTransportOptions = Parameters<NonNullable<QuorumServicePorts['openTransport']>>[0];
 
 /** A small, fast, seedable PRNG (mulberry32); the same as src/sim/segment.ts's. */
 export { prng } from '../../src/sim/segment.js';
