@@ -25,7 +25,7 @@ import { KEY_ROTATION_WINDOW_MS, bindKey, engineConfigOf, quorumOptionChanges, u
 import { clusterId, decodeHeartbeat, encodeHeartbeat, newBootEpoch } from '../quorum/heartbeat.js';
 import { Membership, type MembershipEvent, type RejectionReason } from '../quorum/membership.js';
 import { fenceCheck, pingCheck, tcpCheck, type CheckResult } from '../quorum/io/tie-breaker.js';
-import { HeartbeatTransport, type HeartbeatTransportError } from '../quorum/io/transport.js';
+import { HeartbeatTransport, type HeartbeatTransportError, type HeartbeatTransportOptions, type SendReport } from '../quorum/io/transport.js';
 import { SAVE_EVERY_MS, loadReplayFloors, saveReplayState } from './replay-store.js';
 import type { NodeId, QuorumNode } from '../quorum/types.js';
 import type { Logger } from './logger.js';
@@ -71,9 +71,35 @@ export function findLocalNode(config: QuorumConfig): NodeId | undefined {
   return config.nodes.find((n) => local.has(n.address.text))?.id;
 }
 
+/** What the service needs of its heartbeat transport (transport.ts's UDP one, or a simulated segment's). */
+export interface HeartbeatPort {
+  readonly localAddress: string;
+  readonly port: number;
+  readonly destinations: readonly string[];
+  send(bytes: Uint8Array): Promise<SendReport>;
+  /** Unicast: the peers changed (a reload), same socket. */
+  setPeers(peers: readonly string[]): void;
+  /** Takes in what is already queued (before acting on an expired membership timer); returns how many. */
+  drain(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * What QuorumService.open may be given instead of the system's: the simulated cluster of
+ * test/support/sim-cluster.ts passes a heartbeat transport on its segment and a boot epoch
+ * from its virtual clock (a restart there can fall in the same wall-clock millisecond).
+ */
+export interface QuorumServicePorts {
+  /** Default: UDP (HeartbeatTransport.open). */
+  readonly openTransport?: (options: HeartbeatTransportOptions) => Promise<HeartbeatPort>;
+  /** Default: newBootEpoch() (wall-clock ms and 16 random bits). */
+  readonly epoch?: bigint;
+}
+
 export class QuorumService {
-  private readonly epoch = newBootEpoch();
   private sequence = 0n;
+  /** The transport's opener (QuorumServicePorts): the system's UDP, or a simulated segment's. */
+  private ports: QuorumServicePorts = {};
   private sent = 0;
   private verdictNow: QuorumVerdict = 'release';
   private readonly keys = { heartbeat: {}, membership: {}, engine: {}, tieBreaker: {}, replaySave: {} };
@@ -108,13 +134,14 @@ export class QuorumService {
     private key: Buffer,
     private readonly engine: QuorumEngine,
     private readonly membership: Membership,
-    private transport: HeartbeatTransport | undefined,
+    private transport: HeartbeatPort | undefined,
     private readonly scheduler: Scheduler,
     private readonly now: () => number,
     private readonly log: Logger,
     private readonly onVerdict: (verdict: QuorumVerdict, why: string) => void,
     private warningList: readonly string[],
     private readonly events: EventStream,
+    private readonly epoch: bigint,
   ) {
     this.clusterId = clusterId(config.clusterName);
   }
@@ -132,6 +159,7 @@ export class QuorumService {
     events?: EventStream,
     /** global.state_dir: the heartbeat replay state is kept there across restarts. */
     stateDir?: string,
+    ports: QuorumServicePorts = {},
   ): Promise<QuorumService> {
     const stream = events ?? QuorumService.ownStream(log);
     const nodes: QuorumNode[] = config.nodes.map((n) => ({ id: n.id, name: n.name, votes: n.votes }));
@@ -143,7 +171,7 @@ export class QuorumService {
     const membership = new Membership({ nodes, localId, timeoutMs: config.heartbeatTimeoutMs });
     const self = config.nodes.find((n) => n.id === localId);
     if (!self) throw new Error(`quorum: node id ${localId} is not in quorum.nodes`);
-    const service = new QuorumService(config, localId, self, key, engine, membership, undefined, scheduler, now, log, onVerdict, warnings, stream);
+    const service = new QuorumService(config, localId, self, key, engine, membership, undefined, scheduler, now, log, onVerdict, warnings, stream, ports.epoch ?? newBootEpoch());
     if (stateDir !== undefined) {
       service.stateDir = stateDir;
       try {
@@ -152,6 +180,7 @@ export class QuorumService {
         log.log('error', 'heartbeat-replay-state', { detail: errorText(e) });
       }
     }
+    service.ports = ports;
     service.transport = await service.openTransport(config, self);
     service.verdictNow = service.computeVerdict();
     service.sendHeartbeat();
@@ -168,9 +197,9 @@ export class QuorumService {
   }
 
   /** The heartbeat socket of a section. */
-  private openTransport(config: QuorumConfig, self: QuorumConfig['nodes'][number]): Promise<HeartbeatTransport> {
+  private openTransport(config: QuorumConfig, self: QuorumConfig['nodes'][number]): Promise<HeartbeatPort> {
     const family = self.address.family;
-    return HeartbeatTransport.open({
+    return (this.ports.openTransport ?? HeartbeatTransport.open)({
       family,
       port: config.port,
       ...(config.transport === 'multicast' && config.interface !== undefined ? { interface: config.interface } : { localAddress: self.address.text }),

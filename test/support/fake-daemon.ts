@@ -187,16 +187,25 @@ export class FakeNetwork implements NetworkPorts {
     this.protoDown.push({ index, on });
     this.journal.push(`protodown ${on ? 'on' : 'off'} ${index}`);
   }
-  /** VMACs made by ensureVmac get ifindex 100, 101...; in protodown from the start, as the real one. */
+  /**
+   * VMACs made by ensureVmac get ifindex 100, 101...; in protodown from the start, as the
+   * real one. One that exists already (left by a daemon killed before it could delete it)
+   * is found by name, with its addresses, as the real one is.
+   */
   private nextVmacIndex = 100;
   ensureVmac(name: string, _parentIndex: number, mac: MacAddress): Promise<LinkState> {
+    const existing = [...this.links.values()].find((l) => l.name === name);
+    if (existing) return Promise.resolve(existing);
     const index = this.nextVmacIndex++;
     this.addLink(index, name, mac.text, []);
     this.setProtoDown(index, true);
     const link = this.links.get(index);
     return link ? Promise.resolve(link) : Promise.reject(new Error(`VMAC ${name} not created`));
   }
-  deleteLink(): Promise<void> {
+  /** The link goes, and its addresses with it (as in the kernel). */
+  deleteLink(index: number): Promise<void> {
+    this.links.delete(index);
+    this.addrs.delete(index);
     return Promise.resolve();
   }
   close(): void {}
@@ -229,6 +238,13 @@ export interface SentFrame {
   readonly ifname: string;
   /** The address announced (ARP sender / NA target). */
   readonly address: string;
+  /** The Ethernet source address: where the neighbours' entries for `address` will point. */
+  readonly mac: string;
+}
+
+/** The Ethernet source address of a frame, as aa:bb:cc:dd:ee:ff. */
+export function frameSource(frame: Uint8Array): string {
+  return [...frame.subarray(6, 12)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 /** The address a gratuitous ARP or unsolicited NA frame announces. */
@@ -248,8 +264,8 @@ export class FakeSockets implements SocketPorts {
   private readonly queued = new Map<string, { payload: Uint8Array; meta: PacketMeta & { readonly ifindex: number } }[]>();
   /** Every drain() the daemon made: when, on which socket, how many packets it took in. */
   readonly drains: { at: number; socket: string; packets: number }[] = [];
-  /** Called for each advert as it is sent, with its socket ("vrrp.51/ipv4"). */
-  onAdvert: ((socket: string) => void) | undefined;
+  /** Called for each advert as it is sent, with its socket ("vrrp.51/ipv4"), its bytes and destination. */
+  onAdvert: ((socket: string, payload: Uint8Array, dst: IpAddress) => void) | undefined;
   /** Called for each frame as it is sent (a test checks its invariant at that moment). */
   onFrame: ((frame: SentFrame) => void) | undefined;
 
@@ -263,7 +279,7 @@ export class FakeSockets implements SocketPorts {
       send: (payload, dst) => {
         sent++;
         this.adverts.push({ at: this.clock.nowMs, socket, payload: Uint8Array.from(payload), dst: dst.text });
-        this.onAdvert?.(socket);
+        this.onAdvert?.(socket, payload, dst);
       },
       drain: () => {
         const queued = this.queued.get(socket) ?? [];
@@ -282,7 +298,7 @@ export class FakeSockets implements SocketPorts {
   openFrames(ifname: string): FrameSender {
     return {
       send: (frame) => {
-        const f = { at: this.clock.nowMs, ifname, address: announcedAddress(frame) };
+        const f = { at: this.clock.nowMs, ifname, address: announcedAddress(frame), mac: frameSource(frame) };
         this.frames.push(f);
         this.onFrame?.(f);
       },
@@ -305,6 +321,11 @@ export class FakeSockets implements SocketPorts {
     this.queued.delete(socket);
     for (const q of queued) this.deliver(socket, q.payload, q.meta);
     return queued.length;
+  }
+
+  /** The VRRP sockets open now ("eth0/ipv4", "vrrp.51/ipv4"). */
+  openSockets(): string[] {
+    return [...this.receivers.keys()];
   }
 
   /** Delivers a packet as if it arrived on `socket` ("eth0/ipv4"). */
