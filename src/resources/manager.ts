@@ -28,7 +28,7 @@
  * started in its group's order; a removed one is stopped in its old group's reverse order
  * and then retired (the `retired` action lets the caller drop its agent).
  *
- * Its events, actions and status types are in types.ts. Over 600 lines (about 880) on
+ * Its events, actions and status types are in types.ts. Over 600 lines (about 780) on
  * purpose: one state machine kept whole — reconcile, failure handling, the operation
  * results and the reload share the per-resource model above, and a reload must carry
  * every field of it across (reconfigure.ts holds the per-resource decision that needs none).
