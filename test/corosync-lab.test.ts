@@ -21,28 +21,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { labSkipReason, withLab, type Lab } from '../src/lab/netns.js';
+import { withLab, type Lab } from '../src/lab/netns.js';
 import { VigilProcess, vigilCli, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
-import { CorosyncCluster, healPartition, partition } from '../src/lab/corosync.js';
-import { corosyncBinding } from '../src/native/corosync.js';
+import { CorosyncCluster, corosyncSkipReason, healPartition, partition } from '../src/lab/corosync.js';
 import type { CorosyncQuorumStatus } from '../src/daemon/corosync-quorum.js';
 import type { StampedEvent } from '../src/events/types.js';
 import { sleep, until } from '../src/lab/wait.js';
 import { errorText } from '../src/base/error-text.js';
 
 function skipReason(): string | false {
-  const lab = labSkipReason();
-  if (lab) return lab;
-  for (const tool of ['/usr/sbin/corosync', '/usr/sbin/corosync-quorumtool', '/usr/sbin/nft', '/usr/bin/unshare']) {
-    if (!existsSync(tool)) return `${tool} is not installed (apt-get install corosync nftables util-linux)`;
-  }
-  try {
-    corosyncBinding();
-  } catch (e) {
-    return errorText(e);
-  }
-  return false;
+  return corosyncSkipReason(['/usr/sbin/corosync', '/usr/sbin/corosync-quorumtool', '/usr/sbin/nft', '/usr/bin/unshare'], 'corosync nftables util-linux');
 }
 
 const skip = skipReason();

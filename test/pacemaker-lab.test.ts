@@ -33,15 +33,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { labSkipReason, withLab } from '../src/lab/netns.js';
+import { withLab } from '../src/lab/netns.js';
 import { VIGIL_MAIN, VigilProcess, configYaml, holders, instanceYaml } from '../src/lab/vigil.js';
-import { CorosyncCluster } from '../src/lab/corosync.js';
+import { CorosyncCluster, corosyncSkipReason } from '../src/lab/corosync.js';
 import { PacemakerNode, agentTree, clusterView, nodesIn, pidsOf, type ClusterView } from '../src/lab/pacemaker.js';
-import { corosyncBinding } from '../src/native/corosync.js';
 import { sleep, until } from '../src/lab/wait.js';
 import { errorText } from '../src/base/error-text.js';
 
@@ -55,17 +54,10 @@ const VIP = '10.213.0.100';
 const CLONE = 'vrrp-gw-clone';
 
 function skipReason(): string | false {
-  const lab = labSkipReason();
-  if (lab) return lab;
-  for (const tool of ['/usr/sbin/corosync', '/usr/sbin/pacemakerd', '/usr/sbin/cibadmin', '/usr/sbin/crm_resource', '/usr/sbin/crm_mon', '/usr/sbin/haproxy', '/usr/lib/ocf/resource.d/heartbeat/anything', '/usr/bin/unshare']) {
-    if (!existsSync(tool)) return `${tool} is not installed (apt-get install corosync pacemaker pacemaker-cli-utils resource-agents haproxy util-linux)`;
-  }
-  try {
-    corosyncBinding();
-  } catch (e) {
-    return errorText(e);
-  }
-  return false;
+  return corosyncSkipReason(
+    ['/usr/sbin/corosync', '/usr/sbin/pacemakerd', '/usr/sbin/cibadmin', '/usr/sbin/crm_resource', '/usr/sbin/crm_mon', '/usr/sbin/haproxy', '/usr/lib/ocf/resource.d/heartbeat/anything', '/usr/bin/unshare'],
+    'corosync pacemaker pacemaker-cli-utils resource-agents haproxy util-linux',
+  );
 }
 
 const skip = skipReason();

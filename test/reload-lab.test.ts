@@ -12,16 +12,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { labSkipReason, withLab, type Lab } from '../src/lab/netns.js';
+import { corosyncSkipReason } from '../src/lab/corosync.js';
 import { sleep, until } from '../src/lab/wait.js';
 import { VigilProcess, configYaml, holders, instanceYaml, waitHolders } from '../src/lab/vigil.js';
-import { corosyncBinding } from '../src/native/corosync.js';
 import { writeKeyFile } from '../src/quorum/io/authkey.js';
 import { controlRequest } from '../src/daemon/control.js';
 import type { ResourceServiceStatus } from '../src/daemon/resource-service.js';
-
-function skipReason(): string | false {
-  return labSkipReason();
-}
 
 const VIP = '10.213.0.100';
 const VIP2 = '10.213.0.101';
@@ -65,7 +61,7 @@ function pidOf(stateDir: string, resource: string): number | undefined {
   }
 }
 
-test('lab: a reload adding a vip resource to the master\'s group and changing quorum options moves nothing that did not change', { timeout: 60_000, skip: skipReason() }, async (t) => {
+test('lab: a reload adding a vip resource to the master\'s group and changing quorum options moves nothing that did not change', { timeout: 60_000, skip: labSkipReason() }, async (t) => {
   await withLab({ hosts: ['a', 'b'] }, async (lab) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'vigil-reload-lab-'));
     const keyFile = path.join(dir, 'authkey');
@@ -147,18 +143,7 @@ test('lab: a reload adding a vip resource to the master\'s group and changing qu
   });
 });
 
-function corosyncSkip(): string | false {
-  const base = skipReason();
-  if (base) return base;
-  try {
-    corosyncBinding();
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-  return false;
-}
-
-test('lab: provider corosync with no corosync in reach (inquorate): a reload to no_quorum_policy ignore applies at once; a provider change is refused alone', { timeout: 60_000, skip: corosyncSkip() }, async () => {
+test('lab: provider corosync with no corosync in reach (inquorate): a reload to no_quorum_policy ignore applies at once; a provider change is refused alone', { timeout: 60_000, skip: corosyncSkipReason() }, async () => {
   await withLab({ hosts: ['a'] }, async (lab) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'vigil-reload-cs-'));
     const keyFile = path.join(dir, 'authkey');

@@ -38,6 +38,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { errorText } from '../base/error-text.js';
+import type { InstanceManager } from '../config/types.js';
 import type { MasterGate, VirtualRouter } from '../vrrp/router.js';
 
 export const PROMOTION_TRACKER = 'pacemaker';
@@ -50,7 +51,7 @@ const RECHECK_MS = 50;
 /** What the control needs of one configured instance. */
 export interface PromotionInstance {
   readonly name: string;
-  readonly managedBy: 'vigil' | 'pacemaker';
+  readonly managedBy: InstanceManager;
 }
 
 export interface PromotionPorts {

@@ -278,7 +278,7 @@ export class QuorumService {
       try {
         this.transport = await this.openTransport(next, self);
       } catch (e) {
-        this.log.log('error', 'heartbeat-transport', { detail: `reopening the heartbeat socket: ${e instanceof Error ? e.message : String(e)}; trying the previous address and port` });
+        this.log.log('error', 'heartbeat-transport', { detail: `reopening the heartbeat socket: ${errorText(e)}; trying the previous address and port` });
         this.transport = await this.openTransport(old, old.nodes.find((n) => n.id === this.localId) ?? self);
       }
       changes.push({ name: 'transport', change: 'rebound', detail: `${this.transport.localAddress} port ${this.transport.port} to ${this.transport.destinations.join(', ')}` });

@@ -19,8 +19,28 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { errorText } from '../base/error-text.js';
+import { corosyncBinding } from '../native/corosync.js';
 import { sleep } from './wait.js';
-import { run, type Lab } from './netns.js';
+import { labSkipReason, run, type Lab } from './netns.js';
+
+/**
+ * Why a corosync lab cannot run here, or false: the lab's own reasons, then each of
+ * `files` (programs and agents the test runs, named with the packages that bring them),
+ * then vigil's corosync client addon.
+ */
+export function corosyncSkipReason(files: readonly string[] = [], packages = 'corosync'): string | false {
+  const lab = labSkipReason();
+  if (lab) return lab;
+  for (const file of files) if (!existsSync(file)) return `${file} is not installed (apt-get install ${packages})`;
+  try {
+    corosyncBinding();
+  } catch (e) {
+    return errorText(e);
+  }
+  return false;
+}
 
 export interface CorosyncClusterOptions {
   /** Lab host names; node id = index + 1, name = host name, ring0_addr = the host's IPv4. */
