@@ -42,6 +42,7 @@ import { errorText } from '../../base/error-text.js';
 import { parseIPv4, parseIPv6, type IPv4Address, type IPv6Address } from '../../net/address.js';
 import { AF_INET, AF_INET6 } from '../../net/af.js';
 import { findControlMessage } from '../../net/cmsg.js';
+import { DatagramReceiver, type DatagramHandler } from '../../net/datagram-receiver.js';
 import { parseSockaddr, sockaddrIn, sockaddrIn6 } from '../../net/sockaddr.js';
 import {
   IPPROTO_IP,
@@ -56,7 +57,6 @@ import {
   IP_MULTICAST_IF,
   IP_MULTICAST_LOOP,
   IP_MULTICAST_TTL,
-  MSG_TRUNC,
   SCM_TIMESTAMPNS,
   SOCK_DGRAM,
   SOL_SOCKET,
@@ -168,10 +168,15 @@ function ipv6Mreq(group: IPv6Address, ifindex: number): Buffer {
 export class HeartbeatTransport {
   private closed = false;
   private poller: PollHandle | undefined;
-  private readonly data = Buffer.alloc(RECEIVE_BUFFER);
-  private readonly from = Buffer.alloc(28);
-  private readonly control = Buffer.alloc(CONTROL_BUFFER);
-  private readonly lengths = new Int32Array(4);
+  private readonly rx = new DatagramReceiver(RECEIVE_BUFFER, CONTROL_BUFFER);
+  private readonly handler: DatagramHandler = {
+    isOpen: () => !this.closed,
+    failed: (e) => {
+      const err = toSyscallError(e, `heartbeat socket ${this.localAddress} port ${this.port}`);
+      this.report({ operation: 'socket', message: errorText(err), cause: err });
+    },
+    datagram: (length, truncated) => this.receiveDatagram(length, truncated),
+  };
 
   private constructor(
     private readonly n: NativeBinding,
@@ -322,53 +327,43 @@ export class HeartbeatTransport {
   }
 
   private receivePending(budget: number): number {
-    let read = 0;
-    for (let i = 0; i < budget && !this.closed; i++) {
-      let got: boolean;
-      try {
-        got = this.n.recvmsgInto(this.fd, this.data, this.from, this.control, this.lengths);
-      } catch (e) {
-        const err = toSyscallError(e, `heartbeat socket ${this.localAddress} port ${this.port}`);
-        this.report({ operation: 'socket', message: errorText(err), cause: err });
-        return read;
-      }
-      if (!got) return read;
-      read++;
-      // Date.now() is taken at the read, right after recvmsg: the realtime clock the
-      // kernel stamped with, so the age is the difference of two CLOCK_REALTIME readings.
-      const readAt = Date.now();
-      const length = this.lengths[0] ?? 0;
-      if (((this.lengths[3] ?? 0) & MSG_TRUNC) !== 0) {
-        this.report({ operation: 'socket', message: `a datagram longer than ${RECEIVE_BUFFER} bytes was cut and dropped`, cause: undefined });
-        continue;
-      }
-      const at = findControlMessage(this.control, this.lengths[2] ?? 0, SOL_SOCKET, SCM_TIMESTAMPNS, TIMESPEC_LENGTH);
-      let ageMs = 0;
-      if (at >= 0) {
-        const stampMs = Number(this.control.readBigInt64LE(at)) * 1000 + Number(this.control.readBigInt64LE(at + 8)) / 1e6;
-        ageMs = Math.max(0, readAt - stampMs);
-      }
-      const parsed = parseSockaddr(this.from.subarray(0, this.lengths[1] ?? 0));
-      let source: HeartbeatSource;
-      if (parsed.kind === 'inet') source = { address: parsed.address.text, port: parsed.port, family: 'ipv4' };
-      else if (parsed.kind === 'inet6') {
-        let scope = '';
-        if (parsed.scopeId !== 0) {
-          try {
-            scope = `%${this.n.ifIndexToName(parsed.scopeId)}`;
-          } catch {
-            scope = `%${parsed.scopeId}`;
-          }
-        }
-        source = { address: `${parsed.address.text}${scope}`, port: parsed.port, family: 'ipv6' };
-      } else source = { address: '', port: 0, family: this.family };
-      try {
-        this.onMessage(Buffer.from(this.data.subarray(0, length)), source, ageMs);
-      } catch (e) {
-        this.report({ operation: 'handler', message: `the heartbeat handler threw: ${errorText(e)}`, cause: e });
-      }
+    return this.rx.receive(this.n, this.fd, budget, this.handler);
+  }
+
+  /** One heartbeat datagram read into `rx`: its age from the kernel's timestamp, its source, to onMessage. */
+  private receiveDatagram(length: number, truncated: boolean): void {
+    // Date.now() is taken at the read, right after recvmsg: the realtime clock the
+    // kernel stamped with, so the age is the difference of two CLOCK_REALTIME readings.
+    const readAt = Date.now();
+    if (truncated) {
+      this.report({ operation: 'socket', message: `a datagram longer than ${RECEIVE_BUFFER} bytes was cut and dropped`, cause: undefined });
+      return;
     }
-    return read;
+    const at = findControlMessage(this.rx.control, this.rx.controlLength, SOL_SOCKET, SCM_TIMESTAMPNS, TIMESPEC_LENGTH);
+    let ageMs = 0;
+    if (at >= 0) {
+      const stampMs = Number(this.rx.control.readBigInt64LE(at)) * 1000 + Number(this.rx.control.readBigInt64LE(at + 8)) / 1e6;
+      ageMs = Math.max(0, readAt - stampMs);
+    }
+    const parsed = parseSockaddr(this.rx.from.subarray(0, this.rx.fromLength));
+    let source: HeartbeatSource;
+    if (parsed.kind === 'inet') source = { address: parsed.address.text, port: parsed.port, family: 'ipv4' };
+    else if (parsed.kind === 'inet6') {
+      let scope = '';
+      if (parsed.scopeId !== 0) {
+        try {
+          scope = `%${this.n.ifIndexToName(parsed.scopeId)}`;
+        } catch {
+          scope = `%${parsed.scopeId}`;
+        }
+      }
+      source = { address: `${parsed.address.text}${scope}`, port: parsed.port, family: 'ipv6' };
+    } else source = { address: '', port: 0, family: this.family };
+    try {
+      this.onMessage(Buffer.from(this.rx.data.subarray(0, length)), source, ageMs);
+    } catch (e) {
+      this.report({ operation: 'handler', message: `the heartbeat handler threw: ${errorText(e)}`, cause: e });
+    }
   }
 
   private sendOne(bytes: Uint8Array, destination: string, sockaddr: Buffer): boolean {

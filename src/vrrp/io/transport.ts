@@ -32,6 +32,7 @@ import {
   isIPv6LinkLocal,
 } from '../../net/address.js';
 import { findControlMessage } from '../../net/cmsg.js';
+import { DatagramReceiver, type DatagramHandler } from '../../net/datagram-receiver.js';
 import { sockaddrIn, sockaddrIn6 } from '../../net/sockaddr.js';
 import {
   IP_ADD_MEMBERSHIP,
@@ -56,7 +57,6 @@ import {
   IPV6_RECVPKTINFO,
   IPV6_TCLASS,
   IPV6_UNICAST_HOPS,
-  MSG_TRUNC,
   type NativeBinding,
   type PollHandle,
   SO_BINDTODEVICE,
@@ -166,10 +166,17 @@ export class VrrpSocket {
   private readonly onPacket: VrrpSocketOptions['onPacket'];
   private readonly onError: VrrpSocketOptions['onError'];
   private readonly poller: PollHandle;
-  private readonly data = Buffer.alloc(RECEIVE_BUFFER);
-  private readonly from = Buffer.alloc(28);
-  private readonly control = Buffer.alloc(CONTROL_BUFFER);
-  private readonly lengths = new Int32Array(4);
+  private readonly rx = new DatagramReceiver(RECEIVE_BUFFER, CONTROL_BUFFER);
+  /** What the receive loop does with each packet (made once: nothing allocated per packet). */
+  private readonly handler: DatagramHandler = {
+    isOpen: () => !this.isClosed,
+    failed: (e) => this.problem({ kind: 'receive-failed', error: toSyscallError(e, this.ifname) as Error }),
+    datagram: (length, truncated) => {
+      if (truncated) this.problem({ kind: 'truncated', detail: `a packet longer than ${RECEIVE_BUFFER} bytes` });
+      else if (this.family === 'ipv4') this.receiveIPv4(length);
+      else this.receiveIPv6(length);
+    },
+  };
   private readonly addresses = new AddressCache(16);
   private readonly sockaddrs = new Map<string, Buffer>();
   private readonly count = { received: 0, malformed: 0, receiveErrors: 0, sent: 0 };
@@ -318,31 +325,11 @@ export class VrrpSocket {
   }
 
   private receivePending(budget: number): number {
-    let read = 0;
-    for (let i = 0; i < budget && !this.isClosed; i++) {
-      let got: boolean;
-      try {
-        got = this.n.recvmsgInto(this.fd, this.data, this.from, this.control, this.lengths);
-      } catch (e) {
-        this.problem({ kind: 'receive-failed', error: toSyscallError(e, this.ifname) as Error });
-        return read;
-      }
-      if (!got) return read;
-      read++;
-      const length = this.lengths[0] ?? 0;
-      const flags = this.lengths[3] ?? 0;
-      if ((flags & MSG_TRUNC) !== 0) {
-        this.problem({ kind: 'truncated', detail: `a packet longer than ${RECEIVE_BUFFER} bytes` });
-        continue;
-      }
-      if (this.family === 'ipv4') this.receiveIPv4(length);
-      else this.receiveIPv6(length);
-    }
-    return read;
+    return this.rx.receive(this.n, this.fd, budget, this.handler);
   }
 
   private receiveIPv4(length: number): void {
-    const d = this.data;
+    const d = this.rx.data;
     if (length < IPV4_MIN_HEADER) {
       this.problem({ kind: 'malformed-ip-header', detail: `${length} bytes, shorter than an IPv4 header` });
       return;
@@ -366,36 +353,37 @@ export class VrrpSocket {
       this.problem({ kind: 'malformed-ip-header', detail: `protocol ${d[9]}` });
       return;
     }
-    const info = findControlMessage(this.control, this.lengths[2] ?? 0, IPPROTO_IP, IP_PKTINFO, 12);
+    const info = findControlMessage(this.rx.control, this.rx.controlLength, IPPROTO_IP, IP_PKTINFO, 12);
     const meta: VrrpPacketMeta = {
       src: this.addresses.get('ipv4', d, 12),
       dst: this.addresses.get('ipv4', d, 16),
       ttl: d[8] as number,
-      ifindex: info >= 0 ? this.control.readInt32LE(info) : this.ifindex,
+      ifindex: info >= 0 ? this.rx.control.readInt32LE(info) : this.ifindex,
     };
     this.count.received++;
     this.onPacket(d.subarray(headerLength, totalLength), meta);
   }
 
   private receiveIPv6(length: number): void {
-    const controlLength = this.lengths[2] ?? 0;
-    const hop = findControlMessage(this.control, controlLength, IPPROTO_IPV6, IPV6_HOPLIMIT, 4);
-    const info = findControlMessage(this.control, controlLength, IPPROTO_IPV6, IPV6_PKTINFO, 20);
+    const { control, from } = this.rx;
+    const controlLength = this.rx.controlLength;
+    const hop = findControlMessage(control, controlLength, IPPROTO_IPV6, IPV6_HOPLIMIT, 4);
+    const info = findControlMessage(control, controlLength, IPPROTO_IPV6, IPV6_PKTINFO, 20);
     if (hop < 0 || info < 0) {
       this.problem({ kind: 'missing-metadata', detail: `no ${hop < 0 ? 'IPV6_HOPLIMIT' : 'IPV6_PKTINFO'} control message` });
       return;
     }
-    if ((this.lengths[1] ?? 0) < 24 || this.from.readUInt16LE(0) !== AF_INET6) {
+    if (this.rx.fromLength < 24 || from.readUInt16LE(0) !== AF_INET6) {
       this.problem({ kind: 'missing-metadata', detail: 'no IPv6 source address' });
       return;
     }
     const meta: VrrpPacketMeta = {
-      src: this.addresses.get('ipv6', this.from, 8),
-      dst: this.addresses.get('ipv6', this.control, info),
-      ttl: this.control.readInt32LE(hop),
-      ifindex: this.control.readInt32LE(info + 16),
+      src: this.addresses.get('ipv6', from, 8),
+      dst: this.addresses.get('ipv6', control, info),
+      ttl: control.readInt32LE(hop),
+      ifindex: control.readInt32LE(info + 16),
     };
     this.count.received++;
-    this.onPacket(this.data.subarray(0, length), meta);
+    this.onPacket(this.rx.data.subarray(0, length), meta);
   }
 }
