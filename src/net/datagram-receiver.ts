@@ -39,6 +39,23 @@ export class DatagramReceiver {
     return this.lengths[2] ?? 0;
   }
 
+  /** The poll callback: an error (the socket's) goes to `failed`, else up to `budget` datagrams are read. */
+  readable(n: NativeBinding, fd: number, error: Error | undefined, budget: number, handler: DatagramHandler): void {
+    if (!handler.isOpen()) return;
+    if (error) handler.failed(error);
+    else this.receive(n, fd, budget, handler);
+  }
+
+  /**
+   * Takes in, synchronously, what is already queued (at most `budget`), as the poll
+   * callback would: for a caller about to act on an expired timer. After a stall (a
+   * SIGSTOP, a long GC pause) the event loop runs expired timers before it polls, so what
+   * arrived during the stall would otherwise be read only after the timer acted.
+   */
+  drain(n: NativeBinding, fd: number, budget: number, handler: DatagramHandler): number {
+    return handler.isOpen() ? this.receive(n, fd, budget, handler) : 0;
+  }
+
   /** Reads at most `budget` queued datagrams from `fd` (recvmsg is non-blocking), handing each to `handler`; returns how many were read. */
   receive(n: NativeBinding, fd: number, budget: number, handler: DatagramHandler): number {
     let read = 0;

@@ -305,29 +305,12 @@ export class HeartbeatTransport {
   }
 
   private readable(error?: Error): void {
-    if (this.closed) return;
-    if (error) {
-      const e = toSyscallError(error, `heartbeat socket ${this.localAddress} port ${this.port}`);
-      this.report({ operation: 'socket', message: errorText(e), cause: e });
-      return;
-    }
-    this.receivePending(RECEIVE_BUDGET);
+    this.rx.readable(this.n, this.fd, error, RECEIVE_BUDGET, this.handler);
   }
 
-  /**
-   * Takes in, synchronously, the datagrams already queued on the socket (at most
-   * `budget`; recvmsg is non-blocking), handing each to onMessage as the poll callback
-   * would. For a caller about to act on an expired timer: after a stall the event loop
-   * runs expired timers before it polls, so what arrived during the stall would
-   * otherwise be read only after the timer acted. Returns the number of datagrams read.
-   */
+  /** Takes in the heartbeats already queued (DatagramReceiver.drain), before the membership acts on an expired timer; returns how many. */
   drain(budget = DRAIN_BUDGET): number {
-    if (this.closed) return 0;
-    return this.receivePending(budget);
-  }
-
-  private receivePending(budget: number): number {
-    return this.rx.receive(this.n, this.fd, budget, this.handler);
+    return this.rx.drain(this.n, this.fd, budget, this.handler);
   }
 
   /** One heartbeat datagram read into `rx`: its age from the kernel's timestamp, its source, to onMessage. */

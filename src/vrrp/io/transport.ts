@@ -303,29 +303,12 @@ export class VrrpSocket {
   }
 
   private readable(error?: Error): void {
-    if (this.isClosed) return;
-    if (error) {
-      this.problem({ kind: 'receive-failed', error: toSyscallError(error, this.ifname) as Error });
-      return;
-    }
-    this.receivePending(RECEIVE_BUDGET);
+    this.rx.readable(this.n, this.fd, error, RECEIVE_BUDGET, this.handler);
   }
 
-  /**
-   * Takes in, synchronously, what is already queued on the socket (at most `budget`
-   * packets; recvmsg is non-blocking), handing each to onPacket as the poll callback would.
-   * The daemon calls it before acting on an expired Master_Down_Timer: after a stall (a
-   * SIGSTOP, a long GC pause) the event loop runs expired timers before it polls, so
-   * adverts that arrived during the stall would otherwise be read only after the takeover.
-   * Returns the number of datagrams read.
-   */
+  /** Takes in the adverts already queued (DatagramReceiver.drain): the daemon calls it before acting on an expired Master_Down_Timer; returns how many. */
   drain(budget = DRAIN_BUDGET): number {
-    if (this.isClosed) return 0;
-    return this.receivePending(budget);
-  }
-
-  private receivePending(budget: number): number {
-    return this.rx.receive(this.n, this.fd, budget, this.handler);
+    return this.rx.drain(this.n, this.fd, budget, this.handler);
   }
 
   private receiveIPv4(length: number): void {
