@@ -10,8 +10,6 @@ import type { NotifiersConfig } from '../config/notifier-types.js';
 import type { Logger } from '../daemon/logger.js';
 import { countEvents, type MonitorCounters, type MonitorHost } from './common.js';
 import { errorText } from '../base/error-text.js';
-// The monitors are loaded when configured (dbus-next, net-snmp, node:http are megabytes of
-// heap a daemon without them does not need; issue 13).
 import type { DbusMonitor } from './dbus.js';
 import type { PrometheusMonitor } from './prometheus.js';
 import type { SnmpMonitor } from './snmp.js';
