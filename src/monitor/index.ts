@@ -3,8 +3,9 @@
  * reloaded together. Each reads the daemon through a MonitorHost only; a notifier that
  * fails to start is logged and left out, the daemon runs on (the VRRP service matters more
  * than its monitoring). A reload restarts a notifier only when its own settings changed.
- * The D-Bus and SNMP modules, with their libraries (dbus-next, net-snmp), are loaded only
- * when configured: a daemon without them does not carry them (bench/notify.ts, RSS).
+ * The D-Bus, SNMP and Prometheus modules, with their libraries (dbus-next, net-snmp,
+ * node:http), are loaded only when configured: a daemon without them does not carry them
+ * (megabytes of heap; bench/notify.ts, RSS).
  */
 import type { NotifiersConfig } from '../config/notifier-types.js';
 import type { Logger } from '../daemon/logger.js';
