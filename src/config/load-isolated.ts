@@ -10,6 +10,17 @@ import { errorText } from '../base/error-text.js';
 
 const WORKER = new URL('./load-worker.js', import.meta.url);
 
+/** One promise per loader worker that has not exited yet. */
+const running = new Set<Promise<void>>();
+
+/**
+ * Resolves once every config loader started so far has exited: its thread is gone and
+ * its isolate's memory has gone back to malloc (the daemon then trims malloc's arenas).
+ */
+export function configLoadersExited(): Promise<void> {
+  return Promise.all([...running]).then(() => undefined);
+}
+
 export function loadConfigIsolated(file: string): Promise<ParseResult> {
   return new Promise((resolve) => {
     let settled = false;
@@ -20,6 +31,9 @@ export function loadConfigIsolated(file: string): Promise<ParseResult> {
     };
     const failure = (message: string): ParseResult => ({ ok: false, errors: [{ file, line: 0, column: 0, path: '', message }] });
     const worker = new Worker(WORKER, { workerData: { file }, resourceLimits: { maxOldGenerationSizeMb: 64 } });
+    const exited = new Promise<void>((done) => worker.once('exit', () => done()));
+    running.add(exited);
+    void exited.then(() => running.delete(exited));
     worker.once('message', (result: ParseResult) => {
       settle(result);
       void worker.terminate();

@@ -73,6 +73,12 @@ export interface NativeBinding {
   setRealtime(priority: number, tid?: number): void;
   /** setns(2) for the calling (main) thread; used by tests to open sockets in a network namespace. */
   setns(fd: number, nstype: number): void;
+  /**
+   * malloc_trim(0): glibc gives the free pages of every malloc arena back to the kernel
+   * (free() alone returns only the top of the main heap). True when some were released;
+   * false where libc is not glibc.
+   */
+  mallocTrim(): boolean;
   /** The values of the constants below as the C headers define them (checked by the tests). */
   readonly constants: Readonly<Record<string, number>>;
 }

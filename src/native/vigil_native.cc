@@ -25,6 +25,10 @@
 #include <linux/if_packet.h>
 #include <linux/netlink.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace {
 
 Napi::Error ErrnoError(Napi::Env env, const char* syscall, int err) {
@@ -441,6 +445,17 @@ Napi::Value Setns(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// mallocTrim(): malloc_trim(3) with pad 0: glibc hands the free pages of every malloc
+// arena back to the kernel, not only the top of the main heap as free() does past
+// M_TRIM_THRESHOLD. True when memory was released; false without glibc.
+Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+#ifdef __GLIBC__
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 // The values the headers give, for src/native/index.ts to check its constants against.
 Napi::Object Constants(Napi::Env env) {
   Napi::Object c = Napi::Object::New(env);
@@ -490,6 +505,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName, "ifIndexToName"));
   exports.Set("setRealtime", Napi::Function::New(env, SetRealtime, "setRealtime"));
   exports.Set("setns", Napi::Function::New(env, Setns, "setns"));
+  exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
   exports.Set("constants", Constants(env));
   return exports;
 }
