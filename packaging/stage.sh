@@ -80,10 +80,12 @@ sed -i '1s|^#!.*$||' "$lib/dist/src/cli/main.js"
 find "$lib" -type f -exec chmod 0644 {} +
 find "$lib" -type d -exec chmod 0755 {} +
 
-# The launcher passes the Node flags vigil is meant to run with (src/daemon/node-flags.ts:
-# V8 takes them only on its command line).
+# The launcher passes the Node flags and the environment vigil is meant to run with
+# (src/daemon/node-flags.ts: V8 takes the flags only on its command line, glibc reads
+# MALLOC_ARENA_MAX only at the start).
 flags=$(node --input-type=module -e "import('./dist/src/daemon/node-flags.js').then((m) => console.log(m.RUN_NODE_FLAGS.join(' ')))")
-printf '#!/bin/sh\nexec /usr/bin/node %s /usr/lib/vigil/dist/src/cli/main.js "$@"\n' "$flags" > "$root/usr/bin/vigil"
+environment=$(node --input-type=module -e "import('./dist/src/daemon/node-flags.js').then((m) => console.log(Object.entries(m.RUN_ENVIRONMENT).map(([k, v]) => k + '=' + v).join(' ')))")
+printf '#!/bin/sh\nexport %s\nexec /usr/bin/node %s /usr/lib/vigil/dist/src/cli/main.js "$@"\n' "$environment" "$flags" > "$root/usr/bin/vigil"
 chmod 0755 "$root/usr/bin/vigil"
 install -m 0644 etc/vigil.yaml "$root/etc/vigil/vigil.yaml"
 install -m 0644 packaging/vigil.service "$root/usr/lib/systemd/system/vigil.service"

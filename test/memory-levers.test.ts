@@ -5,7 +5,9 @@
  *   - the addon's mallocTrim really hands freed malloc pages back to the kernel;
  *   - `vigil run` trims once the config loader's worker has exited, after start and after
  *     a reload;
- *   - the lab starts the daemon with RUN_NODE_FLAGS, as the launcher does.
+ *   - the lab starts the daemon with RUN_NODE_FLAGS and RUN_ENVIRONMENT (MALLOC_ARENA_MAX=1),
+ *     as the packaged launcher does (test/packaging-rpm.test.ts) and main.js's #! line;
+ *   - what the daemon starts does not inherit MALLOC_ARENA_MAX.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { withLab, labSkipReason } from '../src/lab/netns.js';
 import { VigilProcess, configYaml, instanceYaml } from '../src/lab/vigil.js';
-import { RUN_NODE_FLAGS } from '../src/daemon/node-flags.js';
+import { RUN_ENVIRONMENT, RUN_NODE_FLAGS, dropRunEnvironment } from '../src/daemon/node-flags.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -50,6 +52,23 @@ test('mallocTrim gives the pages of freed malloc chunks back to the kernel', asy
   assert.ok(r.before - r.after > 24 * 1024, `Anonymous ${r.before} → ${r.after} KiB after mallocTrim: less than 24 MiB given back of ~46 MiB freed`);
 });
 
+test('the levers are one malloc arena and 1 MiB semi-spaces, and main.js\'s #! line carries them', () => {
+  assert.deepEqual(RUN_ENVIRONMENT, { MALLOC_ARENA_MAX: '1' });
+  assert.ok(RUN_NODE_FLAGS.includes('--max-semi-space-size=1'));
+  const main = readFileSync(new URL('../../src/cli/main.ts', import.meta.url), 'utf8').split('\n')[0];
+  const env = Object.entries(RUN_ENVIRONMENT).map(([k, v]) => `${k}=${v}`).join(' ');
+  assert.equal(main, `#!/usr/bin/env -S ${env} node ${RUN_NODE_FLAGS.join(' ')}`);
+});
+
+test('dropRunEnvironment takes out what the launcher added and leaves a value of the user\'s own', () => {
+  const launched: Record<string, string | undefined> = { PATH: '/usr/bin', MALLOC_ARENA_MAX: '1' };
+  dropRunEnvironment(launched);
+  assert.deepEqual(launched, { PATH: '/usr/bin' });
+  const own: Record<string, string | undefined> = { MALLOC_ARENA_MAX: '4' };
+  dropRunEnvironment(own);
+  assert.deepEqual(own, { MALLOC_ARENA_MAX: '4' });
+});
+
 const skip = labSkipReason();
 
 test('vigil run trims malloc once its config loader has exited, at start and after a reload, and runs with RUN_NODE_FLAGS', { skip, timeout: 60_000 }, async () => {
@@ -62,10 +81,14 @@ test('vigil run trims malloc once its config loader has exited, at start and aft
       assert.ok(started >= 0 && started < p.events.indexOf(first), 'trimmed before the daemon had started');
       const pid = p.pids()[0];
       assert.ok(pid !== undefined);
-      // VIGIL_NODE_FLAGS replaces the flags on purpose (to weigh levers in bench/).
+      // VIGIL_NODE_FLAGS and MALLOC_ARENA_MAX in this process's environment replace the levers on purpose (to weigh them in bench/).
       if (process.env['VIGIL_NODE_FLAGS'] === undefined) {
         const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
         for (const flag of RUN_NODE_FLAGS) assert.ok(argv.includes(flag), `daemon started without ${flag}: ${argv.join(' ')}`);
+      }
+      if (process.env['MALLOC_ARENA_MAX'] === undefined) {
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+        assert.ok(environ.includes('MALLOC_ARENA_MAX=1'), 'daemon started without MALLOC_ARENA_MAX=1');
       }
       const from = p.events.length;
       process.kill(pid, 'SIGHUP');

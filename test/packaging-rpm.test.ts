@@ -95,7 +95,11 @@ test('rpm: metadata, the config as %config(noreplace), scriptlets, and vigil run
   assert.match(check.stdout, /valid: 1 instance/);
   const version = spawnSync(process.execPath, [main, '--version'], { encoding: 'utf8' });
   assert.equal(version.stdout, `vigil ${VERSION}\n`);
-  assert.equal(readFileSync(path.join(scratch, 'usr', 'bin', 'vigil'), 'utf8').split('\n')[1], 'exec /usr/bin/node --max-semi-space-size=1 /usr/lib/vigil/dist/src/cli/main.js "$@"');
+  // The launcher carries the memory levers of src/daemon/node-flags.ts (README "Tests and benchmarks").
+  assert.deepEqual(readFileSync(path.join(scratch, 'usr', 'bin', 'vigil'), 'utf8').split('\n').slice(1, 3), [
+    'export MALLOC_ARENA_MAX=1',
+    'exec /usr/bin/node --max-semi-space-size=1 /usr/lib/vigil/dist/src/cli/main.js "$@"',
+  ]);
 });
 
 test('lintian reports on the deb only what packaging/README.md explains', { skip: missing('lintian', 'dpkg-deb', 'dpkg-shlibdeps', 'rpmbuild'), timeout: 300_000 }, () => {

@@ -33,6 +33,7 @@ import { PROMOTION_ROLES, PromotionControl, loadRoles, rolesFile, saveRoles, typ
 import { ResourceService } from '../daemon/resource-service.js';
 import { reloadSections } from '../daemon/reload-sections.js';
 import { monotonicMs } from '../daemon/clock.js';
+import { dropRunEnvironment } from '../daemon/node-flags.js';
 import { Notifiers } from '../notify/notifiers.js';
 import type { EventStream } from '../events/stream.js';
 import { startMonitors, type Monitors } from '../monitor/index.js';
@@ -147,6 +148,9 @@ async function openQuorum(
 }
 
 export async function runDaemon(options: RunOptions, io: CliIo): Promise<number> {
+  // The launcher's MALLOC_ARENA_MAX was for this process's malloc (read at its start);
+  // what vigil starts (resources, scripts) gets the environment vigil was given.
+  dropRunEnvironment(process.env);
   const loaded = await loadConfig(options.configPath);
   if (!loaded.ok) {
     for (const issue of loaded.errors) io.stderr(`${formatIssue(issue)}\n`);

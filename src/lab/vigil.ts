@@ -5,13 +5,13 @@
  * directly (a Unix path socket is not bound to a network namespace), and the process
  * ended by its PID (the Lab also ends it on teardown). VIGIL_PROF=DIR runs it with
  * --cpu-prof into DIR (for profiling). The daemon gets the Node flags the launcher passes
- * (RUN_NODE_FLAGS); VIGIL_NODE_FLAGS="--flag ..." replaces them (to weigh memory levers in
- * bench/; VIGIL_NODE_FLAGS=" " for none).
+ * (RUN_NODE_FLAGS) and environment (RUN_ENVIRONMENT); VIGIL_NODE_FLAGS="--flag ..." replaces
+ * the flags (to weigh memory levers in bench/; VIGIL_NODE_FLAGS=" " for none).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { RUN_NODE_FLAGS } from '../daemon/node-flags.js';
+import { RUN_ENVIRONMENT, RUN_NODE_FLAGS } from '../daemon/node-flags.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,7 +101,9 @@ export class VigilProcess {
   static spawn(lab: Lab, host: string, configPath: string, runtimeDir: string, dir?: string, env?: Readonly<Record<string, string>>): VigilProcess {
     const prof = process.env['VIGIL_PROF'];
     const nodeFlags = process.env['VIGIL_NODE_FLAGS']?.split(' ').filter(Boolean) ?? RUN_NODE_FLAGS;
-    const child = lab.spawn(host, process.execPath, [...nodeFlags, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), VIGIL_MAIN, 'run', '-c', configPath, '--runtime-dir', runtimeDir, '--log-format', 'json'], env ? { env: { ...process.env, ...env } } : {});
+    // The launcher's environment (RUN_ENVIRONMENT); a value already in this process's
+    // environment wins (MALLOC_ARENA_MAX=8 to weigh the lever in bench/).
+    const child = lab.spawn(host, process.execPath, [...nodeFlags, ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), VIGIL_MAIN, 'run', '-c', configPath, '--runtime-dir', runtimeDir, '--log-format', 'json'], { env: { ...RUN_ENVIRONMENT, ...process.env, ...env } });
     return new VigilProcess(lab, host, child, dir, configPath, runtimeDir);
   }
 
