@@ -52,9 +52,9 @@ test('mallocTrim gives the pages of freed malloc chunks back to the kernel', asy
   assert.ok(r.before - r.after > 24 * 1024, `Anonymous ${r.before} → ${r.after} KiB after mallocTrim: less than 24 MiB given back of ~46 MiB freed`);
 });
 
-test('the levers are one malloc arena and 1 MiB semi-spaces, and main.js\'s #! line carries them', () => {
+test('the levers are one malloc arena, 1 MiB semi-spaces and V8 sized for memory, and main.js\'s #! line carries them', () => {
   assert.deepEqual(RUN_ENVIRONMENT, { MALLOC_ARENA_MAX: '1' });
-  assert.ok(RUN_NODE_FLAGS.includes('--max-semi-space-size=1'));
+  assert.deepEqual([...RUN_NODE_FLAGS], ['--max-semi-space-size=1', '--optimize-for-size']);
   const main = readFileSync(new URL('../../src/cli/main.ts', import.meta.url), 'utf8').split('\n')[0];
   const env = Object.entries(RUN_ENVIRONMENT).map(([k, v]) => `${k}=${v}`).join(' ');
   assert.equal(main, `#!/usr/bin/env -S ${env} node ${RUN_NODE_FLAGS.join(' ')}`);

@@ -98,7 +98,7 @@ test('rpm: metadata, the config as %config(noreplace), scriptlets, and vigil run
   // The launcher carries the memory levers of src/daemon/node-flags.ts (README "Tests and benchmarks").
   assert.deepEqual(readFileSync(path.join(scratch, 'usr', 'bin', 'vigil'), 'utf8').split('\n').slice(1, 3), [
     'export MALLOC_ARENA_MAX=1',
-    'exec /usr/bin/node --max-semi-space-size=1 /usr/lib/vigil/dist/src/cli/main.js "$@"',
+    'exec /usr/bin/node --max-semi-space-size=1 --optimize-for-size /usr/lib/vigil/dist/src/cli/main.js "$@"',
   ]);
 });
 
