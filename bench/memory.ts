@@ -42,7 +42,7 @@ export interface SmapsBreakdown {
   readonly brk: number;
   /** Other malloc arenas: 64 MiB-aligned anonymous mappings followed by their reserve (---p). */
   readonly arenas: number;
-  /** Thread stacks: anonymous mappings right after a 4 KiB guard page. */
+  /** Thread stacks: anonymous mappings of 1 MiB or more right after a 4 KiB guard page. */
   readonly stacks: number;
   /** Executable anonymous mappings: V8's generated code. */
   readonly code: number;
@@ -74,8 +74,8 @@ export function smapsBreakdown(pid: number): SmapsBreakdown {
     if (m.name === '[heap]') out.brk += m.anonKiB;
     else if (m.name !== '' || m.perms === '---p') out.other += m.anonKiB;
     else if (m.start % ARENA_ALIGN === 0n && next?.perms === '---p' && next.start === m.end) out.arenas += m.anonKiB;
-    else if (prev?.perms === '---p' && prev.end === m.start && prev.end - prev.start === 4096n) out.stacks += m.anonKiB;
     else if (m.perms.includes('x')) out.code += m.anonKiB;
+    else if (prev?.perms === '---p' && prev.end === m.start && prev.end - prev.start === 4096n && m.end - m.start >= 1n << 20n) out.stacks += m.anonKiB;
     else out.heap += m.anonKiB;
   });
   return out;
