@@ -82,11 +82,11 @@ export class Instances {
         if (name !== undefined) this.runtimes.get(name)?.instance.logRejection(reason, detail, src);
       },
       warned: (name, _reason, detail, src) => deps.log.log('warn', 'advert-address-list', { instance: name, src: src.text, detail }),
-      deadline: (name, at) => {
+      deadline: (name, at, from) => {
         // One key and one callback per instance, made once: this runs after every advert.
         let timer = this.timers.get(name);
         if (!timer) this.timers.set(name, (timer = { fire: (now: number) => this.onDeadline(name, now) }));
-        deps.scheduler.set(timer, at, timer.fire);
+        deps.scheduler.set(timer, at, timer.fire, from);
       },
       observed: (o) => deps.events.emit(o),
     });

@@ -48,8 +48,11 @@ export interface NodeOutput {
   rejected(instance: string | undefined, channel: string, reason: RejectReason, detail: string, src: IpAddress): void;
   /** An advert accepted with a warning (address list mismatch, logged and counted). */
   warned(instance: string, reason: RejectReason, detail: string, src: IpAddress): void;
-  /** The instance's next timer deadline (undefined: none). */
-  deadline(instance: string, at: number | undefined): void;
+  /**
+   * The instance's next timer deadline (undefined: none), and `from`, the earliest time the
+   * tick may be delivered (VirtualRouter.tickFrom: before `at` only for the Adver_Timer).
+   */
+  deadline(instance: string, at: number | undefined, from?: number): void;
   observed(observation: NodeObservation): void;
 }
 
@@ -249,7 +252,7 @@ export class VrrpNode {
         this.output.observed({ kind: 'group-state', group: group.name, from: groupBefore, to: after, instances: all.map((m) => m.config.name) });
       }
     }
-    for (const m of all) this.output.deadline(m.config.name, m.router.nextDeadline());
+    for (const m of all) this.output.deadline(m.config.name, m.router.nextDeadline(), m.router.tickFrom());
   }
 
   /**
@@ -273,7 +276,7 @@ export class VrrpNode {
     if (from !== router.effectivePriority) {
       this.output.observed({ kind: 'priority-changed', instance: name, from, to: router.effectivePriority, basePriority: member.config.router.priority });
     }
-    this.output.deadline(name, router.nextDeadline());
+    this.output.deadline(name, router.nextDeadline(), router.tickFrom());
   }
 
   private sendAdvert(member: Member, priority: Priority, to: IpAddress | undefined): void {
