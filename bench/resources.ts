@@ -1,17 +1,21 @@
 /**
  * Resources of an idle daemon in the lab: RSS (VmRSS of /proc/PID/status) and CPU
  * (time on the CPU from /proc/PID/task/TID/schedstat, all threads, ns precise) over a
- * measured window, with 1, 50 and 200 instances (VIGIL_BENCH_RES_COUNTS, e.g. 200,1000).
+ * measured window, with 1, 50 and 200 instances (VIGIL_BENCH_RES_COUNTS, e.g. 200,1000:
+ * over 255 instances, each 250 go on a segment of their own, as a VRID is unique per
+ * segment only). vigil runs without the second gratuitous ARP burst
+ * 5 s after becoming master, as keepalived is configured here (vrrp_garp_master_delay 0).
  * Host a runs every instance as master (priority 200), host b as backup (priority 100);
  * both are measured in the same window. The adverts a sent (and b received) are counted
  * in the client's capture over that window, which gives the CPU per advert, and beside
  * it the share of the adverts due that went out (a daemon that cannot keep up sends
  * fewer) and the backups that became master during the window (it must be none). The
- * wake-ups are schedstat's third field (times a thread was put on a CPU), per advert.
+ * wake-ups are the threads' voluntary context switches (each a sleep ended by a wake-up;
+ * /proc/PID/task/TID/status), per advert; preemptions on this shared machine are not counted.
  * keepalived figures are its parent and VRRP child together. With several runs per
  * count (VIGIL_BENCH_RES_RUNS) vigil and keepalived alternate and medians are printed.
  */
-import { withLab } from '../src/lab/netns.js';
+import { run, withLab, type Lab } from '../src/lab/netns.js';
 import { Capture, vrrpAdverts } from '../src/lab/capture.js';
 import {
   BENCH_CAPTURE,
@@ -38,29 +42,75 @@ export interface ResourceResult {
   readonly cpuPerAdvertUs: number;
   /** Adverts sent in the window over the adverts due (instances × window / interval). */
   readonly sentShare: number;
-  /** Thread wake-ups (schedstat pcount) per advert. */
+  /** Thread wake-ups (voluntary context switches) per advert. */
   readonly wakeupsPerAdvert: number;
   /** Backups on b that were master at any sample during the window (b only; 0 on a). */
   readonly backupFlaps: number;
 }
 
+/** Instances per segment when there are more than a VRID's 255 (a VRID is unique per segment only). */
+const PER_SEGMENT = 250;
+
+function segments(count: number): number {
+  return count > 255 ? Math.ceil(count / PER_SEGMENT) : 1;
+}
+
 function specs(count: number, priority: number, intervalMs: number): InstanceSpec[] {
   const out: InstanceSpec[] = [];
+  const many = segments(count) > 1;
   for (let i = 1; i <= count; i++) {
-    out.push({ name: `gw${i}`, vrid: i, priority, intervalMs, vips: [`10.213.${1 + Math.floor((i - 1) / 250)}.${((i - 1) % 250) + 1}/32`] });
+    const g = Math.floor((i - 1) / PER_SEGMENT);
+    out.push({
+      name: `gw${i}`,
+      vrid: many ? ((i - 1) % PER_SEGMENT) + 1 : i,
+      priority,
+      intervalMs,
+      vips: [`10.213.${1 + g}.${((i - 1) % 250) + 1}/32`],
+      ...(many ? { interface: `eth${g}` } : {}),
+    });
   }
+  return out;
+}
+
+/**
+ * Segments 1..n-1 beside the lab's own (eth0 on br0): a bridge brG in the switch namespace
+ * and a veth pair per host, ethG in the host with 10.213.(100+G).(its octet)/24. Inside the
+ * lab's namespaces only (this kernel has no 8021q module for VLANs).
+ */
+async function addSegments(lab: Lab, hosts: readonly string[], count: number): Promise<void> {
+  const sw = lab.switchNs;
+  for (let g = 1; g < segments(count); g++) {
+    await run('ip', ['-n', sw, 'link', 'add', `br${g}`, 'type', 'bridge', 'mcast_snooping', '0', 'stp_state', '0']);
+    await run('ip', ['-n', sw, 'link', 'set', `br${g}`, 'up']);
+    for (const name of hosts) {
+      const h = lab.host(name);
+      const octet = h.ipv4.split('.')[3] as string;
+      await run('ip', ['-n', sw, 'link', 'add', `p${h.index}s${g}`, 'type', 'veth', 'peer', 'name', `eth${g}`, 'netns', h.ns]);
+      await run('ip', ['-n', sw, 'link', 'set', `p${h.index}s${g}`, 'master', `br${g}`, 'up']);
+      await run('ip', ['-n', h.ns, 'addr', 'add', `10.213.${100 + g}.${octet}/24`, 'dev', `eth${g}`]);
+      await run('ip', ['-n', h.ns, 'link', 'set', `eth${g}`, 'up']);
+    }
+  }
+}
+
+/** The addresses `host` sends its adverts from, one per segment. */
+function advertSources(lab: Lab, host: string, count: number): Set<string> {
+  const h = lab.host(host);
+  const octet = h.ipv4.split('.')[3] as string;
+  const out = new Set([h.ipv4]);
+  for (let g = 1; g < segments(count); g++) out.add(`10.213.${100 + g}.${octet}`);
   return out;
 }
 
 interface Sample {
   /** Seconds on the CPU, all threads (schedstat). */
   readonly cpu: number;
-  /** Times a thread was put on a CPU (schedstat's third field), all threads. */
+  /** Voluntary context switches, all threads. */
   readonly wakeups: number;
   readonly rssKiB: number;
 }
 
-/** schedstat of every thread of `pid`: [ns on the CPU, times run]. Threads that end between two readings drop out (the window's thread set is steady). */
+/** Every thread of `pid`: [ns on the CPU (schedstat), voluntary context switches]. Threads that end between two readings drop out (the window's thread set is steady). */
 function schedstat(pid: number): [number, number] {
   let ns = 0;
   let runs = 0;
@@ -74,7 +124,8 @@ function schedstat(pid: number): [number, number] {
     try {
       const f = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
       ns += Number(f[0]);
-      runs += Number(f[2]);
+      const m = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+      runs += Number(m?.[1] ?? 0);
     } catch {
       // The thread ended while we read.
     }
@@ -99,15 +150,18 @@ export async function resourceLab(kind: DaemonKind, count: number, intervalMs: n
   return withLab({ hosts: ['a', 'b', 'client'] }, async (lab) => {
     let a: BenchDaemon | undefined;
     let b: BenchDaemon | undefined;
-    let cap: Capture | undefined;
+    let caps: Capture[] = [];
     try {
-      a = await startDaemon(kind, lab, 'a', specs(count, 200, intervalMs));
-      b = await startDaemon(kind, lab, 'b', specs(count, 100, intervalMs));
+      await addSegments(lab, ['a', 'b', 'client'], count);
+      // No second burst of gratuitous ARPs 5 s after becoming master, as keepalived is configured (src/lab/keepalived.ts).
+      const options = { vigilInstanceExtra: '    garp: { master_delay: 0s }' };
+      a = await startDaemon(kind, lab, 'a', specs(count, 200, intervalMs), options);
+      b = await startDaemon(kind, lab, 'b', specs(count, 100, intervalMs), options);
       const aa = a;
       const bb = b;
-      await until(() => aa.count('master') === count && bb.count('backup') === count && bb.count('master') === 0, `${count} masters on a, ${count} backups on b`, 30000, 20);
+      await until(() => aa.count('master') === count && bb.count('backup') === count && bb.count('master') === 0, () => `${count} masters on a (${aa.count('master')}), ${count} backups on b (${bb.count('backup')})`, 60000, 50);
       await sleep(1000); // past the start-up work (VIPs, gratuitous ARP)
-      cap = await Capture.start(lab, 'client', 'vrrp', BENCH_CAPTURE);
+      for (let g = 0; g < segments(count); g++) caps.push(await Capture.start(lab, 'client', 'vrrp', { ...BENCH_CAPTURE, iface: `eth${g}` }));
       await sleep(200);
       const t0 = performance.now();
       const wall0 = Date.now();
@@ -124,10 +178,10 @@ export async function resourceLab(kind: DaemonKind, count: number, intervalMs: n
       const elapsed = (performance.now() - t0) / 1000;
       const wall1 = Date.now();
       await sleep(100);
-      const frames = await cap.stop();
-      cap = undefined;
-      const srcA = lab.host('a').ipv4;
-      const sent = vrrpAdverts(frames).filter((x) => x.src.text === srcA && x.timeMs >= wall0 && x.timeMs <= wall1).length;
+      const sources = advertSources(lab, 'a', count);
+      let sent = 0;
+      for (const c of caps) sent += vrrpAdverts(await c.stop()).filter((x) => sources.has(x.src.text) && x.timeMs >= wall0 && x.timeMs <= wall1).length;
+      caps = [];
       const due = (count * elapsed * 1000) / intervalMs;
       const row = (role: 'master' | 'backup', s0: Sample, s1: Sample): ResourceResult => {
         const cpu = s1.cpu - s0.cpu;
@@ -146,7 +200,7 @@ export async function resourceLab(kind: DaemonKind, count: number, intervalMs: n
       };
       return [row('master', sa0, sa1), row('backup', sb0, sb1)];
     } finally {
-      if (cap) await cap.stop().catch(() => undefined);
+      for (const c of caps) await c.stop().catch(() => undefined);
       if (b) await b.stop().catch(() => undefined);
       if (a) await a.stop().catch(() => undefined);
     }
@@ -183,7 +237,7 @@ export async function runResourceBench(o: ResourceBenchOptions): Promise<void> {
   console.log('');
   console.log(`Idle resources: ${o.seconds} s window, advert interval ${o.intervalMs} ms, CPU = Δ time on the CPU of /proc/PID/task/*/schedstat; medians of ${o.runs} run(s) per row, vigil and keepalived alternating; 1-min load average ${median(loads).toFixed(2)} (median at the runs' ends)`);
   console.log('master: host a holds every instance at priority 200; backup: host b at 100, same window; CPU per advert: per advert sent (master) / received (backup), counted in the client capture;');
-  console.log('sent %: adverts captured over adverts due; wake-ups: schedstat run count per advert; flaps: backups seen as master during the window');
+  console.log('sent %: adverts captured over adverts due; wake-ups: voluntary context switches (all threads) per advert; flaps: backups seen as master during the window');
   const rows: string[][] = [];
   for (const count of o.counts) {
     for (const kind of o.kinds) {
