@@ -228,6 +228,62 @@ Napi::Value RecvmsgInto(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
+// recvmmsgInto(fd, data, dataSlot, from, fromSlot, control, controlSlot, out: Int32Array(4 * n))
+// -> count: up to n = out.length / 4 datagrams in one recvmmsg(2) with MSG_DONTWAIT, the
+// i-th into data[i * dataSlot ...], from[i * fromSlot ...], control[i * controlSlot ...],
+// its [dataLength, fromLength, controlLength, flags] at out[4 * i ...]. 0 when nothing is
+// pending. The batch form of recvmsgInto: one syscall and one call from JS for a burst.
+Napi::Value RecvmmsgInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  constexpr size_t kMaxBatch = 64;
+  int fd, dataSlot, fromSlot, controlSlot;
+  uint8_t *data, *from, *control;
+  size_t dataLength, fromLength, controlLength;
+  if (!IntArg(info, 0, &fd) || !BytesArg(info, 1, &data, &dataLength) || !IntArg(info, 2, &dataSlot) ||
+      !BytesArg(info, 3, &from, &fromLength) || !IntArg(info, 4, &fromSlot) ||
+      !BytesArg(info, 5, &control, &controlLength) || !IntArg(info, 6, &controlSlot) || info.Length() < 8 ||
+      !info[7].IsTypedArray() || info[7].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      dataSlot <= 0 || fromSlot < 0 || controlSlot < 0) {
+    return ThrowType(env, "recvmmsgInto(fd, data, dataSlot, from, fromSlot, control, controlSlot, out): Buffers, slot sizes and an Int32Array expected");
+  }
+  Napi::Int32Array outArray = info[7].As<Napi::Int32Array>();
+  size_t n = outArray.ElementLength() / 4;
+  if (n > kMaxBatch) n = kMaxBatch;
+  if (n * static_cast<size_t>(dataSlot) > dataLength || n * static_cast<size_t>(fromSlot) > fromLength ||
+      n * static_cast<size_t>(controlSlot) > controlLength) {
+    return ThrowType(env, "recvmmsgInto: the buffers are shorter than out.length / 4 slots");
+  }
+  if (n == 0) return Napi::Number::New(env, 0);
+  mmsghdr msgs[kMaxBatch];
+  iovec iov[kMaxBatch];
+  for (size_t i = 0; i < n; i++) {
+    iov[i] = iovec{data + i * dataSlot, static_cast<size_t>(dataSlot)};
+    msgs[i] = mmsghdr{};
+    msgs[i].msg_hdr.msg_name = fromSlot > 0 ? from + i * fromSlot : nullptr;
+    msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(fromSlot);
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_control = controlSlot > 0 ? control + i * controlSlot : nullptr;
+    msgs[i].msg_hdr.msg_controllen = static_cast<size_t>(controlSlot);
+  }
+  int got;
+  do {
+    got = recvmmsg(fd, msgs, static_cast<unsigned int>(n), MSG_DONTWAIT, nullptr);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, 0);
+    return ThrowErrno(env, "recvmmsg", errno);
+  }
+  int32_t* out = outArray.Data();
+  for (int i = 0; i < got; i++) {
+    out[4 * i] = static_cast<int32_t>(msgs[i].msg_len);
+    out[4 * i + 1] = static_cast<int32_t>(msgs[i].msg_hdr.msg_namelen);
+    out[4 * i + 2] = static_cast<int32_t>(msgs[i].msg_hdr.msg_controllen);
+    out[4 * i + 3] = msgs[i].msg_hdr.msg_flags;
+  }
+  return Napi::Number::New(env, got);
+}
+
 // Readiness through a uv_poll_t on Node's own loop: no thread, no busy polling.
 // The Poll is freed once both the handle is closed and the JS handle object is collected.
 struct Poll {
@@ -482,6 +538,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sendto", Napi::Function::New(env, Sendto, "sendto"));
   exports.Set("recvmsg", Napi::Function::New(env, Recvmsg, "recvmsg"));
   exports.Set("recvmsgInto", Napi::Function::New(env, RecvmsgInto, "recvmsgInto"));
+  exports.Set("recvmmsgInto", Napi::Function::New(env, RecvmmsgInto, "recvmmsgInto"));
   exports.Set("poll", Napi::Function::New(env, PollStart, "poll"));
   exports.Set("timerfdCreate", Napi::Function::New(env, TimerfdCreate, "timerfdCreate"));
   exports.Set("timerfdSet", Napi::Function::New(env, TimerfdSet, "timerfdSet"));

@@ -32,7 +32,8 @@ import {
   isIPv6LinkLocal,
 } from '../../net/address.js';
 import { findControlMessage } from '../../net/cmsg.js';
-import { DatagramReceiver, type DatagramHandler } from '../../net/datagram-receiver.js';
+import type { DatagramHandler } from '../../net/datagram-receiver.js';
+import { DatagramBatchReceiver } from '../../net/datagram-batch-receiver.js';
 import { sockaddrIn, sockaddrIn6 } from '../../net/sockaddr.js';
 import {
   IP_ADD_MEMBERSHIP,
@@ -166,7 +167,8 @@ export class VrrpSocket {
   private readonly onPacket: VrrpSocketOptions['onPacket'];
   private readonly onError: VrrpSocketOptions['onError'];
   private readonly poller: PollHandle;
-  private readonly rx = new DatagramReceiver(RECEIVE_BUFFER, CONTROL_BUFFER);
+  /** recvmmsg: a burst of adverts (a master's instances due together) in one syscall. */
+  private readonly rx = new DatagramBatchReceiver(RECEIVE_BUFFER, CONTROL_BUFFER);
   /** What the receive loop does with each packet (made once: nothing allocated per packet). */
   private readonly handler: DatagramHandler = {
     isOpen: () => !this.isClosed,
