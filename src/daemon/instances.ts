@@ -70,11 +70,12 @@ export class Instances {
   constructor(private readonly deps: InstancesDeps) {
     this.pool = new SocketPool(deps.sockets, deps.log, (key, payload, meta) => this.onPacket(key, payload, meta));
     this.node = new VrrpNode({
-      send: (name, payload, dst) => {
+      send: (name, payload, dst, soon) => {
         const rt = this.runtimes.get(name);
         if (!rt) return;
         rt.pipeline.beforeAdvert();
-        rt.channel.send(payload, dst);
+        if (soon === true && rt.channel.sendSoon) rt.channel.sendSoon(payload, dst);
+        else rt.channel.send(payload, dst);
       },
       perform: (name, actions, now) => this.runtimes.get(name)?.instance.perform(actions, now),
       rejected: (name, _channel, reason, detail, src) => {

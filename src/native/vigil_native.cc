@@ -154,6 +154,52 @@ Napi::Value Sendto(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
+// sendmmsgTo(fd, payloads: Uint8Array[], sockaddrs: Uint8Array[], start, end) -> count:
+// payloads[start..end) to sockaddrs[start..end) in one sendmmsg(2) (at most 64 per call),
+// in order. Returns how many went out; throws (errno) only when the first of them failed,
+// so the caller retries from start + count and meets a later error on its own.
+Napi::Value SendmmsgTo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  constexpr int kMaxBatch = 64;
+  int fd, start, end;
+  if (!IntArg(info, 0, &fd) || info.Length() < 5 || !info[1].IsArray() || !info[2].IsArray() || !IntArg(info, 3, &start) ||
+      !IntArg(info, 4, &end) || start < 0 || end < start) {
+    return ThrowType(env, "sendmmsgTo(fd, payloads, sockaddrs, start, end): arrays of Buffers and a range expected");
+  }
+  Napi::Array payloads = info[1].As<Napi::Array>();
+  Napi::Array addrs = info[2].As<Napi::Array>();
+  if (static_cast<uint32_t>(end) > payloads.Length() || static_cast<uint32_t>(end) > addrs.Length()) {
+    return ThrowType(env, "sendmmsgTo: the range is past the arrays");
+  }
+  int n = end - start;
+  if (n > kMaxBatch) n = kMaxBatch;
+  if (n == 0) return Napi::Number::New(env, 0);
+  mmsghdr msgs[kMaxBatch];
+  iovec iov[kMaxBatch];
+  for (int i = 0; i < n; i++) {
+    Napi::Value p = payloads[static_cast<uint32_t>(start + i)];
+    Napi::Value a = addrs[static_cast<uint32_t>(start + i)];
+    if (!p.IsTypedArray() || p.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !a.IsTypedArray() ||
+        a.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      return ThrowType(env, "sendmmsgTo: payloads and sockaddrs must be Buffers");
+    }
+    Napi::Uint8Array pb = p.As<Napi::Uint8Array>();
+    Napi::Uint8Array ab = a.As<Napi::Uint8Array>();
+    iov[i] = iovec{pb.Data(), pb.ElementLength()};
+    msgs[i] = mmsghdr{};
+    msgs[i].msg_hdr.msg_name = ab.Data();
+    msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(ab.ElementLength());
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  int sent;
+  do {
+    sent = sendmmsg(fd, msgs, static_cast<unsigned int>(n), MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) return ThrowErrno(env, "sendmmsg", errno);
+  return Napi::Number::New(env, sent);
+}
+
 // One recvmsg(2) with MSG_DONTWAIT; returns the byte count or -1 with errno set.
 ssize_t ReceiveOnce(int fd, uint8_t* data, size_t dataLength, uint8_t* from, size_t fromLength, uint8_t* control,
                     size_t controlLength, msghdr* msg) {
@@ -536,6 +582,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setsockopt", Napi::Function::New(env, Setsockopt, "setsockopt"));
   exports.Set("getsockoptInt", Napi::Function::New(env, GetsockoptInt, "getsockoptInt"));
   exports.Set("sendto", Napi::Function::New(env, Sendto, "sendto"));
+  exports.Set("sendmmsgTo", Napi::Function::New(env, SendmmsgTo, "sendmmsgTo"));
   exports.Set("recvmsg", Napi::Function::New(env, Recvmsg, "recvmsg"));
   exports.Set("recvmsgInto", Napi::Function::New(env, RecvmsgInto, "recvmsgInto"));
   exports.Set("recvmmsgInto", Napi::Function::New(env, RecvmmsgInto, "recvmmsgInto"));
