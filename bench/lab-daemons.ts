@@ -25,11 +25,17 @@ export interface InstanceSpec {
   readonly intervalMs: number;
   /** "address/prefix" */
   readonly vips: readonly string[];
+  /** eth0 when not given (a VLAN interface for more than 255 VRIDs). */
+  readonly interface?: string;
 }
+
+
 
 export interface DaemonOptions {
   /** vigil only: global.realtime_priority (SCHED_RR). */
   readonly realtimePriority?: number;
+  /** vigil only: more keys for every instance (4-space indented YAML lines). */
+  readonly vigilInstanceExtra?: string;
 }
 
 /** vigil or keepalived in the lab: state per instance, PIDs, crash, graceful stop. */
@@ -41,11 +47,11 @@ export const BENCH_CAPTURE: CaptureOptions = { snaplen: 128, bufferKiB: 8192 };
 /** Starts `kind` on `host` with these instances; resolves once every instance has a state. */
 export async function startDaemon(kind: DaemonKind, lab: Lab, host: string, specs: readonly InstanceSpec[], options: DaemonOptions = {}): Promise<BenchDaemon> {
   if (kind === 'vigil') {
-    let yaml = configYaml(...specs.map((s) => instanceYaml({ name: s.name, vrid: s.vrid, priority: s.priority, interval: `${s.intervalMs}ms`, vips: s.vips })));
+    let yaml = configYaml(...specs.map((s) => instanceYaml({ name: s.name, vrid: s.vrid, priority: s.priority, interval: `${s.intervalMs}ms`, vips: s.vips, ...(s.interface ? { interface: s.interface } : {}), ...(options.vigilInstanceExtra ? { extra: options.vigilInstanceExtra } : {}) })));
     if (options.realtimePriority) yaml = `global:\n  realtime_priority: ${options.realtimePriority}\n${yaml}`;
     return VigilProcess.start(lab, host, yaml);
   }
-  const k = await Keepalived.start(lab, host, keepalivedConf(`bench_${host}`, ...specs.map((s) => ({ name: s.name, vrid: s.vrid, priority: s.priority, version: 3 as const, advertInt: s.intervalMs / 1000, vips: s.vips }))));
+  const k = await Keepalived.start(lab, host, keepalivedConf(`bench_${host}`, ...specs.map((s) => ({ name: s.name, vrid: s.vrid, priority: s.priority, version: 3 as const, advertInt: s.intervalMs / 1000, vips: s.vips, ...(s.interface ? { interface: s.interface } : {}) }))));
   try {
     await until(() => k.exited || k.count('backup') + k.count('master') + k.count('fault') >= specs.length, () => `keepalived on ${host} to start its instances`, 15000, 5);
     if (k.exited) throw new Error(`keepalived on ${host} exited: ${k.output}`);

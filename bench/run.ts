@@ -8,6 +8,8 @@
  *   VIGIL_BENCH_GAP_SECONDS   window of the advert-gap measure (default 20; the target is 120; 0 skips)
  *   VIGIL_BENCH_RES_SECONDS   window of the resource measure (default 10)
  *   VIGIL_BENCH_RES_INTERVAL  advert interval of the resource measure in ms (default 100)
+ *   VIGIL_BENCH_RES_COUNTS    instance counts of the resource measure (default 1,50,200; 1000 is the large row)
+ *   VIGIL_BENCH_RES_RUNS      runs per count of the resource measure, vigil and keepalived alternating (default 1)
  *   VIGIL_BENCH_INTERVALS     failover intervals in ms (default 1000,100,10)
  *   VIGIL_BENCH_SECTIONS      any of core,timers,failover,resources,memory,quorum,web,notify,corosync,monitor (default core,timers,failover,resources,memory)
  *   VIGIL_BENCH_NOTIFY_SECONDS  window of the notify advert-gap measure (bench/notify.ts; default 10; 0 skips)
@@ -71,7 +73,8 @@ async function main(): Promise<void> {
   }
   if (sections.has('resources')) {
     await runResourceBench({
-      counts: [1, 50, 200],
+      counts: (process.env['VIGIL_BENCH_RES_COUNTS'] ?? '1,50,200').split(',').map((x) => Number(x.trim())),
+      runs: Math.max(1, Math.round(envNumber('VIGIL_BENCH_RES_RUNS', 1))),
       kinds,
       intervalMs: envNumber('VIGIL_BENCH_RES_INTERVAL', 100),
       seconds: envNumber('VIGIL_BENCH_RES_SECONDS', 10),

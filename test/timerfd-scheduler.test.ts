@@ -191,3 +191,61 @@ test('timerfd scheduler: the timers the callbacks of one wake-up set are armed o
     addon.timerfdSet = original;
   }
 });
+
+test('timerfd scheduler: an entry whose `from` has come fires in the wake-up of an earlier deadline; none fires before its from, nor wakes the loop before its deadline', { skip }, async () => {
+  const s = new TimerfdScheduler();
+  const order: string[] = [];
+  const times = new Map<string, number>();
+  const t0 = monotonicMs() + 20;
+  const record = (name: string) => (now: number): void => {
+    order.push(name);
+    times.set(name, now);
+  };
+  // a wakes the loop; b (due 0.4 ms later, may fire 0.5 ms early) goes with it; c (no
+  // `from`) only at its deadline; d (may fire 0.5 ms early, nothing else near) at its deadline.
+  s.set({ name: 'a' }, t0, (now) => {
+    record('a')(now);
+    queueMicrotask(() => order.push('end of a’s wake-up'));
+  });
+  s.set({ name: 'b' }, t0 + 0.4, record('b'), t0 - 0.1);
+  s.set({ name: 'c' }, t0 + 0.5, record('c'));
+  s.set({ name: 'd' }, t0 + 10, record('d'), t0 + 9.5);
+  await until(() => times.has('d'), () => `fired: ${order.join(', ')}`, 5000, 5);
+  s.close();
+  assert.ok(order.indexOf('b') < order.indexOf('end of a’s wake-up'), `b did not fire in a's wake-up: ${order.join(', ')}`);
+  assert.ok((times.get('b') as number) >= t0 - 0.1, 'b fired before its from');
+  assert.ok((times.get('c') as number) >= t0 + 0.5, `c (no from) fired ${t0 + 0.5 - (times.get('c') as number)} ms early`);
+  assert.ok((times.get('d') as number) >= t0 + 10, `d woke the loop ${t0 + 10 - (times.get('d') as number)} ms before its deadline`);
+});
+
+test('timerfd scheduler: a deadline moved later leaves the timerfd armed (no timerfd_settime), and still fires once at its new deadline, not before', { skip }, async () => {
+  const addon = native();
+  const original = addon.timerfdSet;
+  let arms = 0;
+  addon.timerfdSet = (fd, deadline) => {
+    arms++;
+    original.call(addon, fd, deadline);
+  };
+  const s = new TimerfdScheduler();
+  try {
+    const key = {};
+    const t0 = monotonicMs();
+    const fired: number[] = [];
+    s.set(key, t0 + 20, (now) => fired.push(now));
+    // A backup's Master_Down_Timer, pushed back by each advert received.
+    for (let i = 1; i <= 100; i++) s.set(key, t0 + 20 + i * 0.5, (now) => fired.push(now));
+    assert.equal(arms, 1, `timerfd_settime ${arms} times for a deadline only moved later`);
+    // Moved earlier than armed: armed again at once.
+    const other = {};
+    s.set(other, t0 + 10, () => undefined);
+    assert.equal(arms, 2);
+    s.set(other, undefined, () => undefined);
+    await until(() => fired.length > 0, 'the moved deadline to fire', 5000, 5);
+    await sleep(20);
+    assert.equal(fired.length, 1);
+    assert.ok((fired[0] as number) >= t0 + 70, `fired ${t0 + 70 - (fired[0] as number)} ms before its deadline`);
+  } finally {
+    s.close();
+    addon.timerfdSet = original;
+  }
+});

@@ -212,6 +212,37 @@ test('transport: VRRP and Ethernet frames between namespaces', { skip }, async (
         assert.ok(a4.socket.counters.sent >= 2);
       });
 
+      await t.test('sendSoon: adverts queued in one callback leave in one sendmmsg at its end, in order, before a later send()', async () => {
+        const n = native();
+        const original = n.sendmmsgTo;
+        let calls = 0;
+        n.sendmmsgTo = (...args) => {
+          calls++;
+          return original.apply(n, args);
+        };
+        try {
+          const payloads = Array.from({ length: 20 }, (_, i) => encodeAdvert(advert('ipv4', 60 + i), { src: a4.socket.source, dst: VRRP_IPV4_GROUP }));
+          const failures: string[] = [];
+          const sentBefore = a4.socket.counters.sent;
+          for (const p of payloads.slice(0, 10)) a4.socket.sendSoon(p, VRRP_IPV4_GROUP, (d, e) => failures.push(`${d.text}: ${e.message}`));
+          assert.equal(calls, 0, 'sent inside sendSoon, not at the end of the callback');
+          await Promise.resolve();
+          assert.equal(calls, 1, 'ten adverts queued together: one sendmmsg');
+          assert.equal(a4.socket.counters.sent, sentBefore + 10);
+          // Queued, then an immediate send(): the queue goes first, in order.
+          for (const p of payloads.slice(10, 19)) a4.socket.sendSoon(p, VRRP_IPV4_GROUP, (d, e) => failures.push(`${d.text}: ${e.message}`));
+          a4.socket.send(payloads[19] as Uint8Array, VRRP_IPV4_GROUP);
+          assert.equal(calls, 2);
+          const vrids = Array.from({ length: 20 }, (_, i) => 60 + i);
+          await b4.inbox.next((r) => r.payload[1] === 79);
+          const order = b4.inbox.items.map((r) => r.payload[1] as number).filter((v) => v >= 60 && v < 80);
+          assert.deepEqual(order, vrids);
+          assert.deepEqual(failures, []);
+        } finally {
+          n.sendmmsgTo = original;
+        }
+      });
+
       await t.test('unicast IPv4 and IPv6 between a and b', async () => {
         const ua4 = track(openVrrp(lab, 'a', { family: 'ipv4', source: v4(a.ipv4), mode: 'unicast', peers: [v4(b.ipv4)] }).socket);
         const ub4 = openVrrp(lab, 'b', { family: 'ipv4', source: v4(b.ipv4), mode: 'unicast', peers: [v4(a.ipv4)] });

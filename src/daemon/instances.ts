@@ -70,11 +70,12 @@ export class Instances {
   constructor(private readonly deps: InstancesDeps) {
     this.pool = new SocketPool(deps.sockets, deps.log, (key, payload, meta) => this.onPacket(key, payload, meta));
     this.node = new VrrpNode({
-      send: (name, payload, dst) => {
+      send: (name, payload, dst, soon) => {
         const rt = this.runtimes.get(name);
         if (!rt) return;
         rt.pipeline.beforeAdvert();
-        rt.channel.send(payload, dst);
+        if (soon === true && rt.channel.sendSoon) rt.channel.sendSoon(payload, dst);
+        else rt.channel.send(payload, dst);
       },
       perform: (name, actions, now) => this.runtimes.get(name)?.instance.perform(actions, now),
       rejected: (name, _channel, reason, detail, src) => {
@@ -82,11 +83,11 @@ export class Instances {
         if (name !== undefined) this.runtimes.get(name)?.instance.logRejection(reason, detail, src);
       },
       warned: (name, _reason, detail, src) => deps.log.log('warn', 'advert-address-list', { instance: name, src: src.text, detail }),
-      deadline: (name, at) => {
+      deadline: (name, at, from) => {
         // One key and one callback per instance, made once: this runs after every advert.
         let timer = this.timers.get(name);
         if (!timer) this.timers.set(name, (timer = { fire: (now: number) => this.onDeadline(name, now) }));
-        deps.scheduler.set(timer, at, timer.fire);
+        deps.scheduler.set(timer, at, timer.fire, from);
       },
       observed: (o) => deps.events.emit(o),
     });

@@ -65,6 +65,12 @@ export interface VrrpChannel {
   /** Never throws: a failed send is reported through the channel's onError. */
   send(payload: Uint8Array, dst: IpAddress): void;
   /**
+   * The same, at the end of the current callback with the others queued (one sendmmsg),
+   * for an advert whose buffer stays as it is (VrrpNode's `soon`). Optional: without it,
+   * send.
+   */
+  sendSoon?(payload: Uint8Array, dst: IpAddress): void;
+  /**
    * Hands what is already queued on the socket to the packet callback, synchronously
    * (non-blocking reads; returns the number read). Called before acting on an expired
    * Master_Down_Timer (instances.ts).

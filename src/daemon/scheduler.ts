@@ -20,22 +20,29 @@ function sleepSync(ms: number): void {
 const SLEEP_BELOW_MS = 1;
 
 export interface Scheduler {
-  /** Arms (or re-arms) the timer of `key` for `deadline` (monotonic ms); undefined cancels it. */
-  set(key: object, deadline: number | undefined, fire: (now: number) => void): void;
+  /**
+   * Arms (or re-arms) the timer of `key` for `deadline` (monotonic ms); undefined cancels
+   * it. `from` (default `deadline`, never later): the timer may also fire from then on
+   * when the scheduler wakes for another timer, so that timers due close together fire in
+   * one wake-up. The scheduler never wakes for a timer before its `deadline`, and never
+   * fires one before its `from` (the router's tickFrom: earlier than the deadline only for
+   * the Adver_Timer).
+   */
+  set(key: object, deadline: number | undefined, fire: (now: number) => void, from?: number): void;
   close(): void;
 }
 
 export class TimeoutScheduler implements Scheduler {
-  private readonly entries = new Map<object, { deadline: number; fire: (now: number) => void }>();
+  private readonly entries = new Map<object, { deadline: number; from: number; fire: (now: number) => void }>();
   private timer: NodeJS.Timeout | undefined;
   private armedFor: number | undefined;
   private closed = false;
 
   constructor(private readonly now: () => number = monotonicMs) {}
 
-  set(key: object, deadline: number | undefined, fire: (now: number) => void): void {
+  set(key: object, deadline: number | undefined, fire: (now: number) => void, from = deadline): void {
     if (deadline === undefined) this.entries.delete(key);
-    else this.entries.set(key, { deadline, fire });
+    else this.entries.set(key, { deadline, from: Math.min(from ?? deadline, deadline), fire });
     this.rearm();
   }
 
@@ -81,7 +88,7 @@ export class TimeoutScheduler implements Scheduler {
     }
     for (const [key, e] of [...this.entries]) {
       now = this.now();
-      if (e.deadline <= now && this.entries.get(key) === e) {
+      if (e.from <= now && this.entries.get(key) === e) {
         this.entries.delete(key);
         e.fire(now);
       }

@@ -192,6 +192,7 @@ export class SystemSockets implements SocketPorts {
       onPacket,
       onError: (problem) => onError(problemText(problem)),
     });
+    const sendFailed = (dst: IpAddress, e: unknown): void => onError(`send to ${dst.text}: ${errorText(e)}`);
     return {
       send(payload, dst) {
         try {
@@ -200,6 +201,13 @@ export class SystemSockets implements SocketPorts {
           // ENETUNREACH / ENETDOWN while the link is down: the state machine is told by
           // the link watcher; here it is only reported.
           onError(`send to ${dst.text}: ${errorText(e)}`);
+        }
+      },
+      sendSoon(payload, dst) {
+        try {
+          socket.sendSoon(payload, dst, sendFailed);
+        } catch (e) {
+          sendFailed(dst, e);
         }
       },
       drain: () => socket.drain(),

@@ -11,6 +11,16 @@
  *
  * The poll runs only while a deadline is armed, so an idle scheduler does not keep the
  * process alive (as an unarmed setTimeout would not).
+ *
+ * Wake-ups, the main cost of a timer here (a bare wake-up of Node's loop costs more CPU
+ * than the advert it sends): one wake-up fires every entry whose `from` has come (see
+ * Scheduler.set: the Adver_Timers due within ADVER_TIMER_EARLY_MS), so instances due
+ * together send together; and the timerfd is re-armed only when the earliest deadline
+ * moves earlier. When it moves later (a backup's Master_Down_Timer, pushed back by every
+ * advert received) the timerfd stays armed for the old time, whose wake-up finds nothing
+ * due and arms for the new earliest: one timerfd_settime per few intervals rather than
+ * one per advert received. A deadline is never missed: the timerfd is always armed at or
+ * before the earliest one.
  */
 import { native, type PollHandle } from '../native/index.js';
 import { monotonicMs } from './clock.js';
@@ -20,6 +30,8 @@ import { errorText } from '../base/error-text.js';
 interface Entry {
   key: object;
   deadline: number;
+  /** The entry may fire from then on when the loop wakes for another (≤ deadline). */
+  from: number;
   fire: (now: number) => void;
   /** Order of the last `set`: breaks ties between equal deadlines, first set first. */
   seq: number;
@@ -127,7 +139,7 @@ export class TimerfdScheduler implements Scheduler {
     this.fd = native().timerfdCreate();
   }
 
-  set(key: object, deadline: number | undefined, fire: (now: number) => void): void {
+  set(key: object, deadline: number | undefined, fire: (now: number) => void, from = deadline): void {
     if (this.closed) return;
     const e = this.entries.get(key);
     if (deadline === undefined) {
@@ -137,14 +149,16 @@ export class TimerfdScheduler implements Scheduler {
       }
     } else if (e) {
       e.deadline = deadline;
+      e.from = from !== undefined && from < deadline ? from : deadline;
       e.fire = fire;
       e.seq = this.seq++;
       this.heap.update(e);
     } else {
-      const created: Entry = this.spare ?? { key, deadline, fire, seq: 0, index: -1 };
+      const created: Entry = this.spare ?? { key, deadline, from: deadline, fire, seq: 0, index: -1 };
       this.spare = undefined;
       created.key = key;
       created.deadline = deadline;
+      created.from = from !== undefined && from < deadline ? from : deadline;
       created.fire = fire;
       created.seq = this.seq++;
       created.index = -1;
@@ -164,11 +178,15 @@ export class TimerfdScheduler implements Scheduler {
     native().close(this.fd);
   }
 
-  /** Arms the timerfd for the heap's earliest deadline, polling only while one is armed. */
+  /**
+   * Arms the timerfd for the heap's earliest deadline, polling only while one is armed;
+   * left armed for an earlier time than needed (see the header: its wake-up re-arms).
+   */
   private rearm(): void {
     if (this.closed) return;
     const next = this.heap.peek()?.deadline;
     if (next === this.armedFor) return;
+    if (next !== undefined && this.armedFor !== undefined && this.armedFor < next) return;
     this.armedFor = next;
     native().timerfdSet(this.fd, next ?? null);
     if (next === undefined) {
@@ -194,7 +212,9 @@ export class TimerfdScheduler implements Scheduler {
         const top = this.heap.peek();
         if (top === undefined || top.seq >= limit) break;
         const now = monotonicMs();
-        if (top.deadline > now) break;
+        // The heap is in deadline order; an entry not yet fireable stops the pass (one
+        // behind it that could fire early fires at the next wake-up, still not late).
+        if (top.from > now) break;
         this.entries.delete(top.key);
         this.heap.remove(top);
         const fire = top.fire;

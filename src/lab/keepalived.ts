@@ -29,6 +29,8 @@ export interface KeepalivedInstance {
   /** The initial state keepalived is told: BACKUP when not given (MASTER cancels nopreempt in keepalived). */
   readonly state?: 'MASTER' | 'BACKUP';
   readonly nopreempt?: boolean;
+  /** eth0 when not given. */
+  readonly interface?: string;
 }
 
 /** A keepalived.conf with these vrrp_instances; vrrp_strict stays off (its default). */
@@ -36,7 +38,7 @@ export function keepalivedConf(routerId: string, ...instances: readonly Keepaliv
   const instance = (i: KeepalivedInstance): string[] => [
     `vrrp_instance ${i.name ?? 'VI_1'} {`,
     `  state ${i.state ?? 'BACKUP'}`,
-    '  interface eth0',
+    `  interface ${i.interface ?? 'eth0'}`,
     `  virtual_router_id ${i.vrid}`,
     `  priority ${i.priority}`,
     ...(i.nopreempt === true ? ['  nopreempt'] : []),

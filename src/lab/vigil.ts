@@ -296,10 +296,12 @@ export function instanceYaml(fields: {
   readonly interval?: string;
   readonly vips: readonly string[];
   readonly extra?: string;
+  /** eth0 when not given. */
+  readonly interface?: string;
 }): string {
   return [
     `  - name: ${fields.name ?? 'gw'}`,
-    '    interface: eth0',
+    `    interface: ${fields.interface ?? 'eth0'}`,
     `    vrid: ${fields.vrid}`,
     `    priority: ${fields.priority}`,
     `    advert_interval: ${fields.interval ?? '100ms'}`,

@@ -51,6 +51,18 @@ export interface NativeBinding {
    */
   recvmsgInto(fd: number, data: Uint8Array, from: Uint8Array, control: Uint8Array, out: Int32Array): boolean;
   /**
+   * sendmmsg(2): `payloads[start..end)` to `sockaddrs[start..end)` (at most 64) in one call,
+   * in order. Returns how many went out; throws only when the first of them failed.
+   */
+  sendmmsgTo(fd: number, payloads: readonly Uint8Array[], sockaddrs: readonly Uint8Array[], start: number, end: number): number;
+  /**
+   * recvmmsg(2) with MSG_DONTWAIT: up to `out.length / 4` (at most 64) datagrams in one
+   * call, the i-th into the i-th slot of `data`, `from` and `control` (slot sizes given),
+   * its [data length, from length, control length, msg_flags] at `out[4 * i]`. Returns
+   * how many were read; 0 when none is pending.
+   */
+  recvmmsgInto(fd: number, data: Uint8Array, dataSlot: number, from: Uint8Array, fromSlot: number, control: Uint8Array, controlSlot: number, out: Int32Array): number;
+  /**
    * Calls `callback()` on Node's loop whenever `fd` is readable (uv_poll_t, level-triggered).
    * A pending socket error (EPOLLERR: a netlink ENOBUFS, an ICMP error) is read with SO_ERROR
    * and passed as `callback(error)`, and polling goes on; `error.code === 'EBADF'` means the

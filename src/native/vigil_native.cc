@@ -158,6 +158,52 @@ Napi::Value Sendto(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
+// sendmmsgTo(fd, payloads: Uint8Array[], sockaddrs: Uint8Array[], start, end) -> count:
+// payloads[start..end) to sockaddrs[start..end) in one sendmmsg(2) (at most 64 per call),
+// in order. Returns how many went out; throws (errno) only when the first of them failed,
+// so the caller retries from start + count and meets a later error on its own.
+Napi::Value SendmmsgTo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  constexpr int kMaxBatch = 64;
+  int fd, start, end;
+  if (!IntArg(info, 0, &fd) || info.Length() < 5 || !info[1].IsArray() || !info[2].IsArray() || !IntArg(info, 3, &start) ||
+      !IntArg(info, 4, &end) || start < 0 || end < start) {
+    return ThrowType(env, "sendmmsgTo(fd, payloads, sockaddrs, start, end): arrays of Buffers and a range expected");
+  }
+  Napi::Array payloads = info[1].As<Napi::Array>();
+  Napi::Array addrs = info[2].As<Napi::Array>();
+  if (static_cast<uint32_t>(end) > payloads.Length() || static_cast<uint32_t>(end) > addrs.Length()) {
+    return ThrowType(env, "sendmmsgTo: the range is past the arrays");
+  }
+  int n = end - start;
+  if (n > kMaxBatch) n = kMaxBatch;
+  if (n == 0) return Napi::Number::New(env, 0);
+  mmsghdr msgs[kMaxBatch];
+  iovec iov[kMaxBatch];
+  for (int i = 0; i < n; i++) {
+    Napi::Value p = payloads[static_cast<uint32_t>(start + i)];
+    Napi::Value a = addrs[static_cast<uint32_t>(start + i)];
+    if (!p.IsTypedArray() || p.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || !a.IsTypedArray() ||
+        a.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      return ThrowType(env, "sendmmsgTo: payloads and sockaddrs must be Buffers");
+    }
+    Napi::Uint8Array pb = p.As<Napi::Uint8Array>();
+    Napi::Uint8Array ab = a.As<Napi::Uint8Array>();
+    iov[i] = iovec{pb.Data(), pb.ElementLength()};
+    msgs[i] = mmsghdr{};
+    msgs[i].msg_hdr.msg_name = ab.Data();
+    msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(ab.ElementLength());
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  int sent;
+  do {
+    sent = sendmmsg(fd, msgs, static_cast<unsigned int>(n), MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) return ThrowErrno(env, "sendmmsg", errno);
+  return Napi::Number::New(env, sent);
+}
+
 // One recvmsg(2) with MSG_DONTWAIT; returns the byte count or -1 with errno set.
 ssize_t ReceiveOnce(int fd, uint8_t* data, size_t dataLength, uint8_t* from, size_t fromLength, uint8_t* control,
                     size_t controlLength, msghdr* msg) {
@@ -230,6 +276,62 @@ Napi::Value RecvmsgInto(const Napi::CallbackInfo& info) {
   out[2] = static_cast<int32_t>(msg.msg_controllen);
   out[3] = msg.msg_flags;
   return Napi::Boolean::New(env, true);
+}
+
+// recvmmsgInto(fd, data, dataSlot, from, fromSlot, control, controlSlot, out: Int32Array(4 * n))
+// -> count: up to n = out.length / 4 datagrams in one recvmmsg(2) with MSG_DONTWAIT, the
+// i-th into data[i * dataSlot ...], from[i * fromSlot ...], control[i * controlSlot ...],
+// its [dataLength, fromLength, controlLength, flags] at out[4 * i ...]. 0 when nothing is
+// pending. The batch form of recvmsgInto: one syscall and one call from JS for a burst.
+Napi::Value RecvmmsgInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  constexpr size_t kMaxBatch = 64;
+  int fd, dataSlot, fromSlot, controlSlot;
+  uint8_t *data, *from, *control;
+  size_t dataLength, fromLength, controlLength;
+  if (!IntArg(info, 0, &fd) || !BytesArg(info, 1, &data, &dataLength) || !IntArg(info, 2, &dataSlot) ||
+      !BytesArg(info, 3, &from, &fromLength) || !IntArg(info, 4, &fromSlot) ||
+      !BytesArg(info, 5, &control, &controlLength) || !IntArg(info, 6, &controlSlot) || info.Length() < 8 ||
+      !info[7].IsTypedArray() || info[7].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      dataSlot <= 0 || fromSlot < 0 || controlSlot < 0) {
+    return ThrowType(env, "recvmmsgInto(fd, data, dataSlot, from, fromSlot, control, controlSlot, out): Buffers, slot sizes and an Int32Array expected");
+  }
+  Napi::Int32Array outArray = info[7].As<Napi::Int32Array>();
+  size_t n = outArray.ElementLength() / 4;
+  if (n > kMaxBatch) n = kMaxBatch;
+  if (n * static_cast<size_t>(dataSlot) > dataLength || n * static_cast<size_t>(fromSlot) > fromLength ||
+      n * static_cast<size_t>(controlSlot) > controlLength) {
+    return ThrowType(env, "recvmmsgInto: the buffers are shorter than out.length / 4 slots");
+  }
+  if (n == 0) return Napi::Number::New(env, 0);
+  mmsghdr msgs[kMaxBatch];
+  iovec iov[kMaxBatch];
+  for (size_t i = 0; i < n; i++) {
+    iov[i] = iovec{data + i * dataSlot, static_cast<size_t>(dataSlot)};
+    msgs[i] = mmsghdr{};
+    msgs[i].msg_hdr.msg_name = fromSlot > 0 ? from + i * fromSlot : nullptr;
+    msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(fromSlot);
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_control = controlSlot > 0 ? control + i * controlSlot : nullptr;
+    msgs[i].msg_hdr.msg_controllen = static_cast<size_t>(controlSlot);
+  }
+  int got;
+  do {
+    got = recvmmsg(fd, msgs, static_cast<unsigned int>(n), MSG_DONTWAIT, nullptr);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, 0);
+    return ThrowErrno(env, "recvmmsg", errno);
+  }
+  int32_t* out = outArray.Data();
+  for (int i = 0; i < got; i++) {
+    out[4 * i] = static_cast<int32_t>(msgs[i].msg_len);
+    out[4 * i + 1] = static_cast<int32_t>(msgs[i].msg_hdr.msg_namelen);
+    out[4 * i + 2] = static_cast<int32_t>(msgs[i].msg_hdr.msg_controllen);
+    out[4 * i + 3] = msgs[i].msg_hdr.msg_flags;
+  }
+  return Napi::Number::New(env, got);
 }
 
 // Readiness through a uv_poll_t on Node's own loop: no thread, no busy polling.
@@ -495,8 +597,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setsockopt", Napi::Function::New(env, Setsockopt, "setsockopt"));
   exports.Set("getsockoptInt", Napi::Function::New(env, GetsockoptInt, "getsockoptInt"));
   exports.Set("sendto", Napi::Function::New(env, Sendto, "sendto"));
+  exports.Set("sendmmsgTo", Napi::Function::New(env, SendmmsgTo, "sendmmsgTo"));
   exports.Set("recvmsg", Napi::Function::New(env, Recvmsg, "recvmsg"));
   exports.Set("recvmsgInto", Napi::Function::New(env, RecvmsgInto, "recvmsgInto"));
+  exports.Set("recvmmsgInto", Napi::Function::New(env, RecvmmsgInto, "recvmmsgInto"));
   exports.Set("poll", Napi::Function::New(env, PollStart, "poll"));
   exports.Set("timerfdCreate", Napi::Function::New(env, TimerfdCreate, "timerfdCreate"));
   exports.Set("timerfdSet", Napi::Function::New(env, TimerfdSet, "timerfdSet"));

@@ -40,16 +40,25 @@ export type NodeObservation =
   | { readonly kind: 'group-state'; readonly group: string; readonly from: RouterState; readonly to: RouterState; readonly instances: readonly string[] };
 
 export interface NodeOutput {
-  /** An encoded advert of `instance` for `dst` (the transport adds the IP header, TTL 255); the buffer is reused after the call. */
-  send(instance: string, payload: Uint8Array, dst: IpAddress): void;
+  /**
+   * An encoded advert of `instance` for `dst` (the transport adds the IP header, TTL 255);
+   * the buffer is reused after the call unless `soon`. `soon`: the advert of a tick that
+   * does nothing else (the Adver_Timer alone, RFC 5798 §6.4.3 (625)), in a buffer that
+   * stays as it is: it may go out with the others of this wake-up at the end of it. Any
+   * other advert (on becoming master, §6.4.2 (375): "before anything else") goes at once.
+   */
+  send(instance: string, payload: Uint8Array, dst: IpAddress, soon?: boolean): void;
   /** The router's actions of one step, adverts already sent (RFC 5798 §6.4.2 (375): the advert before anything else). */
   perform(instance: string, actions: readonly RouterAction[], now: number): void;
   /** A packet dropped by the codec or the receive checks; `instance` undefined when no VRID matched. */
   rejected(instance: string | undefined, channel: string, reason: RejectReason, detail: string, src: IpAddress): void;
   /** An advert accepted with a warning (address list mismatch, logged and counted). */
   warned(instance: string, reason: RejectReason, detail: string, src: IpAddress): void;
-  /** The instance's next timer deadline (undefined: none). */
-  deadline(instance: string, at: number | undefined): void;
+  /**
+   * The instance's next timer deadline (undefined: none), and `from`, the earliest time the
+   * tick may be delivered (VirtualRouter.tickFrom: before `at` only for the Adver_Timer).
+   */
+  deadline(instance: string, at: number | undefined, from?: number): void;
   observed(observation: NodeObservation): void;
 }
 
@@ -249,7 +258,7 @@ export class VrrpNode {
         this.output.observed({ kind: 'group-state', group: group.name, from: groupBefore, to: after, instances: all.map((m) => m.config.name) });
       }
     }
-    for (const m of all) this.output.deadline(m.config.name, m.router.nextDeadline());
+    for (const m of all) this.output.deadline(m.config.name, m.router.nextDeadline(), m.router.tickFrom());
   }
 
   /**
@@ -263,20 +272,22 @@ export class VrrpNode {
     const from = router.effectivePriority;
     const actions = router.handle(event, now);
     if (actions.length > 0) {
+      // A tick whose one action is the advert: the Adver_Timer alone fired (sent with the others due in this wake-up).
+      const soon = event.type === 'tick' && actions.length === 1;
       // RFC 5798 §6.4.2 (375): on becoming master, send an ADVERTISEMENT before anything else.
       for (let i = 0; i < actions.length; i++) {
         const a = actions[i] as RouterAction;
-        if (a.type === 'send-advert') this.sendAdvert(member, a.priority, a.to);
+        if (a.type === 'send-advert') this.sendAdvert(member, a.priority, a.to, soon);
       }
       this.output.perform(name, actions, now);
     }
     if (from !== router.effectivePriority) {
       this.output.observed({ kind: 'priority-changed', instance: name, from, to: router.effectivePriority, basePriority: member.config.router.priority });
     }
-    this.output.deadline(name, router.nextDeadline());
+    this.output.deadline(name, router.nextDeadline(), router.tickFrom());
   }
 
-  private sendAdvert(member: Member, priority: Priority, to: IpAddress | undefined): void {
+  private sendAdvert(member: Member, priority: Priority, to: IpAddress | undefined, soon = false): void {
     if (to !== undefined) {
       // To one router (a step-down repeat: rare, so encoded on the spot). The checksum's
       // pseudo-header names that destination (RFC 5798 §5.2.8).
@@ -287,7 +298,8 @@ export class VrrpNode {
     }
     const adverts = this.advertsOf(member, priority);
     const destinations = member.config.destinations;
-    for (let i = 0; i < destinations.length; i++) this.output.send(member.config.name, adverts[i] as Uint8Array, destinations[i] as IpAddress);
+    // The prebuilt adverts stay as they are (a priority change builds new buffers): they may be sent `soon`.
+    for (let i = 0; i < destinations.length; i++) this.output.send(member.config.name, adverts[i] as Uint8Array, destinations[i] as IpAddress, soon);
   }
 
   private decodeOptionsOf(config: NodeInstanceConfig): DecodeOptions {

@@ -14,7 +14,7 @@
 import { compareAddresses, sameAddress, type IpAddress } from '../net/address.js';
 import { advertIntervalCs, type Advert } from './codec.js';
 import { effectivePriority, faultingTrackers, type TrackedObject } from './priority.js';
-import { centisecondsToMs, masterDownIntervalMs, skewTimeMs } from './timers.js';
+import { ADVER_TIMER_EARLY_MS, centisecondsToMs, masterDownIntervalMs, skewTimeMs } from './timers.js';
 import {
   PRIORITY_OWNER,
   PRIORITY_STOP,
@@ -285,6 +285,18 @@ export class VirtualRouter {
   }
 
   /**
+   * The earliest time a `tick` may be delivered: nextDeadline(), or ADVER_TIMER_EARLY_MS
+   * before it when the earliest timer is the Adver_Timer (a tick from then on sends the
+   * advert; every other timer still fires only at its deadline). The caller's scheduler
+   * wakes at nextDeadline() and may deliver the tick earlier, from this time on, when it
+   * wakes for another timer anyway.
+   */
+  tickFrom(): number | undefined {
+    const due = this.nextDeadline();
+    return due !== undefined && due === this.adverAt ? due - ADVER_TIMER_EARLY_MS : due;
+  }
+
+  /**
    * Whether an advert's source is this router's own primary address: no other router can
    * send it (RFC 5798 §6.4.3's tie-break tells routers apart by that address), so it is
    * our own advert looped back, or forged (IPv6 has no martian-source check: a host on the
@@ -479,18 +491,24 @@ export class VirtualRouter {
     if (this.stepDownAdvertsLeft > 0) this.stepDownAdvertAt = due + this.advertisementIntervalMs();
   }
 
-  /** Whether a tick at `now` has only the Adver_Timer to fire (tick() would fire it, and nothing else). */
+  /**
+   * Whether a tick at `now` has only the Adver_Timer to fire: it is due, or due within
+   * ADVER_TIMER_EARLY_MS (see tickFrom), and no other timer is due.
+   */
   private onlyAdverTimerDue(now: number): boolean {
     const adver = this.adverAt;
-    if (adver === undefined || adver > now) return false;
+    if (adver === undefined || adver > now + ADVER_TIMER_EARLY_MS) return false;
     const other = earlier(earlier(this.masterDownAt, this.announceDelayAt), earlier(earlier(this.announceRefreshAt, this.lowerPriorityDelayAt), this.stepDownAdvertAt));
     return other === undefined || other > now;
   }
 
   private rearmAdver(due: number, now: number): void {
     const interval = this.advertisementIntervalMs();
-    // Keep the cadence anchored to the schedule; if we fell a whole interval behind, re-anchor.
-    this.adverAt = due + interval > now ? due + interval : now + interval;
+    // Fired early (ADVER_TIMER_EARLY_MS, together with other instances): RFC 5798 §6.4.3
+    // (625) "Reset the Adver_Timer to Advertisement_Interval" from now, so the instances
+    // fired together fall due together again. On time or late: keep the cadence anchored
+    // to the schedule; if we fell a whole interval behind, re-anchor.
+    this.adverAt = now < due ? now + interval : due + interval > now ? due + interval : now + interval;
   }
 
   // ---- transitions -----------------------------------------------------------------

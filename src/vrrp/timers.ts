@@ -22,3 +22,16 @@ export function skewTimeMs(version: VrrpVersion, priority: Priority, masterAdver
 export function masterDownIntervalMs(version: VrrpVersion, priority: Priority, masterAdverInterval: Centiseconds): number {
   return 3 * masterAdverInterval * 10 + skewTimeMs(version, priority, masterAdverInterval);
 }
+
+/**
+ * How much before its deadline the Adver_Timer may fire: the caller's scheduler fires the
+ * Adver_Timers that fall due within this window of a wake-up in that one wake-up (one
+ * timerfd expiry and one pass of the loop for a whole group of instances, rather than one
+ * each). An advert 0.5 ms early is harmless: a backup waits Master_Down_Interval, three
+ * intervals and Skew_Time (RFC 5798 §6.1), before it takes over, and RFC 5798 §6.4.3
+ * (625) "Reset the Adver_Timer to Advertisement_Interval" counts from the firing, so the
+ * instances fired together stay due together. No other timer ever fires early: above all
+ * not the Master_Down_Timer (§6.4.2 (365) "If the Master_Down_Timer fires"), an early
+ * firing of which would be a takeover before its time.
+ */
+export const ADVER_TIMER_EARLY_MS = 0.5;

@@ -24,14 +24,18 @@ export class VirtualClock {
   readonly now = (): number => this.nowMs;
 }
 
-/** The Scheduler interface on the virtual clock: `advance` fires what falls due, in deadline order. */
+/**
+ * The Scheduler interface on the virtual clock: `advance` fires what falls due, in deadline
+ * order; each wake-up (at the earliest deadline) also fires the entries whose `from` has
+ * come, as the TimerfdScheduler does.
+ */
 export class VirtualScheduler implements Scheduler {
-  private readonly entries = new Map<object, { deadline: number; fire: (now: number) => void }>();
+  private readonly entries = new Map<object, { deadline: number; from: number; fire: (now: number) => void }>();
   closed = false;
   constructor(private readonly clock: VirtualClock) {}
-  set(key: object, deadline: number | undefined, fire: (now: number) => void): void {
+  set(key: object, deadline: number | undefined, fire: (now: number) => void, from = deadline): void {
     if (deadline === undefined || this.closed) this.entries.delete(key);
-    else this.entries.set(key, { deadline, fire });
+    else this.entries.set(key, { deadline, from: Math.min(from ?? deadline, deadline), fire });
   }
   close(): void {
     this.closed = true;
@@ -48,8 +52,8 @@ export class VirtualScheduler implements Scheduler {
     const at = this.next();
     if (at === undefined) return false;
     if (at > this.clock.nowMs) this.clock.nowMs = at;
-    for (const [key, e] of [...this.entries]) {
-      if (e.deadline <= this.clock.nowMs && this.entries.get(key) === e) {
+    for (const [key, e] of [...this.entries].sort(([, x], [, y]) => x.deadline - y.deadline)) {
+      if (e.from <= this.clock.nowMs && this.entries.get(key) === e) {
         this.entries.delete(key);
         e.fire(this.clock.nowMs);
       }

@@ -32,7 +32,8 @@ import {
   isIPv6LinkLocal,
 } from '../../net/address.js';
 import { findControlMessage } from '../../net/cmsg.js';
-import { DatagramReceiver, type DatagramHandler } from '../../net/datagram-receiver.js';
+import type { DatagramHandler } from '../../net/datagram-receiver.js';
+import { DatagramBatchReceiver } from '../../net/datagram-batch-receiver.js';
 import { sockaddrIn, sockaddrIn6 } from '../../net/sockaddr.js';
 import {
   IP_ADD_MEMBERSHIP,
@@ -125,6 +126,8 @@ export interface VrrpSocketOptions {
   readonly tos?: number;
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** At most this many packets are read per readiness callback; the level-triggered poll calls again for the rest. */
 const RECEIVE_BUDGET = 256;
 /** At most this many packets are read by one drain() (a default receive buffer holds a few hundred adverts). */
@@ -166,7 +169,8 @@ export class VrrpSocket {
   private readonly onPacket: VrrpSocketOptions['onPacket'];
   private readonly onError: VrrpSocketOptions['onError'];
   private readonly poller: PollHandle;
-  private readonly rx = new DatagramReceiver(RECEIVE_BUFFER, CONTROL_BUFFER);
+  /** recvmmsg: a burst of adverts (a master's instances due together) in one syscall. */
+  private readonly rx = new DatagramBatchReceiver(RECEIVE_BUFFER, CONTROL_BUFFER);
   /** What the receive loop does with each packet (made once: nothing allocated per packet). */
   private readonly handler: DatagramHandler = {
     isOpen: () => !this.isClosed,
@@ -181,6 +185,16 @@ export class VrrpSocket {
   private readonly sockaddrs = new Map<string, Buffer>();
   private readonly count = { received: 0, malformed: 0, receiveErrors: 0, sent: 0 };
   private isClosed = false;
+  /** sendSoon's queue: the first `queued` entries of these arrays (kept, not reallocated, between bursts). */
+  private queued = 0;
+  private readonly outPayloads: Uint8Array[] = [];
+  private readonly outSockaddrs: Uint8Array[] = [];
+  private readonly outDestinations: IpAddress[] = [];
+  private onSendError: ((dst: IpAddress, error: Error) => void) | undefined;
+  /** The microtask that flushes sendSoon's queue (made once). */
+  private readonly flushLater = (): void => {
+    if (this.queued > 0 && !this.isClosed) this.flush();
+  };
 
   /** Opens, configures and starts receiving. Throws SyscallError (naming the interface) or a TypeError for bad options. */
   static open(options: VrrpSocketOptions): VrrpSocket {
@@ -268,17 +282,15 @@ export class VrrpSocket {
   }
 
   /**
-   * Sends one encoded VRRP message to `dst` (the group or a peer). Throws SyscallError
-   * (e.g. ENETUNREACH when the link is down, EAGAIN when the send queue is full).
+   * Sends one encoded VRRP message to `dst` (the group or a peer), after what sendSoon
+   * queued (the socket keeps their order). Throws SyscallError (e.g. ENETUNREACH when the
+   * link is down, EAGAIN when the send queue is full).
    */
   send(payload: Uint8Array, dst: IpAddress): void {
     if (this.isClosed) throw new Error(`VRRP socket on ${this.ifname} is closed`);
     if (dst.family !== this.family) throw new TypeError(`${dst.text} is not an ${this.family} address`);
-    let address = this.sockaddrs.get(dst.text);
-    if (!address) {
-      address = dst.family === 'ipv4' ? sockaddrIn(dst) : sockaddrIn6(dst, 0, this.ifindex);
-      if (this.sockaddrs.size < 64) this.sockaddrs.set(dst.text, address);
-    }
+    if (this.queued > 0) this.flush();
+    const address = this.sockaddrOf(dst);
     // No closure and no context string unless it fails: this runs for every advert.
     try {
       this.n.sendto(this.fd, payload, address);
@@ -288,9 +300,62 @@ export class VrrpSocket {
     this.count.sent++;
   }
 
-  /** Stops receiving and closes the socket (idempotent). */
+  /**
+   * Queues one encoded VRRP message for `dst`; what is queued goes out in one sendmmsg at
+   * the end of the current callback (a microtask), or before the next send() or close().
+   * For the adverts of a wake-up whose timers fell due together (ADVER_TIMER_EARLY_MS): a
+   * backup then receives them as one burst. `payload` must not change until then (the
+   * node's prebuilt adverts do not). A failed message is reported through onSendError.
+   */
+  sendSoon(payload: Uint8Array, dst: IpAddress, onSendError: (dst: IpAddress, error: Error) => void): void {
+    if (this.isClosed) throw new Error(`VRRP socket on ${this.ifname} is closed`);
+    if (dst.family !== this.family) throw new TypeError(`${dst.text} is not an ${this.family} address`);
+    const i = this.queued++;
+    this.outPayloads[i] = payload;
+    this.outSockaddrs[i] = this.sockaddrOf(dst);
+    this.outDestinations[i] = dst;
+    this.onSendError = onSendError;
+    if (i === 0) queueMicrotask(this.flushLater);
+  }
+
+  /** Sends what sendSoon queued, in order, sendmmsg by sendmmsg; a message that fails is reported and skipped. */
+  flush(): void {
+    const end = this.queued;
+    let i = 0;
+    while (i < end && !this.isClosed) {
+      let sent: number;
+      try {
+        sent = this.n.sendmmsgTo(this.fd, this.outPayloads, this.outSockaddrs, i, end);
+      } catch (e) {
+        // Only the first of the range failed (the ones before it went out): report it, go on after it.
+        const dst = this.outDestinations[i] as IpAddress;
+        this.onSendError?.(dst, toSyscallError(e, `${this.ifname} to ${dst.text}`) as Error);
+        i++;
+        continue;
+      }
+      if (sent <= 0) break; // sendmmsg sends at least one or fails; never spin
+      this.count.sent += sent;
+      i += sent;
+    }
+    this.queued = 0;
+    // The references go (the arrays keep their length: no allocation on the next burst).
+    this.outPayloads.fill(EMPTY, 0, end);
+    this.outSockaddrs.fill(EMPTY, 0, end);
+  }
+
+  private sockaddrOf(dst: IpAddress): Buffer {
+    let address = this.sockaddrs.get(dst.text);
+    if (!address) {
+      address = dst.family === 'ipv4' ? sockaddrIn(dst) : sockaddrIn6(dst, 0, this.ifindex);
+      if (this.sockaddrs.size < 64) this.sockaddrs.set(dst.text, address);
+    }
+    return address;
+  }
+
+  /** Stops receiving and closes the socket (idempotent), after sending what sendSoon queued. */
   close(): void {
     if (this.isClosed) return;
+    if (this.queued > 0) this.flush();
     this.isClosed = true;
     this.poller.stop();
     syscall(this.ifname, () => this.n.close(this.fd));
