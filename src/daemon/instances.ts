@@ -49,7 +49,9 @@ export const MAX_RECEIVE_LAG_MS = 5;
  * old ones only (the buffer filled and the newest were dropped); those show the master is
  * alive (issue 10 §1), so they must reset the timer to a deadline still ahead, as when
  * they are handled. The anchor is never before the advert's arrival, so the timer never
- * fires before Master_Down_Interval after it (no early takeover); without a timestamp
+ * fires before Master_Down_Interval after it (no early takeover; only a forward step of
+ * the realtime clock in the microseconds between the kernel's stamp and the read could
+ * move it earlier, by that step and at most MAX_RECEIVE_LAG_MS); without a timestamp
  * (the simulator, a kernel without one) the advert counts from `handledAt`.
  */
 export function advertReceiveTime(receivedAt: number | undefined, handledAt: number): number {
