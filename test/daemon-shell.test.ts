@@ -259,3 +259,62 @@ test('vigil status takes the last state change of each instance from the event s
   assert.match(formatStatus(status), new RegExp(`gw: backup -> master \\(master-down-timer: .*\\) at .*, event #${change.seq}`));
   await host.stop();
 });
+
+// RFC 5798 §6.4.2 (485)-(505): the Master_Down_Timer is reset when the ADVERTISEMENT is
+// received — when the kernel received it (its SO_TIMESTAMPNS, `receivedAt`), not when the
+// event loop got to it (instances.ts advertReceiveTime). 10 ms adverts, priority 100:
+// Master_Down_Interval 30 + 156 × 10 / 256 = 36.09375 ms, Skew_Time 6.09375 ms.
+const MASTER_DOWN_10MS = 30 + (156 * 10) / 256;
+const SKEW_10MS = (156 * 10) / 256;
+
+test('the Master_Down_Timer runs from the kernel receive time of the last advert, not from its handling', async () => {
+  const host = await started('advert_interval: 10ms');
+  assert.equal(stateOf(host), 'backup');
+  host.scheduler.advance(20);
+  // Received 0.4 ms before the loop handled it (the wake-up and the work before it).
+  const receivedAt = host.clock.nowMs - 0.4;
+  host.advertReceivedAt(receivedAt, '10.213.0.2', 51, 100, [VIP], 1);
+  assert.equal(host.scheduler.next(), receivedAt + MASTER_DOWN_10MS);
+  host.scheduler.advance(MASTER_DOWN_10MS - 0.4 - 0.01);
+  assert.equal(stateOf(host), 'backup', 'the timer fired before Master_Down_Interval after the advert arrived');
+  host.scheduler.advance(0.01);
+  assert.equal(stateOf(host), 'master', 'Master_Down_Interval after the arrival, the backup takes over');
+  assert.equal(host.sockets.adverts.at(-1)?.at, receivedAt + MASTER_DOWN_10MS, 'the advert leaves at the deadline');
+  await host.stop();
+});
+
+test('a priority-0 advert: Skew_Time runs from its kernel receive time', async () => {
+  const host = await started('advert_interval: 10ms');
+  host.scheduler.advance(20);
+  host.advertFrom('10.213.0.2', 51, 100, [VIP], 1);
+  host.scheduler.advance(5);
+  const receivedAt = host.clock.nowMs - 0.3;
+  host.advertReceivedAt(receivedAt, '10.213.0.2', 51, 0, [VIP], 1);
+  assert.equal(host.scheduler.next(), receivedAt + SKEW_10MS);
+  host.scheduler.advance(SKEW_10MS - 0.3);
+  assert.equal(stateOf(host), 'master');
+  assert.equal(host.sockets.adverts.at(-1)?.at, receivedAt + SKEW_10MS);
+  await host.stop();
+});
+
+test('receive times that cannot stand: queued long before the read (a stall) count from MAX_RECEIVE_LAG_MS before it, later than the read count from the read', async () => {
+  const { MAX_RECEIVE_LAG_MS } = await import('../src/daemon/instances.js');
+  const host = await started('advert_interval: 10ms');
+  host.scheduler.advance(20);
+  // Queued 200 ms ago (the process was stopped, the newer adverts were dropped by a full
+  // buffer): the master is alive, the timer must still be ahead once it is taken in.
+  const handledAt = host.clock.nowMs;
+  host.advertReceivedAt(handledAt - 200, '10.213.0.2', 51, 100, [VIP], 1);
+  assert.equal(host.scheduler.next(), handledAt - MAX_RECEIVE_LAG_MS + MASTER_DOWN_10MS);
+  assert.ok((host.scheduler.next() ?? 0) > handledAt + 20);
+  assert.equal(stateOf(host), 'backup');
+  // A stamp after the read (the realtime clock stepped back between the two): the read counts.
+  host.scheduler.advance(10);
+  host.advertReceivedAt(host.clock.nowMs + 50, '10.213.0.2', 51, 100, [VIP], 1);
+  assert.equal(host.scheduler.next(), host.clock.nowMs + MASTER_DOWN_10MS);
+  // Without a receive time (the simulator): the read counts, as before.
+  host.scheduler.advance(10);
+  host.advertFrom('10.213.0.2', 51, 100, [VIP], 1);
+  assert.equal(host.scheduler.next(), host.clock.nowMs + MASTER_DOWN_10MS);
+  await host.stop();
+});

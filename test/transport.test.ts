@@ -30,6 +30,7 @@ import type { Centiseconds, Priority, Vrid } from '../src/vrrp/types.js';
 import { inNetns, injectVrrp } from '../src/lab/inject.js';
 import { VRRP_IPV4_GROUP, VRRP_IPV6_GROUP } from '../src/vrrp/multicast.js';
 import { sleep } from '../src/lab/wait.js';
+import { monotonicMs } from '../src/daemon/clock.js';
 
 const available = labAvailable();
 const skip = available.ok ? false : available.reason;
@@ -197,6 +198,22 @@ test('transport: VRRP and Ethernet frames between namespaces', { skip }, async (
         assert.equal(frame.frame[14 + 7], 255);
         wire.socket.close();
         assert.deepEqual(b6.problems, []);
+      });
+
+      await t.test('receivedAt: the kernel receive time on the monotonic clock, not the time the loop read the packet', async () => {
+        for (const [tx, rx, vrid, group] of [[a4, b4, 61, VRRP_IPV4_GROUP], [a6, b6, 62, VRRP_IPV6_GROUP]] as const) {
+          const before = monotonicMs();
+          sendAdvert(tx.socket, vrid, group);
+          const sent = monotonicMs();
+          // The loop is held for 50 ms (a sleep, not a spin): b reads the packet after that.
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+          const got = await rx.inbox.next((r) => r.payload[1] === vrid);
+          const at = got.meta.receivedAt;
+          assert.ok(at !== undefined, `${tx.socket.family}: no receive time`);
+          // veth delivers within the sendto (softirq on this CPU); 5 ms of slack for a loaded machine.
+          assert.ok(at >= before - 0.05 && at <= sent + 5, `${tx.socket.family}: received at ${at}, sent between ${before} and ${sent}`);
+          assert.ok(monotonicMs() - at >= 50, `${tx.socket.family}: the receive time is the read's, not the kernel's`);
+        }
       });
 
       await t.test('a socket does not receive its own multicast adverts (loop off)', async () => {

@@ -10,7 +10,6 @@ import { vrrpGroup } from '../vrrp/multicast.js';
 import { vrrpVirtualMac } from '../net/mac.js';
 import { interfaceTrackerName } from '../config/router-config.js';
 import type { InstanceConfig, VigilConfig } from '../config/types.js';
-import type { PacketMeta } from '../vrrp/codec.js';
 import type { RouterConfig, RouterEvent } from '../vrrp/router.js';
 import { NodeError, VrrpNode } from '../vrrp/node.js';
 import { PRIORITY_OWNER } from '../vrrp/types.js';
@@ -22,13 +21,43 @@ import { DaemonError } from './errors.js';
 import { nodeInstanceConfig, VrrpInstance } from './instance.js';
 import { LinkTable } from './links.js';
 import type { Logger } from './logger.js';
-import type { FrameSender, LinkState, NetworkPorts, SocketPorts, VrrpChannel } from './ports.js';
+import type { ChannelPacketMeta, FrameSender, LinkState, NetworkPorts, SocketPorts, VrrpChannel } from './ports.js';
 import { instanceChange, type InstanceChange } from './reload.js';
 import type { Scheduler } from './scheduler.js';
 import { SocketPool } from './socket-pool.js';
 
 /** The tick every due timer delivers (one object, not one per advert). */
 const TICK: RouterEvent = { type: 'tick' };
+
+/**
+ * At most this long before it is handled may a packet's kernel receive time stand as the
+ * time it was received (advertReceiveTime). Well under the shortest Master_Down_Interval
+ * (3 × 10 ms + Skew_Time, RFC 5798 §6.1): an advert taken in after a stall still leaves
+ * its Master_Down_Timer running.
+ */
+export const MAX_RECEIVE_LAG_MS = 5;
+
+/**
+ * The time an advert counts as received, given to the router with it. RFC 5798 §6.4.2
+ * (485)-(505): "If an ADVERTISEMENT is received, then: ... Reset the Master_Down_Timer to
+ * Master_Down_Interval" — received by this host, which is when the kernel took it off the
+ * wire (SO_TIMESTAMPNS, `receivedAt`), not when the event loop got to it: the loop's
+ * wake-up and the work before it would otherwise push every takeover later by as much.
+ * Never later than `handledAt` (a realtime step backwards between the receive and the
+ * read), and never more than MAX_RECEIVE_LAG_MS earlier: a backup stopped for a while
+ * (SIGSTOP, a long GC pause, a starved CPU) finds its master's adverts queued, possibly
+ * old ones only (the buffer filled and the newest were dropped); those show the master is
+ * alive (issue 10 §1), so they must reset the timer to a deadline still ahead, as when
+ * they are handled. The anchor is never before the advert's arrival, so the timer never
+ * fires before Master_Down_Interval after it (no early takeover; only a forward step of
+ * the realtime clock in the microseconds between the kernel's stamp and the read could
+ * move it earlier, by that step and at most MAX_RECEIVE_LAG_MS); without a timestamp
+ * (the simulator, a kernel without one) the advert counts from `handledAt`.
+ */
+export function advertReceiveTime(receivedAt: number | undefined, handledAt: number): number {
+  if (receivedAt === undefined || !(receivedAt <= handledAt)) return handledAt;
+  return receivedAt > handledAt - MAX_RECEIVE_LAG_MS ? receivedAt : handledAt - MAX_RECEIVE_LAG_MS;
+}
 
 export interface Runtime {
   readonly instance: VrrpInstance;
@@ -130,8 +159,9 @@ export class Instances {
     this.node.dispatch(name, TICK, now);
   }
 
-  private onPacket(key: string, payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }): void {
-    this.node.receive(key, payload, meta, this.deps.clock());
+  /** A packet from socket `key`, with the time it was received (advertReceiveTime) as the router's clock reading. */
+  private onPacket(key: string, payload: Uint8Array, meta: ChannelPacketMeta): void {
+    this.node.receive(key, payload, meta, advertReceiveTime(meta.receivedAt, this.deps.clock()));
   }
 
   private async requireLink(name: string, what: string): Promise<LinkState> {

@@ -61,6 +61,13 @@ export interface VrrpChannelOptions {
   readonly multicast: boolean;
 }
 
+/** A received packet's metadata: what the codec checks, the ingress interface, the kernel's receive time. */
+export interface ChannelPacketMeta extends PacketMeta {
+  readonly ifindex: number;
+  /** When the kernel received it, on the daemon's monotonic clock (ms); absent when unknown (then the time it is handled counts). */
+  readonly receivedAt?: number | undefined;
+}
+
 export interface VrrpChannel {
   /** Never throws: a failed send is reported through the channel's onError. */
   send(payload: Uint8Array, dst: IpAddress): void;
@@ -88,7 +95,7 @@ export interface FrameSender {
 }
 
 export interface SocketPorts {
-  openVrrp(options: VrrpChannelOptions, onPacket: (payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }) => void, onError: (message: string) => void): VrrpChannel;
+  openVrrp(options: VrrpChannelOptions, onPacket: (payload: Uint8Array, meta: ChannelPacketMeta) => void, onError: (message: string) => void): VrrpChannel;
   openFrames(ifname: string): FrameSender;
 }
 

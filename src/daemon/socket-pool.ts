@@ -3,9 +3,8 @@
  * shared by the instances on it (the VRRP node tells them apart by VRID), opened by the
  * first instance and closed with the last.
  */
-import type { PacketMeta } from '../vrrp/codec.js';
 import type { Logger } from './logger.js';
-import type { SocketPorts, VrrpChannel, VrrpChannelOptions } from './ports.js';
+import type { ChannelPacketMeta, SocketPorts, VrrpChannel, VrrpChannelOptions } from './ports.js';
 
 export interface SocketCounters {
   readonly received: number;
@@ -20,7 +19,7 @@ export class SocketPool {
   constructor(
     private readonly sockets: SocketPorts,
     private readonly log: Logger,
-    private readonly onPacket: (key: string, payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }) => void,
+    private readonly onPacket: (key: string, payload: Uint8Array, meta: ChannelPacketMeta) => void,
   ) {}
 
   /** "eth0/ipv4/multicast": the key of the socket an instance uses. */

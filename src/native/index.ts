@@ -79,6 +79,11 @@ export interface NativeBinding {
   timerfdSet(fd: number, deadlineMs: number | null): void;
   /** Expirations since the last read, 0 when none (clears readiness). */
   timerfdRead(fd: number): number;
+  /**
+   * The struct timespec at `bytes[offset]` (CLOCK_REALTIME: an SCM_TIMESTAMPNS receive time) as ms
+   * on CLOCK_MONOTONIC (the daemon's clock), through the realtime–monotonic offset read now.
+   */
+  realtimeToMonotonicMs(bytes: Uint8Array, offset: number): number;
   ifNameToIndex(name: string): number;
   ifIndexToName(index: number): string;
   /** sched_setscheduler(tid ?? 0, SCHED_RR, priority) for the calling thread or thread `tid`; 0 returns to SCHED_OTHER. */

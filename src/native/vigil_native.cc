@@ -501,6 +501,31 @@ Napi::Value TimerfdRead(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(expirations));
 }
 
+// realtimeToMonotonicMs(bytes, offset) -> the struct timespec at bytes[offset] (CLOCK_REALTIME,
+// e.g. an SCM_TIMESTAMPNS receive timestamp: socket(7)) as ms on CLOCK_MONOTONIC (process.hrtime's
+// clock): the timestamp minus the realtime-monotonic offset read now. Only a step of the
+// realtime clock between the timestamp and this call can skew it. One Number out, nothing
+// else allocated (the receive path calls it per packet).
+Napi::Value RealtimeToMonotonicMs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* data;
+  size_t length;
+  int offset;
+  if (!BytesArg(info, 0, &data, &length) || !IntArg(info, 1, &offset) || offset < 0 ||
+      static_cast<size_t>(offset) + sizeof(timespec) > length) {
+    return ThrowType(env, "realtimeToMonotonicMs(bytes, offset): a Buffer holding a struct timespec at offset expected");
+  }
+  timespec stamp, mono, real;
+  std::memcpy(&stamp, data + offset, sizeof stamp);
+  if (clock_gettime(CLOCK_MONOTONIC, &mono) < 0 || clock_gettime(CLOCK_REALTIME, &real) < 0) {
+    return ThrowErrno(env, "clock_gettime", errno);
+  }
+  // stamp - (real - mono), in whole seconds and nanoseconds first: no precision lost.
+  double ms = static_cast<double>(stamp.tv_sec - real.tv_sec + mono.tv_sec) * 1e3 +
+              static_cast<double>(stamp.tv_nsec - real.tv_nsec + mono.tv_nsec) / 1e6;
+  return Napi::Number::New(env, ms);
+}
+
 Napi::Value IfNameToIndex(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) return ThrowType(env, "ifNameToIndex(name): string expected");
@@ -605,6 +630,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("timerfdCreate", Napi::Function::New(env, TimerfdCreate, "timerfdCreate"));
   exports.Set("timerfdSet", Napi::Function::New(env, TimerfdSet, "timerfdSet"));
   exports.Set("timerfdRead", Napi::Function::New(env, TimerfdRead, "timerfdRead"));
+  exports.Set("realtimeToMonotonicMs", Napi::Function::New(env, RealtimeToMonotonicMs, "realtimeToMonotonicMs"));
   exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndex, "ifNameToIndex"));
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName, "ifIndexToName"));
   exports.Set("setRealtime", Napi::Function::New(env, SetRealtime, "setRealtime"));

@@ -8,12 +8,12 @@
  */
 import { ip, sameAddress, type AddressFamily, type IpAddress } from '../../src/net/address.js';
 import { parseMac, type MacAddress } from '../../src/net/mac.js';
-import { encodeAdvert, type Advert, type PacketMeta } from '../../src/vrrp/codec.js';
+import { encodeAdvert, type Advert } from '../../src/vrrp/codec.js';
 import { parseConfig, formatIssue } from '../../src/config/load.js';
 import type { VigilConfig, VirtualIp } from '../../src/config/types.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { memoryLogger } from '../../src/daemon/logger.js';
-import type { AddressEvent, FrameSender, LinkState, NetworkPorts, SocketPorts, VrrpChannel, VrrpChannelOptions } from '../../src/daemon/ports.js';
+import type { AddressEvent, ChannelPacketMeta, FrameSender, LinkState, NetworkPorts, SocketPorts, VrrpChannel, VrrpChannelOptions } from '../../src/daemon/ports.js';
 import type { NftPort } from '../../src/daemon/accept-filter.js';
 import type { Scheduler } from '../../src/daemon/scheduler.js';
 import { EventStream } from '../../src/events/stream.js';
@@ -264,8 +264,8 @@ export function announcedAddress(frame: Uint8Array): string {
 export class FakeSockets implements SocketPorts {
   readonly adverts: { at: number; socket: string; payload: Uint8Array; dst: string }[] = [];
   readonly frames: SentFrame[] = [];
-  private readonly receivers = new Map<string, (payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }) => void>();
-  private readonly queued = new Map<string, { payload: Uint8Array; meta: PacketMeta & { readonly ifindex: number } }[]>();
+  private readonly receivers = new Map<string, (payload: Uint8Array, meta: ChannelPacketMeta) => void>();
+  private readonly queued = new Map<string, { payload: Uint8Array; meta: ChannelPacketMeta }[]>();
   /** Every drain() the daemon made: when, on which socket, how many packets it took in. */
   readonly drains: { at: number; socket: string; packets: number }[] = [];
   /** Called for each advert as it is sent, with its socket ("vrrp.51/ipv4"), its bytes and destination. */
@@ -275,7 +275,7 @@ export class FakeSockets implements SocketPorts {
 
   constructor(private readonly clock: VirtualClock) {}
 
-  openVrrp(options: VrrpChannelOptions, onPacket: (payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }) => void): VrrpChannel {
+  openVrrp(options: VrrpChannelOptions, onPacket: (payload: Uint8Array, meta: ChannelPacketMeta) => void): VrrpChannel {
     const socket = `${options.ifname}/${options.family}`;
     this.receivers.set(socket, onPacket);
     let sent = 0;
@@ -313,7 +313,7 @@ export class FakeSockets implements SocketPorts {
    * Puts a packet in `socket`'s receive queue without waking the daemon, as if it arrived
    * while the process was stalled: it is read by the next drain() or by `pollQueued`.
    */
-  enqueue(socket: string, payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }): void {
+  enqueue(socket: string, payload: Uint8Array, meta: ChannelPacketMeta): void {
     const q = this.queued.get(socket) ?? [];
     q.push({ payload: Uint8Array.from(payload), meta });
     this.queued.set(socket, q);
@@ -333,7 +333,7 @@ export class FakeSockets implements SocketPorts {
   }
 
   /** Delivers a packet as if it arrived on `socket` ("eth0/ipv4"). */
-  deliver(socket: string, payload: Uint8Array, meta: PacketMeta & { readonly ifindex: number }): void {
+  deliver(socket: string, payload: Uint8Array, meta: ChannelPacketMeta): void {
     const r = this.receivers.get(socket);
     if (!r) throw new Error(`no VRRP socket ${socket} is open`);
     r(payload, meta);
@@ -368,6 +368,13 @@ export class FakeHost {
     const advert: Advert = { version: 3, family: 'ipv4', vrid, priority, maxAdverInt: intervalCs, reserved: 0, addresses: addresses.map((a) => ip(a)) } as unknown as Advert;
     const meta = { src: ip(src), dst: ip('224.0.0.18'), ttl: 255 };
     this.sockets.deliver(socket, encodeAdvert(advert, meta), { ...meta, ifindex: 2 });
+  }
+
+  /** advertFrom with the kernel's receive time (SO_TIMESTAMPNS, on the monotonic clock) in its metadata. */
+  advertReceivedAt(receivedAt: number, src: string, vrid: number, priority: number, addresses: readonly string[], intervalCs = 100): void {
+    const advert: Advert = { version: 3, family: 'ipv4', vrid, priority, maxAdverInt: intervalCs, reserved: 0, addresses: addresses.map((a) => ip(a)) } as unknown as Advert;
+    const meta = { src: ip(src), dst: ip('224.0.0.18'), ttl: 255 };
+    this.sockets.deliver('eth0/ipv4', encodeAdvert(advert, meta), { ...meta, ifindex: 2, receivedAt });
   }
 
   /** The same advert, left in eth0's receive queue (arrived while the daemon was stalled). */
