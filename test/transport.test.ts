@@ -201,7 +201,7 @@ test('transport: VRRP and Ethernet frames between namespaces', { skip }, async (
       });
 
       await t.test('receivedAt: the kernel receive time on the monotonic clock, not the time the loop read the packet', async () => {
-        for (const [tx, rx, vrid, group] of [[a4, b4, 61, VRRP_IPV4_GROUP], [a6, b6, 62, VRRP_IPV6_GROUP]] as const) {
+        for (const [tx, rx, vrid, group] of [[a4, b4, 91, VRRP_IPV4_GROUP], [a6, b6, 92, VRRP_IPV6_GROUP]] as const) {
           const before = monotonicMs();
           sendAdvert(tx.socket, vrid, group);
           const sent = monotonicMs();
