@@ -25,6 +25,9 @@
 #include <linux/if_packet.h>
 #include <linux/netlink.h>
 
+// src/native/hmac.cc: HMAC-SHA256 for the quorum heartbeat.
+void VigilInitHmac(Napi::Env env, Napi::Object exports);
+
 namespace {
 
 Napi::Error ErrnoError(Napi::Env env, const char* syscall, int err) {
@@ -491,6 +494,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setRealtime", Napi::Function::New(env, SetRealtime, "setRealtime"));
   exports.Set("setns", Napi::Function::New(env, Setns, "setns"));
   exports.Set("constants", Constants(env));
+  VigilInitHmac(env, exports);
   return exports;
 }
 
