@@ -132,6 +132,10 @@ export class QuorumService {
   private mac: HeartbeatMac;
   /** Each heartbeat is encoded here: the transport sends it before send() returns. */
   private readonly sendBuffer = Buffer.alloc(HEARTBEAT_LENGTH);
+  /** The callbacks given per heartbeat (scheduler, send), made once. */
+  private readonly onHeartbeatDue = (): void => this.sendHeartbeat();
+  private readonly onMembershipDue = (): void => this.membershipDue();
+  private readonly onSent = (): void => this.afterSend();
 
   private constructor(
     private config: QuorumConfig,
@@ -317,7 +321,7 @@ export class QuorumService {
     // accepts that one), then the one with the new key; each has its own sequence number.
     if (this.retiringKey !== undefined) this.sendSigned(this.retiringKey.mac);
     this.sendSigned(this.mac);
-    this.scheduler.set(this.keys.heartbeat, this.now() + this.config.heartbeatIntervalMs, () => this.sendHeartbeat());
+    this.scheduler.set(this.keys.heartbeat, this.now() + this.config.heartbeatIntervalMs, this.onHeartbeatDue);
   }
 
   private sendSigned(mac: HeartbeatMac): void {
@@ -325,7 +329,7 @@ export class QuorumService {
     this.sequence += 1n;
     const bytes = encodeHeartbeatInto({ cluster: this.config.clusterName, report: this.engine.selfReport(), votes: this.self.votes, epoch: this.epoch, sequence: this.sequence }, mac, this.sendBuffer);
     this.sent++;
-    void this.transport.send(bytes).then(() => this.afterSend());
+    void this.transport.send(bytes).then(this.onSent);
   }
 
   private transportError(e: HeartbeatTransportError): void {
@@ -414,7 +418,7 @@ export class QuorumService {
       this.applyChanges(this.engine.handle({ type: 'membership', members: reports }, now));
     }
     const next = this.membership.nextDeadline();
-    this.scheduler.set(this.keys.membership, next, () => this.membershipDue());
+    this.scheduler.set(this.keys.membership, next, this.onMembershipDue);
   }
 
   /**
