@@ -135,8 +135,13 @@ function checkAddress(text: string, family: HeartbeatFamily, what: string): void
   if (family === 'ipv4' ? !isIPv4(bare) : !isIPv6(bare)) throw new Error(`${what} ${text} is not an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address`);
 }
 
-/** At most this many datagrams per readiness callback (the level-triggered poll calls again for the rest). */
-const RECEIVE_BUDGET = 64;
+/**
+ * One datagram per readiness callback: the level-triggered poll calls again at once for
+ * the rest (Node's loop polls with a zero timeout before it sleeps, so that costs no extra
+ * epoll_wait), and the common wake-up — one heartbeat — ends without a second recvmsg that
+ * would only return EAGAIN. Before a membership timer acts, drain() reads all that queued.
+ */
+const RECEIVE_BUDGET = 1;
 /** At most this many datagrams per drain() (a default receive buffer holds a few hundred heartbeats). */
 const DRAIN_BUDGET = 1024;
 const RECEIVE_BUFFER = 65536;
