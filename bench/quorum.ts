@@ -14,8 +14,10 @@
  *    (VIGIL_BENCH_QUORUM_SECONDS, default 10) of idle pairs, each node with one VRRP
  *    instance (advert 1 s): without a quorum section, with heartbeats every 200 ms (the
  *    default), every 50 ms and every 20 ms. The window opens after a warm-up
- *    (VIGIL_BENCH_QUORUM_WARMUP seconds, default 15): V8's memory reducer runs its
- *    full GCs in the first ~10 s after start, which a shorter settle counted as heartbeat
+ *    (VIGIL_BENCH_QUORUM_WARMUP seconds, default 60): V8's memory reducer runs its
+ *    full GCs in the first ~10 s after start, and at 5 to 50 heartbeats a second V8 is
+ *    still compiling the heartbeat path with TurboFan 15–40 s after start (2–8 ms of
+ *    compile a second, seen with --trace-opt), which a 15 s settle counted as heartbeat
  *    CPU. Per heartbeat: the CPU over the no-quorum pair divided by the heartbeats each
  *    node sends (and receives from its peer) per second, so one heartbeat sent plus one
  *    received. Everything runs at once in one lab, so the pairs see the same machine load,
@@ -354,7 +356,7 @@ export async function runQuorumBench(sections?: ReadonlySet<string>): Promise<vo
   if (runs > 0) await lossSection(runs);
   if (seconds > 0) {
     const t2 = performance.now();
-    const warmup = envNumber('VIGIL_BENCH_QUORUM_WARMUP', 15);
+    const warmup = envNumber('VIGIL_BENCH_QUORUM_WARMUP', 60);
     const { results: cpu, wakeUs, refs } = await cpuBench(seconds, warmup);
     console.log(`\nquorum: CPU of idle nodes (one VRRP instance, adverts 1 s), schedstat over ${seconds} s after ${warmup} s, ms of CPU per second`);
     const base = cpu[0];
