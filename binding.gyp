@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "vigil_native",
-      "sources": ["src/native/vigil_native.cc"],
+      "sources": ["src/native/vigil_native.cc", "src/native/hmac.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong"],

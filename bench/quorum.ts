@@ -14,16 +14,25 @@
  *    (VIGIL_BENCH_QUORUM_SECONDS, default 10) of idle pairs, each node with one VRRP
  *    instance (advert 1 s): without a quorum section, with heartbeats every 200 ms (the
  *    default), every 50 ms and every 20 ms. The window opens after a warm-up
- *    (VIGIL_BENCH_QUORUM_WARMUP seconds, default 15): V8's memory reducer runs its
- *    full GCs in the first ~10 s after start, which a shorter settle counted as heartbeat
+ *    (VIGIL_BENCH_QUORUM_WARMUP seconds, default 60): V8's memory reducer runs its
+ *    full GCs in the first ~10 s after start, and at 5 to 50 heartbeats a second V8 is
+ *    still compiling the heartbeat path with TurboFan 15–40 s after start (2–8 ms of
+ *    compile a second, seen with --trace-opt), which a 15 s settle counted as heartbeat
  *    CPU. Per heartbeat: the CPU over the no-quorum pair divided by the heartbeats each
  *    node sends (and receives from its peer) per second, so one heartbeat sent plus one
  *    received. Everything runs at once in one lab, so the pairs see the same machine load,
  *    beside a bare Node process woken by a no-op timer every 20 ms: the CPU of one wake-up
  *    on this machine, the floor under a heartbeat's two (its send, the peer's arrival).
+ * 3. The floor, in the same lab and window: the same exchange without vigil, a pair of
+ *    processes in their own namespaces each sending a 68-byte UDP datagram to the other
+ *    every 50 ms and every 20 ms and reading the other's: bench/hb-ref.c (compiled here
+ *    with the system cc, with OpenSSL's HMAC-SHA256 on send and receipt when libcrypto's
+ *    headers are there) and a bare Node process on node:dgram. Their CPU per heartbeat
+ *    sent+received is the kernel's and the VM's part (the sender's sendto runs the
+ *    veth → bridge → peer receive path); vigil's own part is its figure minus the C one.
  */
 import { fileURLToPath } from 'node:url';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -201,8 +210,44 @@ interface CpuResult {
 /** A bare Node process woken every WAKE_MS by a no-op timer: what one wake-up costs on this machine. */
 const WAKE_MS = 20;
 
-async function cpuBench(seconds: number, warmupSeconds: number): Promise<{ readonly results: CpuResult[]; readonly wakeUs: number }> {
+/** The reference pairs' heartbeat intervals (ms). */
+const REF_INTERVALS = [50, 20] as const;
+
+interface RefResult {
+  readonly label: string;
+  readonly heartbeatMs: number;
+  readonly msPerSecond: number[];
+}
+
+/** The same exchange on node:dgram: a 68-byte datagram to the peer every interval, the peer's read and dropped. */
+const NODE_REF = [
+  "const dgram = require('node:dgram');",
+  'const [local, peer, port, ms] = process.argv.slice(1);',
+  "const s = dgram.createSocket('udp4');",
+  'const b = Buffer.alloc(68);',
+  "s.on('message', () => {});",
+  's.bind(Number(port), local, () => setInterval(() => s.send(b, Number(port), peer), Number(ms)));',
+].join('\n');
+
+/** bench/hb-ref.c compiled into `dir` (with OpenSSL's HMAC if it links); its path and whether it signs. */
+function buildReference(dir: string): { readonly binary: string; readonly hmac: boolean } {
+  const source = fileURLToPath(new URL('../../bench/hb-ref.c', import.meta.url));
+  const binary = path.join(dir, 'hb-ref');
+  try {
+    execFileSync('cc', ['-O2', '-DHB_HMAC', '-o', binary, source, '-lcrypto'], { stdio: 'pipe' });
+    return { binary, hmac: true };
+  } catch {
+    execFileSync('cc', ['-O2', '-o', binary, source], { stdio: 'pipe' });
+    return { binary, hmac: false };
+  }
+}
+
+async function cpuBench(
+  seconds: number,
+  warmupSeconds: number,
+): Promise<{ readonly results: CpuResult[]; readonly wakeUs: number; readonly refs: RefResult[]; readonly refHmac: boolean }> {
   const keyDir = mkdtempSync(path.join(tmpdir(), 'vigil-bench-qkey-'));
+  const reference = buildReference(keyDir);
   const variants = [
     { label: 'no quorum', heartbeatMs: 0 },
     { label: 'quorum, heartbeat 200 ms', heartbeatMs: 200 },
@@ -212,11 +257,23 @@ async function cpuBench(seconds: number, warmupSeconds: number): Promise<{ reado
   try {
     const keyFile = path.join(keyDir, 'authkey');
     await writeKeyFile(keyFile);
-    const hosts = variants.flatMap((_, i) => [`a${i}`, `b${i}`]);
+    const refs = REF_INTERVALS.flatMap((ms, k) => [
+      { label: `C${reference.hmac ? ' + OpenSSL HMAC' : ''}, every ${ms} ms`, heartbeatMs: ms, pair: [`ca${k}`, `cb${k}`], c: true },
+      { label: `Node dgram, every ${ms} ms`, heartbeatMs: ms, pair: [`na${k}`, `nb${k}`], c: false },
+    ]);
+    const hosts = [...variants.flatMap((_, i) => [`a${i}`, `b${i}`]), ...refs.flatMap((r) => r.pair)];
     return await withLab({ hosts, prefix: 'vqc' }, async (lab) => {
       const procs: VigilProcess[][] = [];
+      const refProcs: ChildProcess[] = [];
       const waker = spawn(process.execPath, ['-e', `setInterval(() => {}, ${WAKE_MS})`], { stdio: 'ignore' });
       try {
+        for (const [k, r] of refs.entries()) {
+          for (const [j, h] of r.pair.entries()) {
+            const peer = lab.host(r.pair[1 - j] as string).ipv4;
+            const args = [lab.host(h).ipv4, peer, String(5420 + k), String(r.heartbeatMs)];
+            refProcs.push(r.c ? lab.spawn(h, reference.binary, args, { stdio: 'ignore' }) : lab.spawn(h, process.execPath, ['-e', NODE_REF, ...args], { stdio: 'ignore' }));
+          }
+        }
         for (const [i, v] of variants.entries()) {
           const pair = [`a${i}`, `b${i}`];
           const yaml = (priority: number): string =>
@@ -229,14 +286,26 @@ async function cpuBench(seconds: number, warmupSeconds: number): Promise<{ reado
         // Settle: elections over, quorum formed, the start-up GCs done.
         await sleep(warmupSeconds * 1000);
         const all = procs.flat();
+        const refPid = (c: ChildProcess): number => {
+          if (c.pid === undefined || c.exitCode !== null) throw new Error('a reference heartbeat process exited');
+          return c.pid;
+        };
         const before = all.map((p) => cpuSecondsPrecise(p.pid));
+        const refBefore = refProcs.map((c) => cpuSecondsPrecise(refPid(c)));
         const wake0 = cpuSecondsPrecise(waker.pid as number);
         const t0 = performance.now();
         await sleep(seconds * 1000);
         const elapsed = (performance.now() - t0) / 1000;
         const after = all.map((p) => cpuSecondsPrecise(p.pid));
+        const refAfter = refProcs.map((c) => cpuSecondsPrecise(refPid(c)));
         const wake1 = cpuSecondsPrecise(waker.pid as number);
         return {
+          refHmac: reference.hmac,
+          refs: refs.map((r, k) => ({
+            label: r.label,
+            heartbeatMs: r.heartbeatMs,
+            msPerSecond: [0, 1].map((j) => (((refAfter[k * 2 + j] as number) - (refBefore[k * 2 + j] as number)) * 1000) / elapsed),
+          })),
           results: variants.map((v, i) => ({
             label: v.label,
             heartbeatMs: v.heartbeatMs,
@@ -245,6 +314,7 @@ async function cpuBench(seconds: number, warmupSeconds: number): Promise<{ reado
           wakeUs: ((wake1 - wake0) * 1e6) / ((elapsed * 1000) / WAKE_MS),
         };
       } finally {
+        for (const c of refProcs) c.kill('SIGKILL');
         waker.kill('SIGKILL');
         await Promise.all(procs.flat().map((p) => p.stop()));
       }
@@ -286,8 +356,8 @@ export async function runQuorumBench(sections?: ReadonlySet<string>): Promise<vo
   if (runs > 0) await lossSection(runs);
   if (seconds > 0) {
     const t2 = performance.now();
-    const warmup = envNumber('VIGIL_BENCH_QUORUM_WARMUP', 15);
-    const { results: cpu, wakeUs } = await cpuBench(seconds, warmup);
+    const warmup = envNumber('VIGIL_BENCH_QUORUM_WARMUP', 60);
+    const { results: cpu, wakeUs, refs } = await cpuBench(seconds, warmup);
     console.log(`\nquorum: CPU of idle nodes (one VRRP instance, adverts 1 s), schedstat over ${seconds} s after ${warmup} s, ms of CPU per second`);
     const base = cpu[0];
     printTable(
@@ -302,6 +372,28 @@ export async function runQuorumBench(sections?: ReadonlySet<string>): Promise<vo
       }),
     );
     console.log(`A bare Node process woken by a no-op timer every ${WAKE_MS} ms, in the same window: ${wakeUs.toFixed(1)} µs of CPU per wake-up (a heartbeat sent and one received are two wake-ups)`);
+    console.log('\nquorum: the floor, the same exchange without vigil in the same window (68-byte UDP datagram to the peer every interval, the peer\'s read), per node');
+    const perBeatOf = (label: string, ms: number): number | undefined => {
+      const r = refs.find((x) => x.heartbeatMs === ms && x.label.startsWith(label));
+      return r ? ((r.msPerSecond[0]! + r.msPerSecond[1]!) / 2) * ms : undefined;
+    };
+    printTable(
+      ['pair', 'node a ms/s', 'node b ms/s', 'per heartbeat sent+received', 'vigil at this interval', 'vigil minus C'],
+      refs.map((r) => {
+        const perBeat = ((r.msPerSecond[0]! + r.msPerSecond[1]!) / 2) * r.heartbeatMs;
+        const v = cpu.find((c) => c.heartbeatMs === r.heartbeatMs);
+        const vBeat = v && base ? (((v.msPerSecond[0]! + v.msPerSecond[1]!) / 2 - (base.msPerSecond[0]! + base.msPerSecond[1]!) / 2) * 1000) / (1000 / v.heartbeatMs) : undefined;
+        const cBeat = perBeatOf('C', r.heartbeatMs);
+        return [
+          r.label,
+          r.msPerSecond[0]!.toFixed(3),
+          r.msPerSecond[1]!.toFixed(3),
+          `${perBeat.toFixed(1)} µs`,
+          vBeat !== undefined ? `${vBeat.toFixed(1)} µs` : '-',
+          vBeat !== undefined && cBeat !== undefined && r.label.startsWith('C') ? `${(vBeat - cBeat).toFixed(1)} µs` : '-',
+        ];
+      }),
+    );
     process.stderr.write(`  [quorum cpu: ${((performance.now() - t2) / 1000).toFixed(1)} s]\n`);
   }
 }

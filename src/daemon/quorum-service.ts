@@ -22,7 +22,8 @@ import type { QuorumConfig } from '../config/types.js';
 import { canonical } from '../base/canonical.js';
 import { QuorumEngine, type QuorumChange, type QuorumStatus } from '../quorum/engine.js';
 import { KEY_ROTATION_WINDOW_MS, bindKey, engineConfigOf, quorumOptionChanges, unicastPeers } from './quorum-reload.js';
-import { clusterId, decodeHeartbeat, encodeHeartbeat, newBootEpoch } from '../quorum/heartbeat.js';
+import { HEARTBEAT_LENGTH, clusterId, decodeHeartbeat, encodeHeartbeatInto, newBootEpoch, type HeartbeatMac } from '../quorum/heartbeat.js';
+import { nativeHeartbeatMac } from '../quorum/io/hmac.js';
 import { Membership, type MembershipEvent, type RejectionReason } from '../quorum/membership.js';
 import { fenceCheck, pingCheck, tcpCheck, type CheckResult } from '../quorum/io/tie-breaker.js';
 import { HeartbeatTransport, type HeartbeatTransportError, type HeartbeatTransportOptions, type SendReport } from '../quorum/io/transport.js';
@@ -76,6 +77,7 @@ export interface HeartbeatPort {
   readonly localAddress: string;
   readonly port: number;
   readonly destinations: readonly string[];
+  /** Sends (or copies) `bytes` before it returns: the caller reuses the buffer for the next heartbeat. */
   send(bytes: Uint8Array): Promise<SendReport>;
   /** Unicast: the peers changed (a reload), same socket. */
   setPeers(peers: readonly string[]): void;
@@ -125,7 +127,15 @@ export class QuorumService {
   private readonly clusterId: number;
 
   /** The key being rotated out: still accepted and still signed with, until every peer sent with the new one or `until`. */
-  private retiringKey: { readonly key: Buffer; readonly until: number; readonly confirmed: Set<NodeId> } | undefined;
+  private retiringKey: { readonly mac: HeartbeatMac; readonly until: number; readonly confirmed: Set<NodeId> } | undefined;
+  /** HMAC-SHA256 under `key` on the addon, prepared once per key (no object made per heartbeat). */
+  private mac: HeartbeatMac;
+  /** Each heartbeat is encoded here: the transport sends it before send() returns. */
+  private readonly sendBuffer = Buffer.alloc(HEARTBEAT_LENGTH);
+  /** The callbacks given per heartbeat (scheduler, send), made once. */
+  private readonly onHeartbeatDue = (): void => this.sendHeartbeat();
+  private readonly onMembershipDue = (): void => this.membershipDue();
+  private readonly onSent = (): void => this.afterSend();
 
   private constructor(
     private config: QuorumConfig,
@@ -144,6 +154,7 @@ export class QuorumService {
     private readonly epoch: bigint,
   ) {
     this.clusterId = clusterId(config.clusterName);
+    this.mac = nativeHeartbeatMac(key);
   }
 
   /** Validates, opens the heartbeat socket and starts sending. Throws with a message naming what failed. */
@@ -267,8 +278,9 @@ export class QuorumService {
     const nodes: QuorumNode[] = next.nodes.map((n) => ({ id: n.id, name: n.name, votes: n.votes }));
     const left = this.membership.reconfigure({ nodes, localId: this.localId, timeoutMs: next.heartbeatTimeoutMs }, now);
     if (!key.equals(this.key)) {
-      this.retiringKey = { key: this.key, until: now + KEY_ROTATION_WINDOW_MS, confirmed: new Set() };
+      this.retiringKey = { mac: this.mac, until: now + KEY_ROTATION_WINDOW_MS, confirmed: new Set() };
       this.key = key;
+      this.mac = nativeHeartbeatMac(key);
       changes.push({ name: 'key', change: 'rotating', detail: `both keys accepted and sent until every peer sends with the new one (at most ${KEY_ROTATION_WINDOW_MS / 1000} s)` });
     }
     if (rebind) {
@@ -301,20 +313,23 @@ export class QuorumService {
     return this.verdictNow;
   }
 
-
   private sendHeartbeat(): void {
     if (this.closed || !this.transport) return;
     const now = this.now();
     if (this.retiringKey !== undefined && now >= this.retiringKey.until) this.retireKey('window over', now);
     // While a key is rotated out, a copy signed with it first (a peer not reloaded yet
     // accepts that one), then the one with the new key; each has its own sequence number.
-    for (const key of this.retiringKey === undefined ? [this.key] : [this.retiringKey.key, this.key]) {
-      this.sequence += 1n;
-      const bytes = encodeHeartbeat({ cluster: this.config.clusterName, report: this.engine.selfReport(), votes: this.self.votes, epoch: this.epoch, sequence: this.sequence }, key);
-      this.sent++;
-      void this.transport.send(bytes).then(() => this.afterSend());
-    }
-    this.scheduler.set(this.keys.heartbeat, this.now() + this.config.heartbeatIntervalMs, () => this.sendHeartbeat());
+    if (this.retiringKey !== undefined) this.sendSigned(this.retiringKey.mac);
+    this.sendSigned(this.mac);
+    this.scheduler.set(this.keys.heartbeat, this.now() + this.config.heartbeatIntervalMs, this.onHeartbeatDue);
+  }
+
+  private sendSigned(mac: HeartbeatMac): void {
+    if (!this.transport) return;
+    this.sequence += 1n;
+    const bytes = encodeHeartbeatInto({ cluster: this.config.clusterName, report: this.engine.selfReport(), votes: this.self.votes, epoch: this.epoch, sequence: this.sequence }, mac, this.sendBuffer);
+    this.sent++;
+    void this.transport.send(bytes).then(this.onSent);
   }
 
   private transportError(e: HeartbeatTransportError): void {
@@ -347,14 +362,14 @@ export class QuorumService {
   /** `ageMs`: how long ago the kernel received it (the transport's SO_TIMESTAMPNS). */
   private receive(bytes: Buffer, from: string, ageMs: number): void {
     if (this.closed) return;
-    let decoded = decodeHeartbeat(bytes, this.key, this.clusterId);
+    let decoded = decodeHeartbeat(bytes, this.mac, this.clusterId);
     const now = this.now();
     if (decoded.ok && this.retiringKey !== undefined) {
       // This peer has the new key: once every peer has, the old one goes.
       this.retiringKey.confirmed.add(decoded.heartbeat.report.id);
       if (this.config.nodes.every((n) => n.id === this.localId || this.retiringKey?.confirmed.has(n.id))) this.retireKey('every peer sends with the new key', now);
     } else if (!decoded.ok && decoded.reason === 'bad-hmac' && this.retiringKey !== undefined) {
-      decoded = decodeHeartbeat(bytes, this.retiringKey.key, this.clusterId);
+      decoded = decodeHeartbeat(bytes, this.retiringKey.mac, this.clusterId);
     }
     if (!decoded.ok) {
       this.membership.countRejection(decoded.reason);
@@ -403,7 +418,7 @@ export class QuorumService {
       this.applyChanges(this.engine.handle({ type: 'membership', members: reports }, now));
     }
     const next = this.membership.nextDeadline();
-    this.scheduler.set(this.keys.membership, next, () => this.membershipDue());
+    this.scheduler.set(this.keys.membership, next, this.onMembershipDue);
   }
 
   /**

@@ -96,6 +96,15 @@ export interface NativeBinding {
    * false where libc is not glibc.
    */
   mallocTrim(): boolean;
+  /**
+   * HMAC-SHA256 (RFC 2104) on Node's OpenSSL (src/native/hmac.cc): the key prepared once into
+   * an opaque state (the hash states after its ipad and opad blocks; as secret as the key).
+   */
+  hmacSha256Key(key: Uint8Array): Buffer;
+  /** Writes HMAC-SHA256 of `data` under `state` to out[offset, offset + 32); allocates nothing. */
+  hmacSha256(state: Uint8Array, data: Uint8Array, out: Uint8Array, offset: number): void;
+  /** Whether `mac` is HMAC-SHA256 of `data` under `state` (CRYPTO_memcmp, constant time); false for a mac not 32 bytes long. */
+  hmacSha256Verify(state: Uint8Array, data: Uint8Array, mac: Uint8Array): boolean;
   /** The values of the constants below as the C headers define them (checked by the tests). */
   readonly constants: Readonly<Record<string, number>>;
 }

@@ -29,6 +29,9 @@
 #include <malloc.h>
 #endif
 
+// src/native/hmac.cc: HMAC-SHA256 for the quorum heartbeat.
+void VigilInitHmac(Napi::Env env, Napi::Object exports);
+
 namespace {
 
 Napi::Error ErrnoError(Napi::Env env, const char* syscall, int err) {
@@ -637,6 +640,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setns", Napi::Function::New(env, Setns, "setns"));
   exports.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
   exports.Set("constants", Constants(env));
+  VigilInitHmac(env, exports);
   return exports;
 }
 

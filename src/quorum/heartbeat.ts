@@ -27,7 +27,7 @@
  *   other-cluster  the cluster id is not ours: another cluster on the segment (its
  *                  heartbeats are dropped before the HMAC is computed)
  *   bad-hmac       the HMAC does not match (wrong key, or any byte changed); compared
- *                  with crypto.timingSafeEqual
+ *                  in constant time (crypto.timingSafeEqual, or the addon's CRYPTO_memcmp)
  *   malformed      authentic but invalid: node id 0, or reserved flag bits / the
  *                  reserved byte not zero
  * Only after the HMAC is verified are the fields trusted; the replay check (epoch and
@@ -106,6 +106,19 @@ export function newBootEpoch(nowMs: number = Date.now()): bigint {
   return (BigInt(Math.floor(nowMs)) << 16n) | BigInt(randomBytes(2).readUInt16BE(0));
 }
 
+/**
+ * HMAC-SHA256 under one key, prepared once: what signs and checks heartbeats. A raw key
+ * (Uint8Array) given to encodeHeartbeat/decodeHeartbeat uses node:crypto's; the daemon
+ * passes the addon's (src/quorum/io/hmac.ts), which allocates nothing per heartbeat. Both
+ * compute the same function (RFC 2104 with SHA-256), so the wire does not depend on which.
+ */
+export interface HeartbeatMac {
+  /** Writes HMAC-SHA256(key, signed) to out[offset, offset + 32). */
+  sign(signed: Uint8Array, out: Uint8Array, offset: number): void;
+  /** Whether `mac` (32 bytes) is HMAC-SHA256(key, signed), compared in constant time. */
+  verify(signed: Uint8Array, mac: Uint8Array): boolean;
+}
+
 /** The key as a KeyObject, made once per key buffer (the raw key is otherwise prepared again for every heartbeat). */
 const keyObjects = new WeakMap<Uint8Array, KeyObject>();
 
@@ -118,16 +131,29 @@ function hmac(key: Uint8Array, signed: Uint8Array): Buffer {
   return createHmac('sha256', k ?? key).update(signed).digest();
 }
 
+function sign(key: Uint8Array | HeartbeatMac, signed: Uint8Array, out: Buffer, offset: number): void {
+  if (key instanceof Uint8Array) hmac(key, signed).copy(out, offset);
+  else key.sign(signed, out, offset);
+}
+
 /** Encodes `hb` into the 68-byte version-1 message, signed with `key`. Throws on out-of-range fields (our own input). */
-export function encodeHeartbeat(hb: Heartbeat, key: Uint8Array): Buffer {
-  if (key.length === 0) throw new RangeError('heartbeat key is empty');
+export function encodeHeartbeat(hb: Heartbeat, key: Uint8Array | HeartbeatMac): Buffer {
+  return encodeHeartbeatInto(hb, key, Buffer.alloc(HEARTBEAT_LENGTH));
+}
+
+/**
+ * encodeHeartbeat into `out` (at least HEARTBEAT_LENGTH bytes; the first 68 are written),
+ * for a sender that reuses one buffer; returns the 68-byte view of it.
+ */
+export function encodeHeartbeatInto(hb: Heartbeat, key: Uint8Array | HeartbeatMac, out: Buffer): Buffer {
+  if (key instanceof Uint8Array && key.length === 0) throw new RangeError('heartbeat key is empty');
+  if (out.length < HEARTBEAT_LENGTH) throw new RangeError(`heartbeat buffer of ${out.length} bytes, ${HEARTBEAT_LENGTH} are needed`);
   const id = toNodeId(hb.report.id);
   const votes = toVotes(hb.votes);
   if (hb.epoch < 0n || hb.epoch > U64_MAX) throw new RangeError(`epoch ${hb.epoch} is not a u64`);
   if (hb.sequence < 0n || hb.sequence > U64_MAX) throw new RangeError(`sequence ${hb.sequence} is not a u64`);
   const expected = hb.report.expectedVotes;
   if (!Number.isInteger(expected) || expected < 0 || expected > 0xffffffff) throw new RangeError(`expected votes ${expected} is not a u32`);
-  const out = Buffer.alloc(HEARTBEAT_LENGTH);
   HEARTBEAT_MAGIC.copy(out, 0);
   out.writeUInt8(HEARTBEAT_VERSION, 4);
   out.writeUInt8((hb.report.quorate ? FLAG_QUORATE : 0) | (hb.report.waitingForAll ? FLAG_WAITING_FOR_ALL : 0), 5);
@@ -138,8 +164,8 @@ export function encodeHeartbeat(hb: Heartbeat, key: Uint8Array): Buffer {
   out.writeBigUInt64BE(hb.epoch, 16);
   out.writeBigUInt64BE(hb.sequence, 24);
   out.writeUInt32BE(expected, 32);
-  hmac(key, out.subarray(0, HEARTBEAT_SIGNED_LENGTH)).copy(out, HEARTBEAT_SIGNED_LENGTH);
-  return out;
+  sign(key, out.subarray(0, HEARTBEAT_SIGNED_LENGTH), out, HEARTBEAT_SIGNED_LENGTH);
+  return out.length === HEARTBEAT_LENGTH ? out : out.subarray(0, HEARTBEAT_LENGTH);
 }
 
 function reject(reason: HeartbeatRejection, detail: string): DecodeHeartbeatResult {
@@ -150,7 +176,7 @@ function reject(reason: HeartbeatRejection, detail: string): DecodeHeartbeatResu
  * Decodes and authenticates a received datagram with the shared `key`; `cluster` is our
  * cluster's name (or its clusterId()). Never throws: any input yields a result.
  */
-export function decodeHeartbeat(bytes: Uint8Array, key: Uint8Array, cluster: string | number): DecodeHeartbeatResult {
+export function decodeHeartbeat(bytes: Uint8Array, key: Uint8Array | HeartbeatMac, cluster: string | number): DecodeHeartbeatResult {
   try {
     return decodeUnsafe(bytes, key, cluster);
   } catch (e) {
@@ -160,7 +186,7 @@ export function decodeHeartbeat(bytes: Uint8Array, key: Uint8Array, cluster: str
   }
 }
 
-function decodeUnsafe(bytes: Uint8Array, key: Uint8Array, cluster: string | number): DecodeHeartbeatResult {
+function decodeUnsafe(bytes: Uint8Array, key: Uint8Array | HeartbeatMac, cluster: string | number): DecodeHeartbeatResult {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 4) return reject('truncated', `${buf.length} bytes, the magic needs 4`);
   if (buf.readUInt32BE(0) !== MAGIC_U32) return reject('bad-magic', `magic ${buf.subarray(0, 4).toString('hex')}, expected ${HEARTBEAT_MAGIC.toString('hex')}`);
@@ -172,9 +198,10 @@ function decodeUnsafe(bytes: Uint8Array, key: Uint8Array, cluster: string | numb
   const ours = typeof cluster === 'number' ? cluster >>> 0 : clusterId(cluster);
   const theirs = buf.readUInt32BE(8);
   if (theirs !== ours) return reject('other-cluster', `cluster id ${theirs.toString(16).padStart(8, '0')}, ours is ${ours.toString(16).padStart(8, '0')}`);
-  const expectedMac = hmac(key, buf.subarray(0, HEARTBEAT_SIGNED_LENGTH));
+  const signed = buf.subarray(0, HEARTBEAT_SIGNED_LENGTH);
   const mac = buf.subarray(HEARTBEAT_SIGNED_LENGTH, HEARTBEAT_LENGTH);
-  if (!timingSafeEqual(mac, expectedMac)) return reject('bad-hmac', 'the HMAC does not match (wrong key or altered message)');
+  const authentic = key instanceof Uint8Array ? timingSafeEqual(mac, hmac(key, signed)) : key.verify(signed, mac);
+  if (!authentic) return reject('bad-hmac', 'the HMAC does not match (wrong key or altered message)');
   const flags = buf.readUInt8(5);
   if ((flags & ~KNOWN_FLAGS) !== 0) return reject('malformed', `unknown flag bits 0x${(flags & ~KNOWN_FLAGS).toString(16)}`);
   if (buf.readUInt8(7) !== 0) return reject('malformed', 'reserved byte is not zero');

@@ -136,7 +136,7 @@ export class Membership {
    */
   heartbeat(hb: MembershipHeartbeat, from: string, now: number, receivedAt: number = now): HeartbeatOutcome {
     const heard = Math.min(receivedAt, now);
-    const events: MembershipEvent[] = [...this.tick(heard)];
+    const events = this.tick(heard);
     const id = hb.report.id;
     if (id === this.cfg.localId) return this.refuse('own-id', `a heartbeat from ${from} claims the local node id ${id}`, events);
     const node = this.nodes.get(id);
@@ -194,11 +194,13 @@ export class Membership {
   /** Expires the members whose timeout passed by `now`. */
   tick(now: number): MembershipEvent[] {
     const events: MembershipEvent[] = [];
-    for (const m of [...this.current.values()].sort((a, b) => a.id - b.id)) {
-      if (now >= m.lastHeard + this.cfg.timeoutMs) {
-        this.current.delete(m.id);
-        events.push({ type: 'left', id: m.id, name: m.name, reason: 'timeout', at: now, lastHeard: m.lastHeard });
-      }
+    // Every heartbeat ticks first: the members are copied and sorted only when one expired.
+    let expired: Member[] | undefined;
+    for (const m of this.current.values()) if (now >= m.lastHeard + this.cfg.timeoutMs) (expired ??= []).push(m);
+    if (expired === undefined) return events;
+    for (const m of expired.sort((a, b) => a.id - b.id)) {
+      this.current.delete(m.id);
+      events.push({ type: 'left', id: m.id, name: m.name, reason: 'timeout', at: now, lastHeard: m.lastHeard });
     }
     return events;
   }

@@ -105,8 +105,10 @@ export interface HeartbeatTransportOptions {
   readonly interface?: string;
   readonly destination: HeartbeatDestination;
   /**
-   * One datagram (a copy: it may be kept). `ageMs`: how long before this call the kernel
-   * received it (≥ 0; 0 when the datagram carried no timestamp).
+   * One datagram: a view of the receive buffer, valid only during the call (copy what is
+   * kept; the next datagram is read into the same bytes). `source` may be the object given
+   * for the previous datagram from the same address. `ageMs`: how long before this call the
+   * kernel received it (≥ 0; 0 when the datagram carried no timestamp).
    */
   readonly onMessage: (bytes: Buffer, source: HeartbeatSource, ageMs: number) => void;
   readonly onError: (error: HeartbeatTransportError) => void;
@@ -133,8 +135,13 @@ function checkAddress(text: string, family: HeartbeatFamily, what: string): void
   if (family === 'ipv4' ? !isIPv4(bare) : !isIPv6(bare)) throw new Error(`${what} ${text} is not an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address`);
 }
 
-/** At most this many datagrams per readiness callback (the level-triggered poll calls again for the rest). */
-const RECEIVE_BUDGET = 64;
+/**
+ * One datagram per readiness callback: the level-triggered poll calls again at once for
+ * the rest (Node's loop polls with a zero timeout before it sleeps, so that costs no extra
+ * epoll_wait), and the common wake-up — one heartbeat — ends without a second recvmsg that
+ * would only return EAGAIN. Before a membership timer acts, drain() reads all that queued.
+ */
+const RECEIVE_BUDGET = 1;
 /** At most this many datagrams per drain() (a default receive buffer holds a few hundred heartbeats). */
 const DRAIN_BUDGET = 1024;
 const RECEIVE_BUFFER = 65536;
@@ -169,6 +176,12 @@ export class HeartbeatTransport {
   private closed = false;
   private poller: PollHandle | undefined;
   private readonly rx = new DatagramReceiver(RECEIVE_BUFFER, CONTROL_BUFFER);
+  /** The view of `rx.data` handed to onMessage (remade only when the length changes). */
+  private view: Buffer = this.rx.data.subarray(0, 0);
+  /** The last datagram's sockaddr and the source parsed from it (sourceOf). */
+  private readonly lastFrom = Buffer.alloc(28);
+  private lastFromLength = 0;
+  private lastSource: HeartbeatSource | undefined;
   private readonly handler: DatagramHandler = {
     isOpen: () => !this.closed,
     failed: (e) => {
@@ -325,10 +338,31 @@ export class HeartbeatTransport {
     const at = findControlMessage(this.rx.control, this.rx.controlLength, SOL_SOCKET, SCM_TIMESTAMPNS, TIMESPEC_LENGTH);
     let ageMs = 0;
     if (at >= 0) {
-      const stampMs = Number(this.rx.control.readBigInt64LE(at)) * 1000 + Number(this.rx.control.readBigInt64LE(at + 8)) / 1e6;
+      // tv_sec as two 32-bit halves and tv_nsec (< 1e9) as its low one: no BigInt per datagram.
+      const c = this.rx.control;
+      const stampMs = (c.readUInt32LE(at) + c.readInt32LE(at + 4) * 0x1_0000_0000) * 1000 + c.readUInt32LE(at + 8) / 1e6;
       ageMs = Math.max(0, readAt - stampMs);
     }
-    const parsed = parseSockaddr(this.rx.from.subarray(0, this.rx.fromLength));
+    const source = this.sourceOf(this.rx.fromLength);
+    // The view of the last length is kept: heartbeats all have one length.
+    if (this.view.length !== length) this.view = this.rx.data.subarray(0, length);
+    try {
+      this.onMessage(this.view, source, ageMs);
+    } catch (e) {
+      this.report({ operation: 'handler', message: `the heartbeat handler threw: ${errorText(e)}`, cause: e });
+    }
+  }
+
+  /** The source of the datagram in `rx`: the previous one's object when its sockaddr is the same bytes (a peer sends from one address and port). */
+  private sourceOf(fromLength: number): HeartbeatSource {
+    const from = this.rx.from;
+    const last = this.lastFrom;
+    if (this.lastSource !== undefined && fromLength === this.lastFromLength) {
+      let same = true;
+      for (let i = 0; i < fromLength && same; i++) same = from[i] === last[i];
+      if (same) return this.lastSource;
+    }
+    const parsed = parseSockaddr(from.subarray(0, fromLength));
     let source: HeartbeatSource;
     if (parsed.kind === 'inet') source = { address: parsed.address.text, port: parsed.port, family: 'ipv4' };
     else if (parsed.kind === 'inet6') {
@@ -342,11 +376,10 @@ export class HeartbeatTransport {
       }
       source = { address: `${parsed.address.text}${scope}`, port: parsed.port, family: 'ipv6' };
     } else source = { address: '', port: 0, family: this.family };
-    try {
-      this.onMessage(Buffer.from(this.rx.data.subarray(0, length)), source, ageMs);
-    } catch (e) {
-      this.report({ operation: 'handler', message: `the heartbeat handler threw: ${errorText(e)}`, cause: e });
-    }
+    from.copy(last, 0, 0, fromLength);
+    this.lastFromLength = fromLength;
+    this.lastSource = source;
+    return source;
   }
 
   private sendOne(bytes: Uint8Array, destination: string, sockaddr: Buffer): boolean {
