@@ -99,6 +99,68 @@ test('the announcements wait for the address: no GARP before the VIP is installe
   await host.stop();
 });
 
+/**
+ * What a takeover does, in order: the advert, the VIP add (completed), the gratuitous ARP,
+ * and only then the reports (RFC 5798 §6.4.2 (375)-(380); keepalived notifies after its
+ * GARPs): the state-change event first among them, as it always was.
+ */
+function takeoverJournal(host: FakeHost): string[] {
+  const order: string[] = [];
+  host.sockets.onAdvert = () => order.push('advert');
+  host.sockets.onFrame = (f) => order.push(`garp ${f.address}`);
+  const add = host.net.addAddress.bind(host.net);
+  host.net.addAddress = (ifindex, vip) =>
+    add(ifindex, vip).then(
+      () => void order.push(`added ${vip.address.text}`),
+      (e: unknown) => {
+        order.push(`add failed ${vip.address.text}`);
+        throw e;
+      },
+    );
+  host.events.subscribe((e) => {
+    if (e.kind === 'instance-state') order.push(`state ${e.from}->${e.to}`);
+    else if (e.kind === 'vips-added') order.push(`vips-added [${e.addresses.join(' ')}] failed [${e.failed.join(' ')}]`);
+    else if (e.kind === 'announced') order.push(`announced ${e.round}/${e.of}`);
+  });
+  return order;
+}
+
+test('takeover order: advert, VIP add, gratuitous ARP, then the state-change event and the pipeline events in their order', async () => {
+  const host = await started('garp: { master_repeat: 2, master_delay: 0s, interval: 20ms }');
+  const order = takeoverJournal(host);
+  host.ops.auto = false;
+  assert.ok(host.scheduler.fireNext());
+  await flush();
+  assert.equal(stateOf(host), 'master');
+  assert.deepEqual(order, ['advert'], 'nothing reported while the VIP add is in flight');
+  await host.drain();
+  assert.deepEqual(order.slice(0, 6), ['advert', `added ${VIP}`, `garp ${VIP}`, 'state backup->master', `vips-added [${VIP}/24] failed []`, 'announced 1/2']);
+  host.scheduler.advance(20);
+  assert.deepEqual(order.slice(6), [`garp ${VIP}`, 'announced 2/2'], 'the second copy (20 ms later) and its event come after, in order');
+  const last = host.daemon.status().instances.find((i) => i.name === 'gw')?.lastChange;
+  assert.equal(last?.to, 'master', 'status sees the change once it is reported');
+  // Leaving master is reported at once, before its effects, as before.
+  order.length = 0;
+  host.advertFrom('10.213.0.2', 51, 200, [VIP]);
+  assert.deepEqual(order.filter((x) => x !== 'advert'), ['state master->backup'], 'a step-down reports before the removal completes');
+  assert.equal(host.ops.pending[0]?.what, `remove ${VIP}`);
+  await host.stop();
+});
+
+test('takeover with a failed VIP add: the error path, then the state change and vips-added with the failure, and no gratuitous ARP', async () => {
+  const host = await started('');
+  // The address is already there (put by someone else after the start): RTM_NEWADDR fails.
+  host.net.addrs.get(2)?.push({ address: ip(VIP), prefixLength: 24, secondary: true });
+  const order = takeoverJournal(host);
+  assert.ok(host.scheduler.fireNext());
+  await host.drain();
+  assert.equal(stateOf(host), 'master');
+  assert.deepEqual(order, ['advert', `add failed ${VIP}`, 'state backup->master', `vips-added [] failed [${VIP}/24]`]);
+  assert.equal(host.sockets.frames.length, 0, 'no announcement for an address not installed');
+  assert.ok(host.log.lines.some((l) => l.event === 'vip-add-failed' && l.fields['address'] === `${VIP}/24`), 'the failure is logged with the address');
+  await host.stop();
+});
+
 test('a VIP removed from outside is put back through the pipeline while master, not while backup', async () => {
   const host = await started('');
   assert.ok(host.scheduler.fireNext());

@@ -116,6 +116,29 @@ test('netlink: IPv4 and IPv6 addresses added and removed with label, scope and n
   });
 });
 
+test('netlink: an address add is acknowledged in the turn of the loop that sent it (the ack read at once after sendmsg), a refusal too', { skip }, async () => {
+  await withLab({ hosts: ['a'] }, async (lab) => {
+    const ifindex = await eth0Index(lab, 'a');
+    const results = await drive(
+      lab,
+      'a',
+      { op: 'add-in-turn', ifindex, address: '10.213.0.100', prefixLength: 24 },
+      { op: 'add-in-turn', ifindex, address: 'fd13::100', prefixLength: 64, noDad: true },
+      { op: 'add-in-turn', ifindex: 9999, address: '10.213.0.101', prefixLength: 24 },
+    );
+    assert.deepEqual(
+      results.map((r) => ok(r)),
+      [
+        { inTurn: 'ok', settled: 'ok' },
+        { inTurn: 'ok', settled: 'ok' },
+        { inTurn: 'ENODEV', settled: 'ENODEV' },
+      ],
+    );
+    const addrs = (await ipAddrs(lab, 'a')).map((a) => a.local);
+    assert.ok(addrs.includes('10.213.0.100') && addrs.includes('fd13::100'), addrs.join(' '));
+  });
+});
+
 test('netlink: errors carry errno, code and the object; listings match what ip shows and sees ip-made changes', { skip }, async () => {
   await withLab({ hosts: ['a'] }, async (lab) => {
     const ifindex = await eth0Index(lab, 'a');

@@ -19,6 +19,19 @@
  * associated with the virtual router", (395) an unsolicited NA for each IPv6 address) go
  * out only for VIPs really installed, only while they are held: a burst stops when the
  * instance leaves master. Its spacing goes through the daemon's Scheduler.
+ *
+ * Reports after the announcement at takeover, RFC 5798 §6.4.2 (375)-(395): "Send an
+ * ADVERTISEMENT; ... Broadcast a gratuitous ARP request ... for each IPv4 address": clients
+ * move their traffic on the gratuitous ARP, so nothing that can wait runs between the
+ * advert and it (keepalived adds the VIPs and sends the GARPs, then notifies). A batch that
+ * takes over (add-vips while the worker is idle) holds what reports it (the instance's
+ * state-change event and the resource manager's nudge, given to apply as `report`) and the
+ * pipeline's own events (vips-added, announced) in one outbox, released in the order they
+ * were made right after the first round of the burst is sent, or when the worker stops
+ * without one (a failed add: vips-added with it in `failed`, no announcement). Any other
+ * batch reports at once, before its effects, as before. The takeover's adds and its first
+ * round run in the turn of the loop that sent the advert: the VIP add's ack is read at
+ * once (src/netlink/socket.ts), so every await on the way is a microtask.
  */
 import { sameAddress, type IpAddress } from '../net/address.js';
 import type { MacAddress } from '../net/mac.js';
@@ -105,6 +118,13 @@ export class EffectPipeline {
   private closed = false;
   /** The VMAC is in protodown (ensureVmac leaves it so). */
   private silenced: boolean;
+  /** Reports held during a takeover, in the order they were made (see the header); undefined when not holding. */
+  private outbox: (() => void)[] | undefined;
+  /**
+   * The announcement frames by source MAC and address, built ahead (at start, at reload,
+   * on entering backup) so that a takeover only sends them.
+   */
+  private readonly frames = new Map<string, Uint8Array>();
 
   constructor(
     private readonly target: PipelineTarget,
@@ -115,6 +135,7 @@ export class EffectPipeline {
     this.vips = vips;
     this.garpIntervalMs = garpIntervalMs;
     this.silenced = target.silentIndex !== undefined;
+    this.prebuildFrames();
   }
 
   /**
@@ -154,10 +175,18 @@ export class EffectPipeline {
 
   /**
    * Takes a batch of the router's actions (send-advert already done by the caller, first).
-   * Never throws; the effects run in the background, in order.
+   * `report` tells the world about the batch (the state-change event, the resource
+   * manager): run at once, before the effects, unless the batch takes over, then after
+   * its first announcement (see the header). Never throws; the effects run in the
+   * background, in order.
    */
-  apply(actions: readonly RouterAction[]): void {
-    if (this.closed) return;
+  apply(actions: readonly RouterAction[], report?: () => void): void {
+    if (this.closed) {
+      if (report) this.release([report]);
+      return;
+    }
+    if (!this.working && !this.outbox && actions.some((a) => a.type === 'add-vips')) this.outbox = [];
+    if (report) this.notify(report);
     for (const action of actions) {
       switch (action.type) {
         case 'add-vips':
@@ -177,6 +206,7 @@ export class EffectPipeline {
           if (action.to !== 'master') {
             this.stopAnnouncing();
             this.setSilent(true);
+            if (action.to === 'backup') this.prebuildFrames();
           } else {
             this.setSilent(false);
           }
@@ -197,6 +227,8 @@ export class EffectPipeline {
     this.garpIntervalMs = garpIntervalMs;
     if (this.held) this.accept = accept;
     this.failed.clear();
+    this.frames.clear();
+    this.prebuildFrames();
     this.kick();
   }
 
@@ -255,6 +287,35 @@ export class EffectPipeline {
   close(): void {
     this.closed = true;
     this.stopAnnouncing();
+    this.flushOutbox();
+  }
+
+  /** A report: held in the outbox during a takeover, made at once otherwise. */
+  private notify(report: () => void): void {
+    if (this.outbox) this.outbox.push(report);
+    else this.release([report]);
+  }
+
+  private emit(event: Parameters<EventStream['emit']>[0]): void {
+    this.notify(() => this.ports.events.emit(event));
+  }
+
+  /** Releases the outbox, in order (a report that throws is logged; the others still run). */
+  private flushOutbox(): void {
+    const held = this.outbox;
+    if (!held) return;
+    this.outbox = undefined;
+    this.release(held);
+  }
+
+  private release(reports: readonly (() => void)[]): void {
+    for (const report of reports) {
+      try {
+        report();
+      } catch (e) {
+        this.ports.log.log('error', 'report-failed', { instance: this.target.instance, detail: errorText(e) });
+      }
+    }
   }
 
   private kick(): void {
@@ -287,6 +348,9 @@ export class EffectPipeline {
       this.pendingAnnounce = undefined;
       this.startBurst(repeat, reason);
     }
+    // After the takeover's first announcement (sent by startBurst just above), or when the
+    // worker stops without one.
+    this.flushOutbox();
   }
 
   /** The addresses the filter must block now: the desired ones while held without accept, and whatever is still installed. */
@@ -359,7 +423,7 @@ export class EffectPipeline {
     const { added, failed } = this.batchAdded;
     if (added.length === 0 && failed.length === 0) return;
     this.batchAdded = { added: [], failed: [] };
-    this.ports.events.emit({ kind: 'vips-added', instance: this.target.instance, interface: this.target.ifname, addresses: added, failed });
+    this.emit({ kind: 'vips-added', instance: this.target.instance, interface: this.target.ifname, addresses: added, failed });
   }
 
   private flushEvents(): void {
@@ -367,7 +431,7 @@ export class EffectPipeline {
     const { removed, failed } = this.batchRemoved;
     if (removed.length === 0 && failed.length === 0) return;
     this.batchRemoved = { removed: [], failed: [] };
-    this.ports.events.emit({ kind: 'vips-removed', instance: this.target.instance, interface: this.target.ifname, addresses: removed, failed });
+    this.emit({ kind: 'vips-removed', instance: this.target.instance, interface: this.target.ifname, addresses: removed, failed });
   }
 
   /** A new burst replaces one still running (its remaining copies would repeat the same frames). */
@@ -414,13 +478,31 @@ export class EffectPipeline {
     const addresses = this.installedVips().map((v) => v.address);
     if (addresses.length === 0) return;
     try {
-      for (const a of addresses) this.ports.frames.send(announcementFrame(a, mac));
+      for (const a of addresses) this.ports.frames.send(this.frameFor(a, mac));
     } catch (e) {
       this.ports.log.log('warn', 'announce-failed', { instance: this.target.instance, detail: errorText(e) });
       this.stopAnnouncing();
       return;
     }
-    this.ports.events.emit({ kind: 'announced', instance: this.target.instance, addresses: addresses.map((a) => a.text), round: burst.round, of: burst.of, reason: burst.reason });
+    this.emit({ kind: 'announced', instance: this.target.instance, addresses: addresses.map((a) => a.text), round: burst.round, of: burst.of, reason: burst.reason });
+  }
+
+  private frameFor(address: IpAddress, mac: MacAddress): Uint8Array {
+    const key = `${mac.text} ${address.text}`;
+    let frame = this.frames.get(key);
+    if (!frame) {
+      // A MAC that changes now and then must not grow the cache without end.
+      if (this.frames.size >= 4 * Math.max(1, this.vips.length)) this.frames.clear();
+      frame = announcementFrame(address, mac);
+      this.frames.set(key, frame);
+    }
+    return frame;
+  }
+
+  /** The frames of the configured VIPs from the current MAC (when it is known). */
+  private prebuildFrames(): void {
+    const mac = this.ports.mac();
+    if (mac) for (const v of this.vips) this.frameFor(v.address, mac);
   }
 
   private stopAnnouncing(): void {

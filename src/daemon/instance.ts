@@ -16,7 +16,11 @@ import type { EventStream } from '../events/stream.js';
  * Accept_Mode filter and the announcements, in order (effect-pipeline.ts).
  */
 export interface EffectSink {
-  apply(actions: readonly RouterAction[]): void;
+  /**
+   * `report` makes the batch known (state-change event, stateChanged): at once before the
+   * effects, or after the first announcement when the batch takes over (effect-pipeline.ts).
+   */
+  apply(actions: readonly RouterAction[], report?: () => void): void;
 }
 
 export interface InstancePorts {
@@ -40,10 +44,6 @@ export function nodeInstanceConfig(ic: InstanceConfig, channel: string, router: 
     checksum: ic.checksum,
     destinations: ic.unicast ? ic.unicast.peers : [multicastGroup],
   };
-}
-
-function isStateChange(a: RouterAction): boolean {
-  return a.type === 'state-change';
 }
 
 export class VrrpInstance {
@@ -79,25 +79,18 @@ export class VrrpInstance {
     this.ports.log.log('warn', 'advert-dropped', { instance: this.name, reason, counter: REJECT_COUNTER[reason], src: src.text, detail });
   }
 
-  /** The router's actions (adverts already sent by the node): state changes reported, effects to the pipeline. */
+  /**
+   * The router's actions (adverts already sent by the node): effects to the pipeline, with
+   * the report of the state changes (the event, the resource manager's nudge), which the
+   * pipeline makes before the effects, or after the first gratuitous ARP / NA of a
+   * takeover (effect-pipeline.ts).
+   */
   perform(actions: readonly RouterAction[], now: number): void {
+    let changes: Extract<RouterAction, { type: 'state-change' }>[] | undefined;
     for (const action of actions) {
       switch (action.type) {
         case 'state-change':
-          this.ports.events.emit({
-            kind: 'instance-state',
-            instance: this.name,
-            vrid: this.config.vrid,
-            family: this.config.family,
-            interface: this.config.interface,
-            from: action.from,
-            to: action.to,
-            reason: action.reason,
-            detail: action.detail,
-            priority: this.router.effectivePriority,
-            basePriority: this.config.priority,
-            master: this.router.status(now).master?.address ?? null,
-          });
+          (changes ??= []).push(action);
           break;
         case 'add-vips':
           this.vipsInstalled = true;
@@ -110,9 +103,33 @@ export class VrrpInstance {
           break;
       }
     }
+    if (!changes) {
+      this.ports.effects.apply(actions);
+      return;
+    }
+    // What the router says now, read now: the report may run after later batches.
+    const priority = this.router.effectivePriority;
+    const master = this.router.status(now).master?.address ?? null;
+    const events = changes.map((action) => ({
+      kind: 'instance-state' as const,
+      instance: this.name,
+      vrid: this.config.vrid,
+      family: this.config.family,
+      interface: this.config.interface,
+      from: action.from,
+      to: action.to,
+      reason: action.reason,
+      detail: action.detail,
+      priority,
+      basePriority: this.config.priority,
+      master,
+    }));
+    const stateChanged = this.ports.stateChanged;
     // The effects, in order, by the instance's pipeline (the next batch waits for this one).
-    this.ports.effects.apply(actions);
-    if (this.ports.stateChanged && actions.some(isStateChange)) this.ports.stateChanged();
+    this.ports.effects.apply(actions, () => {
+      for (const e of events) this.ports.events.emit(e);
+      stateChanged?.();
+    });
   }
 
   allVips(): VirtualIp[] {

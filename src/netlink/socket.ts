@@ -39,6 +39,11 @@ export interface NetlinkTransport {
   send(datagram: Uint8Array): void;
   /** Starts delivering received datagrams; called once. */
   start(handlers: ReceiveHandlers): void;
+  /**
+   * Delivers, at once and without waiting, what is already in the receive queue (to the
+   * handlers given to start). Optional: a transport without it delivers through its loop.
+   */
+  receiveNow?(): void;
   close(): void;
   /** Datagrams the transport dropped because they did not come from the kernel. */
   readonly dropped?: number;
@@ -200,7 +205,14 @@ export class NetlinkRequester {
           ? new NetlinkError({ errno: info.errno, code: info.code, operation: context.operation, object: context.object, kernelMessage: `${info.syscall || 'send'} failed`, cause: e })
           : NetlinkError.local('EINVAL', context.operation, context.object, errorText(e), e);
         exchange.finish({ ok: false, error });
+        return;
       }
+      // rtnetlink handles a request inside sendmsg (netlink_unicast_kernel -> rtnetlink_rcv,
+      // the ack queued by netlink_ack before sendmsg returns): read it now rather than a turn
+      // of the event loop later (0.7-0.9 ms on a VIP add at takeover). The replies go through
+      // onDatagram, the one place they are matched; what is not there yet (a dump's later
+      // parts, a slow kernel path) comes through the loop as before.
+      this.transport.receiveNow?.();
     });
   }
 

@@ -75,6 +75,8 @@ export function nativeTransport(options: TransportOptions): NetlinkTransport {
   }
 
   let poll: PollHandle | undefined;
+  /** The handlers given to start(), for receiveNow(). */
+  let receivers: ReceiveHandlers | undefined;
   let closed = false;
   /** Datagrams dropped for not coming from the kernel. */
   let spoofed = 0;
@@ -115,8 +117,13 @@ export function nativeTransport(options: TransportOptions): NetlinkTransport {
         throw toSyscallError(e, context);
       }
     },
+    receiveNow(): void {
+      // The socket is non-blocking: recvmsg returns null at once when the queue is empty.
+      if (receivers && !closed) drain(receivers);
+    },
     start(handlers: ReceiveHandlers): void {
       if (poll || closed) return;
+      receivers = handlers;
       poll = n.poll(fd, (error) => {
         if (closed) return;
         if (error) {

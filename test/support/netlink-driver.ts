@@ -8,6 +8,9 @@
  *   {"ok":true,"result":…}  or  {"ok":false,"error":{"name","code","errno","operation","object","message"}}
  * Operations run in order on one Netlink instance.
  *
+ * {"op":"add-in-turn",…} adds an address and tells whether the result was there before the
+ * event loop turned ({"inTurn":"ok"|errno code|null,"settled":…}).
+ *
  * {"op":"send-raw","port":N,"hex":"…"} sends a forged netlink message from a user-space
  * socket to port N (to check that only the kernel is listened to).
  *
@@ -83,6 +86,19 @@ async function run(nl: Netlink, op: Op): Promise<unknown> {
       return nl.listAddresses(typeof op['ifindex'] === 'number' ? op['ifindex'] : undefined);
     case 'add':
       return nl.addAddress(addressSpec(op));
+    case 'add-in-turn': {
+      // Whether the add settles in the turn of the loop that sent it (microtasks only, no
+      // poll phase in between): rtnetlink queues the ack inside sendmsg.
+      let settled: string | undefined;
+      const done = nl.addAddress(addressSpec(op)).then(
+        () => void (settled = 'ok'),
+        (e: unknown) => void (settled = e instanceof NetlinkError ? e.code : String(e)),
+      );
+      for (let i = 0; i < 100 && settled === undefined; i++) await Promise.resolve();
+      const inTurn = settled ?? null;
+      await done;
+      return { inTurn, settled };
+    }
     case 'remove':
       return nl.removeAddress(addressSpec(op));
     case 'macvlan': {

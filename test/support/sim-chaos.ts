@@ -307,7 +307,7 @@ export async function runSchedule(seed: number, options: RunOptions = {}): Promi
   cluster.onFrame = (from: Member, frame: SentFrame) => {
     if (frame.address !== VIP) fail(`${from.name} announced ${frame.address}, not the VIP`);
     else if (!from.holds(vip)) fail(`${from.name} announced ${VIP}, which its kernel does not hold`);
-    else if (from.inc?.state(INSTANCE) !== 'master') fail(`${from.name} announced ${VIP} while ${from.inc?.state(INSTANCE)}`);
+    else if (from.inc?.routerState(INSTANCE) !== 'master') fail(`${from.name} announced ${VIP} while ${from.inc?.routerState(INSTANCE)}`);
   };
   world.afterEvent = () => {
     if (setup.mode === 'quorum') {

@@ -241,9 +241,25 @@ export class Incarnation {
     member.cluster.onIncarnation?.(member, this);
   }
 
-  /** The state of the instance `name` (undefined when the daemon has none). */
+  /** The state of the instance `name` (undefined when the daemon has none), as the event stream reported it. */
   state(name: string): string | undefined {
     return this.states.get(name);
+  }
+
+  /**
+   * The router's state now: a takeover's state-change event follows its first gratuitous
+   * ARP (effect-pipeline.ts), so what is checked at the moment of a frame is read here.
+   */
+  routerState(name: string): string | undefined {
+    return this.daemon.status().instances.find((i) => i.name === name)?.state;
+  }
+
+  /**
+   * A frame sent by a master whose takeover is not reported yet (its state-change event
+   * follows the first announcement, in the same turn): the member has been master since now.
+   */
+  noteUnreportedTakeover(): void {
+    if (this.daemon.status().instances.some((i) => i.state === 'master' && this.states.get(i.name) !== 'master')) this.member.masterSince = this.member.cluster.world.now;
   }
 }
 
@@ -564,6 +580,7 @@ export class SimSegment {
       from.lostToClient = this.cluster.world.now;
       return;
     }
+    from.inc?.noteUnreportedTakeover();
     const since = from.masterSince;
     this.cluster.world.at(at, () => {
       const cache = this.cluster.client.cache;
