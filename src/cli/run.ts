@@ -196,7 +196,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   let quorum: QuorumService | CorosyncQuorum | undefined;
   let quorumParts = NO_QUORUM_PARTS;
   // One event stream: the daemon's; the services emit on it and its log subscriber logs them.
-  const resources = new ResourceService(config, daemon.vrrpView, scheduler, monotonicMs, log, daemon.events);
+  const resources = await ResourceService.open(config, daemon.vrrpView, scheduler, monotonicMs, log, daemon.events);
   daemon.attachResources(resources);
   const promotion = new PromotionControl({
     isMaster: daemon.vrrpView.isMaster,

@@ -53,6 +53,8 @@ export async function reloadSections(parts: ReloadParts, current: VigilConfig, l
     key = await parts.readKey(config.quorum.keyFile);
   }
 
+  // The agents and health checker, when this config brings the first resource or check.
+  await resources.prepare(config);
   // The instances the agent may name, and the role an added one starts in, before the daemon starts it.
   parts.promotion?.configure(config.instances);
   try {
