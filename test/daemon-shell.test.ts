@@ -261,7 +261,7 @@ test('the resource service emits on the daemon stream: standby moves the instanc
   try {
     const config = configFrom(`global:\n  state_dir: ${dir}\n${instanceYaml('')}`);
     const host = new FakeHost(config);
-    const resources = new ResourceService(config, host.daemon.vrrpView, host.scheduler, host.clock.now, host.log, host.events);
+    const resources = await ResourceService.open(config, host.daemon.vrrpView, host.scheduler, host.clock.now, host.log, host.events);
     host.daemon.attachResources(resources);
     await host.daemon.start();
     resources.start();

@@ -77,7 +77,7 @@ function states(resources: ResourceService): Record<string, string> {
 test('reload of resources: an unchanged resource keeps its process (no stop, no start), a new one starts after it, a removed one stops, a changed one restarts; gw stays master', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'vigil-reload-'));
   const host = new FakeHost(configFrom(yaml(dir, [sleeper('keep', 1001), sleeper('change', 1002), sleeper('gone', 1003)], ['{ name: web, resources: [keep, change], runs_on: { master: gw } }'])));
-  const resources = new ResourceService(host.daemon.currentConfig, host.daemon.vrrpView, host.scheduler, host.clock.now, host.log, host.events);
+  const resources = await ResourceService.open(host.daemon.currentConfig, host.daemon.vrrpView, host.scheduler, host.clock.now, host.log, host.events);
   host.daemon.attachResources(resources);
   try {
     await host.daemon.start();
@@ -218,7 +218,7 @@ async function quorumRig(): Promise<QuorumRig> {
   const port = await freePort();
   const config = configFrom(`global:\n  state_dir: ${dir}\ninstances:\n  - { name: gw, interface: eth0, vrid: 51, priority: 100, virtual_ips: [${VIP}/24] }\n${quorumYaml({ keyFile, port })}`);
   const host = new FakeHost(config);
-  const resources = new ResourceService(config, host.daemon.vrrpView, host.scheduler, host.clock.now, host.log, host.events);
+  const resources = await ResourceService.open(config, host.daemon.vrrpView, host.scheduler, host.clock.now, host.log, host.events);
   host.daemon.attachResources(resources);
   await host.daemon.start();
   resources.start();
@@ -363,7 +363,7 @@ test('reload adding a health check with a weight to a backup: no priority bonus 
   const dir = await mkdtemp(path.join(tmpdir(), 'vigil-reload-'));
   const base = `global:\n  state_dir: ${dir}\ninstances:\n  - { name: gw, interface: eth0, vrid: 51, priority: 100, virtual_ips: [${VIP}/24] }\n`;
   const host = new FakeHost(configFrom(base));
-  const resources = new ResourceService(host.daemon.currentConfig, host.daemon.vrrpView, host.scheduler, host.clock.now, host.log, host.events);
+  const resources = await ResourceService.open(host.daemon.currentConfig, host.daemon.vrrpView, host.scheduler, host.clock.now, host.log, host.events);
   host.daemon.attachResources(resources);
   try {
     await host.daemon.start();

@@ -249,3 +249,38 @@ test('timerfd scheduler: a deadline moved later leaves the timerfd armed (no tim
     addon.timerfdSet = original;
   }
 });
+
+test('timerfd scheduler: a callback that cancels its own key, or cancels and re-arms it, is obeyed (the key stays known while it fires)', { skip }, async () => {
+  const s = new TimerfdScheduler();
+  try {
+    const once = {};
+    const twice = {};
+    const oneShot = {};
+    let onceFired = 0;
+    let twiceFired = 0;
+    let oneShotFired = 0;
+    const onceCb = (): void => {
+      onceFired++;
+      s.set(once, undefined, onceCb); // cancelled from its own callback: never again
+    };
+    const twiceCb = (now: number): void => {
+      twiceFired++;
+      if (twiceFired > 1) return;
+      s.set(twice, undefined, twiceCb);
+      s.set(twice, now + 5, twiceCb); // cancelled, then armed again: fires once more
+    };
+    s.set(once, monotonicMs() + 2, onceCb);
+    s.set(twice, monotonicMs() + 2, twiceCb);
+    s.set(oneShot, monotonicMs() + 2, () => oneShotFired++);
+    await until(() => twiceFired === 2, () => `twice fired ${twiceFired} times`, 5000, 5);
+    // The one-shot key fired and was not re-armed: it is forgotten, so arming it again fires again.
+    assert.equal(oneShotFired, 1);
+    s.set(oneShot, monotonicMs() + 2, () => oneShotFired++);
+    await until(() => oneShotFired === 2, () => `the one-shot key fired ${oneShotFired} times`, 5000, 5);
+    await sleep(20);
+    assert.equal(onceFired, 1);
+    assert.equal(twiceFired, 2);
+  } finally {
+    s.close();
+  }
+});

@@ -14,10 +14,10 @@
  * import cycle.
  */
 import { readFileSync, realpathSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { errorStackText, errorText } from '../base/error-text.js';
 import type { WritableLike } from '../daemon/log-sink.js';
+import { importEagerly } from '../daemon/node-flags.js';
 
 /** Where a command writes and reads. */
 export interface CliIo {
@@ -71,15 +71,8 @@ export const COMMANDS: readonly CliCommand[] = [
   lazy('run', 'Run the daemon in the foreground (SIGHUP reloads, SIGTERM stops)', async () => {
     // Heap sizing flags cannot be set from here (V8 sizes its heap at start): see
     // RUN_NODE_FLAGS in src/daemon/node-flags.ts, which the launcher passes.
-    // Compile the daemon's code when it loads, not on first use: a backup's first takeover
-    // would otherwise compile the takeover path (router, instance, netlink, frames) while
-    // the segment waits — measured +1.4 ms at 10 ms adverts. Only the modules `run` imports
-    // are compiled eagerly; what loads later (the config loader's worker and its schema
-    // validator) compiles lazily again: 17.6 → 15.5 MiB private at 1 instance, where
-    // eager throughout cost about 4 MiB over lazy.
-    setFlagsFromString('--no-lazy');
-    const command = (await import('./run.js')).daemonRunCommand;
-    setFlagsFromString('--lazy');
+    // Compiled when it loads (the takeover path): importEagerly in src/daemon/node-flags.ts.
+    const command = (await importEagerly(() => import('./run.js'))).daemonRunCommand;
     return command;
   }),
   lazy('status', "Show the running daemon's instances and counters", async () => (await import('./status.js')).statusCommand),

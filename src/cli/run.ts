@@ -25,15 +25,14 @@ import { sdNotify, watchdogInterval } from '../daemon/sd-notify.js';
 import { SystemNetwork, SystemSockets } from '../daemon/system.js';
 import { NftProgram } from '../daemon/accept-filter.js';
 import { native } from '../native/index.js';
-import { readKeyFile } from '../quorum/io/authkey.js';
-import { QuorumService, findLocalNode } from '../daemon/quorum-service.js';
-import { CorosyncQuorum } from '../daemon/corosync-quorum.js';
+import type { QuorumService } from '../daemon/quorum-service.js';
+import type { CorosyncQuorum } from '../daemon/corosync-quorum.js';
 import { masterDownIntervalMs } from '../vrrp/timers.js';
 import { PROMOTION_ROLES, PromotionControl, loadRoles, rolesFile, saveRoles, type PromotionRole } from '../daemon/promotion.js';
 import { ResourceService } from '../daemon/resource-service.js';
-import { reloadSections } from '../daemon/reload-sections.js';
+import { reloadSections, type ReloadParts } from '../daemon/reload-sections.js';
 import { monotonicMs } from '../daemon/clock.js';
-import { dropRunEnvironment } from '../daemon/node-flags.js';
+import { dropRunEnvironment, importEagerly } from '../daemon/node-flags.js';
 import { Notifiers } from '../notify/notifiers.js';
 import type { EventStream } from '../events/stream.js';
 import { startMonitors, type Monitors } from '../monitor/index.js';
@@ -123,19 +122,26 @@ function trimMallocAfterLoad(log: Logger): void {
   });
 }
 
-/** The quorum service of `config.quorum`: the local node found, the key read, the socket open. */
+/**
+ * The quorum service of `config.quorum`: its modules loaded (only a config with a quorum
+ * section loads them; a reload cannot add the section, quorum-reload.ts), the local node
+ * found, the key read, the socket open. Also what a reload needs of the loaded modules.
+ */
 async function openQuorum(
   config: VigilConfig,
   scheduler: Scheduler,
   log: Logger,
   onVerdict: (verdict: 'hold' | 'keep' | 'release', why: string) => void,
   events: EventStream,
-): Promise<QuorumService | CorosyncQuorum | undefined> {
+): Promise<{ readonly quorum: QuorumService | CorosyncQuorum; readonly parts: Pick<ReloadParts, 'readKey' | 'localNode'> } | undefined> {
   const q = config.quorum;
   if (!q) return undefined;
+  const [{ QuorumService, findLocalNode }, { readKeyFile }] = await importEagerly(() => Promise.all([import('../daemon/quorum-service.js'), import('../quorum/io/authkey.js')]));
+  const parts = { readKey: readKeyFile, localNode: findLocalNode };
   if (q.provider === 'corosync') {
+    const { CorosyncQuorum } = await importEagerly(() => import('../daemon/corosync-quorum.js'));
     const shortest = Math.min(...config.instances.map((i) => masterDownIntervalMs(i.version, i.priority, i.advertInterval)));
-    return CorosyncQuorum.open(q, scheduler, monotonicMs, log, onVerdict, Number.isFinite(shortest) ? shortest : undefined, events);
+    return { quorum: await CorosyncQuorum.open(q, scheduler, monotonicMs, log, onVerdict, Number.isFinite(shortest) ? shortest : undefined, events), parts };
   }
   const localId = findLocalNode(q);
   if (localId === undefined) {
@@ -144,8 +150,14 @@ async function openQuorum(
     );
   }
   const key = await readKeyFile(q.keyFile);
-  return QuorumService.open(q, localId, key, scheduler, monotonicMs, log, onVerdict, events, config.global.stateDir);
+  return { quorum: await QuorumService.open(q, localId, key, scheduler, monotonicMs, log, onVerdict, events, config.global.stateDir), parts };
 }
+
+/** Without a quorum section, reloadSections never reads a key or looks for the local node. */
+const NO_QUORUM_PARTS: Pick<ReloadParts, 'readKey' | 'localNode'> = {
+  readKey: (file) => Promise.reject(new Error(`quorum key ${file}: this daemon runs without quorum`)),
+  localNode: () => undefined,
+};
 
 export async function runDaemon(options: RunOptions, io: CliIo): Promise<number> {
   // The launcher's MALLOC_ARENA_MAX was for this process's malloc (read at its start);
@@ -182,8 +194,9 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
   // nftables only for accept: false (RFC 5798 Accept_Mode), through the nft program.
   const daemon = new Daemon(config, network, new SystemSockets(), scheduler, log, new NftProgram());
   let quorum: QuorumService | CorosyncQuorum | undefined;
+  let quorumParts = NO_QUORUM_PARTS;
   // One event stream: the daemon's; the services emit on it and its log subscriber logs them.
-  const resources = new ResourceService(config, daemon.vrrpView, scheduler, monotonicMs, log, daemon.events);
+  const resources = await ResourceService.open(config, daemon.vrrpView, scheduler, monotonicMs, log, daemon.events);
   daemon.attachResources(resources);
   const promotion = new PromotionControl({
     isMaster: daemon.vrrpView.isMaster,
@@ -210,8 +223,12 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     return EXIT_FAILED;
   }
   try {
-    if (config.quorum) quorum = await openQuorum(config, scheduler, log, (verdict, why) => daemon.onQuorumVerdict(verdict, why), daemon.events);
-    if (quorum) daemon.attachQuorum(quorum);
+    const opened = await openQuorum(config, scheduler, log, (verdict, why) => daemon.onQuorumVerdict(verdict, why), daemon.events);
+    if (opened) {
+      quorum = opened.quorum;
+      quorumParts = opened.parts;
+      daemon.attachQuorum(opened.quorum);
+    }
     await daemon.start();
     resources.start();
   } catch (e) {
@@ -235,7 +252,7 @@ export async function runDaemon(options: RunOptions, io: CliIo): Promise<number>
     notify(log, { RELOADING: '1', MONOTONIC_USEC: String(Math.round(Number(process.hrtime.bigint()) / 1000)) });
     try {
       const candidate = await reloadSections(
-        { daemon, resources, quorum, promotion, readKey: readKeyFile, localNode: findLocalNode },
+        { daemon, resources, quorum, promotion, ...quorumParts },
         config,
         withOverrides(next.config, options),
       );

@@ -62,6 +62,8 @@ interface Connection {
 }
 
 export class CorosyncQuorum {
+  /** Which quorum.provider this is (reload-sections.ts tells the two apart without loading either). */
+  readonly provider = 'corosync' as const;
   private conn: Connection | undefined;
   private localId = 0;
   private info: VotequorumInfo | undefined;

@@ -90,8 +90,18 @@ function vipText(v: VirtualIp): string {
   return `${v.address.text}/${v.prefixLength}`;
 }
 
+const NOTHING: readonly IpAddress[] = [];
+
+/** Whether `list` holds `a` (a loop, no callback: it runs after every advert). */
+function holds(list: readonly IpAddress[], a: IpAddress): boolean {
+  for (const x of list) if (sameAddress(x, a)) return true;
+  return false;
+}
+
 function sameSet(a: readonly IpAddress[], b: readonly IpAddress[]): boolean {
-  return a.length === b.length && a.every((x) => b.some((y) => sameAddress(x, y)));
+  if (a.length !== b.length) return false;
+  for (const x of a) if (!holds(b, x)) return false;
+  return true;
 }
 
 export class EffectPipeline {
@@ -100,6 +110,10 @@ export class EffectPipeline {
   /** The router's Accept_Mode decision of its last add-vips (or the reloaded config's). */
   private accept = true;
   private vips: readonly VirtualIp[];
+  /** vipKey of each of `vips`, made when they are set: nextStep runs after every advert and builds no key then. */
+  private vipKeys: readonly string[];
+  /** The addresses of `vips`, made when they are set (wantBlocked). */
+  private vipAddresses: readonly IpAddress[];
   private garpIntervalMs: number;
   /** What this pipeline has put in place, by vipKey. */
   private readonly installed = new Map<string, Installed>();
@@ -133,6 +147,8 @@ export class EffectPipeline {
     garpIntervalMs: number,
   ) {
     this.vips = vips;
+    this.vipKeys = vips.map(vipKey);
+    this.vipAddresses = vips.map((v) => v.address);
     this.garpIntervalMs = garpIntervalMs;
     this.silenced = target.silentIndex !== undefined;
     this.prebuildFrames();
@@ -224,6 +240,8 @@ export class EffectPipeline {
   /** Reload: the VIPs (and Accept_Mode) changed; a master moves to the new set. */
   reconfigure(vips: readonly VirtualIp[], accept: boolean, garpIntervalMs: number): void {
     this.vips = vips;
+    this.vipKeys = vips.map(vipKey);
+    this.vipAddresses = vips.map((v) => v.address);
     this.garpIntervalMs = garpIntervalMs;
     if (this.held) this.accept = accept;
     this.failed.clear();
@@ -354,11 +372,16 @@ export class EffectPipeline {
   }
 
   /** The addresses the filter must block now: the desired ones while held without accept, and whatever is still installed. */
-  private wantBlocked(): IpAddress[] {
-    if (this.accept) return [];
-    const out: IpAddress[] = this.held ? this.vips.map((v) => v.address) : [];
-    for (const i of this.installed.values()) if (!out.some((a) => sameAddress(a, i.vip.address))) out.push(i.vip.address);
-    return out;
+  private wantBlocked(): readonly IpAddress[] {
+    if (this.accept) return NOTHING;
+    const desired = this.held ? this.vipAddresses : NOTHING;
+    let out: IpAddress[] | undefined;
+    for (const i of this.installed.values()) {
+      if (holds(desired, i.vip.address) || (out !== undefined && holds(out, i.vip.address))) continue;
+      (out ??= [...desired]).push(i.vip.address);
+    }
+    // The steady master (everything installed is desired) builds no array.
+    return out ?? desired;
   }
 
   /** The next thing to do to move toward what should be, or undefined when there is none. */
@@ -367,14 +390,22 @@ export class EffectPipeline {
     const block = this.wantBlocked();
     // Block before adding; unblock (a subset) after removing: wantBlocked keeps the installed ones.
     if (!sameSet(block, this.blocked)) return () => this.setFilter(block);
+    // Plain loops over keys made beforehand: a master passes here after every advert, and
+    // what it allocated here lived long enough to be promoted into V8's old generation
+    // (a 200-instance master's saw-tooth; README "Tests and benchmarks").
     if (this.held) {
-      const missing = this.vips.find((v) => !this.installed.has(vipKey(v)) && !this.failed.has(vipKey(v)));
-      if (missing) return () => this.add(missing);
+      for (let i = 0; i < this.vips.length; i++) {
+        const key = this.vipKeys[i] as string;
+        const missing = this.vips[i] as VirtualIp;
+        if (!this.installed.has(key) && !this.failed.has(key)) return () => this.add(missing);
+      }
     }
     this.flushAdded();
-    const desired = new Set(this.held ? this.vips.map(vipKey) : []);
-    const extra = [...this.installed].find(([key]) => !desired.has(key));
-    if (extra) return () => this.remove(extra[0], extra[1]);
+    for (const key of this.installed.keys()) {
+      if (this.held && this.vipKeys.includes(key)) continue;
+      const entry = this.installed.get(key) as Installed;
+      return () => this.remove(key, entry);
+    }
     return undefined;
   }
 

@@ -1,14 +1,14 @@
 /**
  * The rules of a quorum reload, in one place: which changes of the `quorum:` section a
- * reload applies and which need a restart, the engine config a section makes, and what
- * changed (for the `section-reloaded` event). The quorum service (quorum-service.ts) and
+ * reload applies and which need a restart, and what changed (for the `section-reloaded`
+ * event); the engine config a section makes is quorum-service.ts's engineConfigOf (this
+ * file stays free of the engine: `vigil run` loads it only with a quorum section). The quorum service (quorum-service.ts) and
  * the corosync provider (corosync-quorum.ts) apply; `vigil run` (src/cli/run.ts) asks
  * `quorumReloadRefusal` first and keeps the running section when it refuses.
  */
 import { canonical } from '../base/canonical.js';
 import type { QuorumConfig } from '../config/types.js';
-import { validateQuorumConfig, type ValidatedQuorumConfig } from '../quorum/engine.js';
-import type { NodeId, QuorumNode } from '../quorum/types.js';
+import type { NodeId } from '../quorum/types.js';
 
 /**
  * Key rotation: after a reload with a new key, heartbeats go out signed with each key and
@@ -26,24 +26,6 @@ export function quorumReloadRefusal(running: QuorumConfig | undefined, next: Quo
   if (running.provider !== next.provider) return `changing quorum.provider from ${running.provider} to ${next.provider} takes effect on restart; the running provider stays`;
   if (running.clusterName !== next.clusterName) return `changing quorum.cluster_name from ${running.clusterName} to ${next.clusterName} takes effect on restart (peers reloaded at another moment would ignore each other's heartbeats)`;
   return undefined;
-}
-
-/** The engine config of a section for the local node `localId`, validated; throws naming what is wrong. */
-export function engineConfigOf(config: QuorumConfig, localId: NodeId): { readonly config: ValidatedQuorumConfig; readonly warnings: readonly string[] } {
-  const nodes: QuorumNode[] = config.nodes.map((n) => ({ id: n.id, name: n.name, votes: n.votes }));
-  const validation = validateQuorumConfig({
-    nodes,
-    localId,
-    ...(config.expectedVotes !== undefined ? { expectedVotes: config.expectedVotes } : {}),
-    twoNode: config.twoNode,
-    waitForAll: config.waitForAll,
-    lastManStanding: config.lastManStanding,
-    lastManStandingWindowMs: config.lastManStandingWindowMs,
-    autoTieBreaker: config.autoTieBreaker,
-    autoTieBreakerNode: config.autoTieBreakerNode,
-  });
-  if (!validation.ok) throw new Error(`quorum: ${validation.errors.map((e) => e.message).join('; ')}`);
-  return { config: validation.config, warnings: validation.warnings.map((w) => w.message) };
 }
 
 /** The config file's name of a QuorumConfig field: heartbeatIntervalMs → heartbeat_interval. */

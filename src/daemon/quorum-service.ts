@@ -20,8 +20,8 @@
 import { networkInterfaces } from 'node:os';
 import type { QuorumConfig } from '../config/types.js';
 import { canonical } from '../base/canonical.js';
-import { QuorumEngine, type QuorumChange, type QuorumStatus } from '../quorum/engine.js';
-import { KEY_ROTATION_WINDOW_MS, bindKey, engineConfigOf, quorumOptionChanges, unicastPeers } from './quorum-reload.js';
+import { QuorumEngine, validateQuorumConfig, type QuorumChange, type QuorumStatus, type ValidatedQuorumConfig } from '../quorum/engine.js';
+import { KEY_ROTATION_WINDOW_MS, bindKey, quorumOptionChanges, unicastPeers } from './quorum-reload.js';
 import { HEARTBEAT_LENGTH, clusterId, decodeHeartbeat, encodeHeartbeatInto, newBootEpoch, type HeartbeatMac } from '../quorum/heartbeat.js';
 import { nativeHeartbeatMac } from '../quorum/io/hmac.js';
 import { Membership, type MembershipEvent, type RejectionReason } from '../quorum/membership.js';
@@ -65,6 +65,24 @@ export function policyVerdict(quorate: boolean, policy: QuorumConfig['noQuorumPo
 }
 
 /** The node of `config.nodes` whose address is on one of this machine's interfaces. */
+/** The engine config of a section for the local node `localId`, validated; throws naming what is wrong. */
+export function engineConfigOf(config: QuorumConfig, localId: NodeId): { readonly config: ValidatedQuorumConfig; readonly warnings: readonly string[] } {
+  const nodes: QuorumNode[] = config.nodes.map((n) => ({ id: n.id, name: n.name, votes: n.votes }));
+  const validation = validateQuorumConfig({
+    nodes,
+    localId,
+    ...(config.expectedVotes !== undefined ? { expectedVotes: config.expectedVotes } : {}),
+    twoNode: config.twoNode,
+    waitForAll: config.waitForAll,
+    lastManStanding: config.lastManStanding,
+    lastManStandingWindowMs: config.lastManStandingWindowMs,
+    autoTieBreaker: config.autoTieBreaker,
+    autoTieBreakerNode: config.autoTieBreakerNode,
+  });
+  if (!validation.ok) throw new Error(`quorum: ${validation.errors.map((e) => e.message).join('; ')}`);
+  return { config: validation.config, warnings: validation.warnings.map((w) => w.message) };
+}
+
 export function findLocalNode(config: QuorumConfig): NodeId | undefined {
   if (config.nodeId !== undefined) return config.nodeId;
   const local = new Set<string>();
@@ -99,6 +117,8 @@ export interface QuorumServicePorts {
 }
 
 export class QuorumService {
+  /** Which quorum.provider this is (reload-sections.ts tells the two apart without loading either). */
+  readonly provider = 'vigil' as const;
   private sequence = 0n;
   /** The transport's opener (QuorumServicePorts): the system's UDP, or a simulated segment's. */
   private ports: QuorumServicePorts = {};

@@ -17,9 +17,9 @@ import type { QuorumConfig, VigilConfig } from '../config/types.js';
 import { ResourceManager } from '../resources/manager.js';
 import type { NodeId } from '../quorum/types.js';
 import type { Daemon } from './daemon.js';
-import { CorosyncQuorum } from './corosync-quorum.js';
+import type { CorosyncQuorum } from './corosync-quorum.js';
 import { quorumReloadRefusal } from './quorum-reload.js';
-import { QuorumService } from './quorum-service.js';
+import type { QuorumService } from './quorum-service.js';
 import type { PromotionControl } from './promotion.js';
 import type { ResourceService } from './resource-service.js';
 
@@ -48,11 +48,13 @@ export async function reloadSections(parts: ReloadParts, current: VigilConfig, l
 
   ResourceManager.check({ resources: config.resources.resources, groups: config.resources.groups });
   let key: Buffer | undefined;
-  if (quorum instanceof QuorumService && config.quorum) {
+  if (quorum?.provider === 'vigil' && config.quorum) {
     quorum.checkReload(config.quorum, parts.localNode(config.quorum));
     key = await parts.readKey(config.quorum.keyFile);
   }
 
+  // The agents and health checker, when this config brings the first resource or check.
+  await resources.prepare(config);
   // The instances the agent may name, and the role an added one starts in, before the daemon starts it.
   parts.promotion?.configure(config.instances);
   try {
@@ -70,8 +72,8 @@ export async function reloadSections(parts: ReloadParts, current: VigilConfig, l
     });
   }
   let quorumChanges: readonly { readonly name: string; readonly change: string; readonly detail: string }[] = [];
-  if (config.quorum && quorum instanceof QuorumService && key) quorumChanges = await quorum.reload(config.quorum, key);
-  else if (config.quorum && quorum instanceof CorosyncQuorum) quorumChanges = quorum.reload(config.quorum);
+  if (config.quorum && quorum?.provider === 'vigil' && key) quorumChanges = await quorum.reload(config.quorum, key);
+  else if (config.quorum && quorum?.provider === 'corosync') quorumChanges = quorum.reload(config.quorum);
   if (quorumChanges.length > 0 || refused !== undefined) {
     daemon.events.emit({ kind: 'section-reloaded', section: 'quorum', changes: quorumChanges, ...(refused === undefined ? {} : { refused }) });
   }

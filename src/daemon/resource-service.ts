@@ -19,8 +19,8 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { VigilConfig } from '../config/types.js';
-import { HealthChecker } from '../health/checker.js';
-import { createAgent } from '../resources/agents/index.js';
+import type { HealthChecker } from '../health/checker.js';
+import type { createAgent } from '../resources/agents/index.js';
 import { ResourceManager } from '../resources/manager.js';
 import { canonical } from '../base/canonical.js';
 import type { GroupConfig, HealthCheckConfig, ResourceAction, ResourceAgent, ResourceManagerStatus } from '../resources/types.js';
@@ -29,6 +29,7 @@ import type { Scheduler } from './scheduler.js';
 import { EventStream } from '../events/stream.js';
 import { logEvents } from './event-log.js';
 import { errorText } from '../base/error-text.js';
+import { importEagerly } from './node-flags.js';
 
 /** The VRRP side as the resource manager sees it. */
 export interface VrrpView {
@@ -89,6 +90,23 @@ export function placementInstances(group: GroupConfig, syncGroupMembers: (g: str
   }
 }
 
+/**
+ * The resource agents and the health checker: loaded only for a config that has resources
+ * or health checks (a VRRP-only daemon never holds their code), at start (ResourceService.open)
+ * or at the reload that adds the first one (prepare); compiled when they load, as the rest
+ * of the takeover path is (importEagerly).
+ */
+export interface ResourceParts {
+  readonly createAgent: typeof createAgent;
+  readonly HealthChecker: typeof HealthChecker;
+}
+
+async function loadParts(config: VigilConfig): Promise<ResourceParts | undefined> {
+  if (config.resources.resources.length === 0 && config.resources.healthChecks.length === 0) return undefined;
+  const [agents, health] = await importEagerly(() => Promise.all([import('../resources/agents/index.js'), import('../health/checker.js')]));
+  return { createAgent: agents.createAgent, HealthChecker: health.HealthChecker };
+}
+
 export class ResourceService {
   private readonly manager: ResourceManager;
   private readonly agents = new Map<string, ResourceAgent>();
@@ -112,6 +130,8 @@ export class ResourceService {
     private readonly log: Logger,
     /** The daemon's event stream (its log subscriber logs the resource events); without it, a stream of the service's own, logged to `log`. */
     events?: EventStream,
+    /** The agents and health checker (loadParts): needed when `config` has resources or health checks. */
+    private parts?: ResourceParts,
   ) {
     if (events) this.events = events;
     else {
@@ -125,11 +145,26 @@ export class ResourceService {
     this.state = this.loadState();
   }
 
+  /** A service for `config`, with the agents and the health checker loaded when it has resources or health checks. */
+  static async open(config: VigilConfig, vrrp: VrrpView, scheduler: Scheduler, now: () => number, log: Logger, events?: EventStream): Promise<ResourceService> {
+    return new ResourceService(config, vrrp, scheduler, now, log, events, await loadParts(config));
+  }
+
+  /** Loads what `next` needs before reload(next): the reload that adds the first resource or health check loads the agents and the checker. */
+  async prepare(next: VigilConfig): Promise<void> {
+    this.parts ??= await loadParts(next);
+  }
+
+  private loaded(what: string): ResourceParts {
+    if (this.parts === undefined) throw new Error(`resource service: ${what}: the agents and health checker are not loaded (ResourceService.open, or prepare before reload)`);
+    return this.parts;
+  }
+
   /** The agent of a resource as the current config defines it. */
   private newAgent(name: string): ResourceAgent {
     const r = this.config.resources.resources.find((x) => x.name === name);
     if (r === undefined) throw new Error(`resource service: no resource "${name}" in the config`);
-    return createAgent(r.spec, { name: r.name, stateDir: path.join(this.config.global.stateDir, 'exec') });
+    return this.loaded(`resource ${name}`).createAgent(r.spec, { name: r.name, stateDir: path.join(this.config.global.stateDir, 'exec') });
   }
 
   /** The router trackers the resources add to an instance: one per group placed on it, one per health check moving it. */
@@ -158,7 +193,7 @@ export class ResourceService {
   }
 
   private startCheck(c: HealthCheckConfig): void {
-    const checker = new HealthChecker(c, {
+    const checker = new (this.loaded(`health_check ${c.name}`).HealthChecker)(c, {
       onTransition: (t) => {
         const healthy = t.to === 'healthy';
         this.events.emit({ kind: 'health-check', check: c.name, from: t.from, to: t.to, reason: t.reason });

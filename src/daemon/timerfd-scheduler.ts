@@ -35,7 +35,7 @@ interface Entry {
   fire: (now: number) => void;
   /** Order of the last `set`: breaks ties between equal deadlines, first set first. */
   seq: number;
-  /** Position in the heap. */
+  /** Position in the heap; −1 out of it (firing, or removed). */
   index: number;
 }
 
@@ -129,8 +129,6 @@ export class TimerfdScheduler implements Scheduler {
   private armedFor: number | undefined;
   private seq = 0;
   private closed = false;
-  /** The entry that just fired: most callbacks re-arm their own timer, which reuses it (no allocation per advert). */
-  private spare: Entry | undefined;
   /** Inside run(): the timers set by the callbacks are armed once, after the last (not one timerfd_settime per advert). */
   private running = false;
 
@@ -145,23 +143,18 @@ export class TimerfdScheduler implements Scheduler {
     if (deadline === undefined) {
       if (e) {
         this.entries.delete(key);
-        this.heap.remove(e);
+        if (e.index >= 0) this.heap.remove(e);
       }
     } else if (e) {
       e.deadline = deadline;
       e.from = from !== undefined && from < deadline ? from : deadline;
       e.fire = fire;
       e.seq = this.seq++;
-      this.heap.update(e);
+      // Out of the heap: it is firing now and its callback re-arms it (the usual advert).
+      if (e.index < 0) this.heap.push(e);
+      else this.heap.update(e);
     } else {
-      const created: Entry = this.spare ?? { key, deadline, from: deadline, fire, seq: 0, index: -1 };
-      this.spare = undefined;
-      created.key = key;
-      created.deadline = deadline;
-      created.from = from !== undefined && from < deadline ? from : deadline;
-      created.fire = fire;
-      created.seq = this.seq++;
-      created.index = -1;
+      const created: Entry = { key, deadline, from: from !== undefined && from < deadline ? from : deadline, fire, seq: this.seq++, index: -1 };
       this.entries.set(key, created);
       this.heap.push(created);
     }
@@ -215,12 +208,13 @@ export class TimerfdScheduler implements Scheduler {
         // The heap is in deadline order; an entry not yet fireable stops the pass (one
         // behind it that could fire early fires at the next wake-up, still not late).
         if (top.from > now) break;
-        this.entries.delete(top.key);
+        // The entry stays in `entries` while it fires: a callback re-arming its own key (every
+        // advert) puts it back in the heap without a Map delete and insert, whose churn of
+        // the Map's table a 200-instance master promoted into V8's old generation.
         this.heap.remove(top);
-        const fire = top.fire;
-        this.spare = top;
-        fire(now);
+        top.fire(now);
         if (this.closed) return;
+        if (top.index < 0 && this.entries.get(top.key) === top) this.entries.delete(top.key);
       }
     } finally {
       // Also when a callback threw: what the others set must still be armed.
