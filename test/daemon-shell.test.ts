@@ -196,10 +196,12 @@ test('sendGarp: a master re-announces through its pipeline; a backup refuses wit
 
 test('reload while master: the VIPs move through the pipeline (the kept one is never removed), accept false follows', async () => {
   const host = await started('');
+  assert.deepEqual([...new Set(host.net.prepared.map((p) => p.split(' ')[1]))], [`${VIP}/24`], 'the add request is built at start, before any takeover');
   assert.ok(host.scheduler.fireNext());
   await host.drain();
   const next = configFrom(instanceYaml('accept: false').replace(`[${VIP}/24]`, `[${VIP}/24, 10.213.0.102/24]`));
   const { changes } = await host.daemon.reload(next);
+  assert.ok(host.net.prepared.includes(`${host.net.prepared[0]?.split(' ')[0]} 10.213.0.102/24`), 'the reload builds the new VIP\'s request');
   await host.drain();
   assert.deepEqual(changes, [{ instance: 'gw', change: 'in-place' }]);
   assert.equal(stateOf(host), 'master');

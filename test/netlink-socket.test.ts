@@ -6,7 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ip, type IpAddress } from '../src/net/address.js';
-import { addAddress, removeAddress } from '../src/netlink/addresses.js';
+import { addAddress, addPreparedAddress, prepareAddAddress, prepareRemoveAddress, removeAddress, removePreparedAddress } from '../src/netlink/addresses.js';
+import { vipAddressSpec } from '../src/netlink/vip.js';
+import { SystemNetwork } from '../src/daemon/system.js';
+import type { VirtualIp } from '../src/config/types.js';
 import { NetlinkError } from '../src/netlink/errors.js';
 import { NetlinkWatcher, type NetlinkEvent } from '../src/netlink/events.js';
 import { deleteLink, getLink } from '../src/netlink/links.js';
@@ -378,4 +381,97 @@ test('watcher: after an overrun it dumps again and reports the differences as sy
   ]);
   watcher.stop();
   assert.equal(eventsTransport.closed, true);
+});
+
+/** A datagram with its nlmsg_seq (bytes 8..11) zeroed, to compare requests sent at different times. */
+function withoutSeq(datagram: Buffer): Buffer {
+  const copy = Buffer.from(datagram);
+  copy.fill(0, 8, 12);
+  return copy;
+}
+
+test('prepared address requests: the bytes built ahead are the request built at the add, with a fresh sequence number each send', async () => {
+  const t = new FakeTransport();
+  const kernel = new FakeKernel(t);
+  kernel.links.set(2, { index: 2, name: 'eth0', flags: IFF.UP });
+  const nl = new NetlinkRequester(t);
+  const v4 = { ifindex: 2, address: ip('10.213.0.100'), prefixLength: 24, label: 'eth0:vip', scope: 'universe' } as const;
+  const v6 = { ifindex: 2, address: ip('fd13::100'), prefixLength: 64, noDad: true } as const;
+  for (const spec of [v4, v6]) {
+    const family = spec.address.family === 'ipv4' ? AF_INET : AF_INET6;
+    const flags = spec.address.family === 'ipv6' ? 0x02 /* IFA_F_NODAD */ : 0;
+    const attrs = [attr.bytes(IFA.LOCAL, spec.address.bytes), attr.bytes(IFA.ADDRESS, spec.address.bytes)];
+    if (spec.address.family === 'ipv4') attrs.push(attr.string(IFA.LABEL, 'eth0:vip'));
+    if (flags !== 0) attrs.push(attr.u32(IFA.FLAGS, flags));
+    // Built by hand from netlink(7)/rtnetlink(7), independently of addresses.ts.
+    const expectedAdd = encodeMessage(
+      { type: RTM.NEWADDR, flags: NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, seq: 0 },
+      encodeIfAddrMsg({ family, prefixLength: spec.prefixLength, flags, scope: 0, index: 2 }),
+      attrs,
+    );
+    const expectedRemove = encodeMessage(
+      { type: RTM.DELADDR, flags: NLM_F.REQUEST | NLM_F.ACK, seq: 0 },
+      encodeIfAddrMsg({ family, prefixLength: spec.prefixLength, scope: 0, index: 2 }),
+      // No label, no IFA_FLAGS: the kernel matches an address to delete by address and prefix.
+      attrs.filter((a) => a.type === IFA.LOCAL || a.type === IFA.ADDRESS),
+    );
+    const add = prepareAddAddress(spec);
+    const remove = prepareRemoveAddress(spec);
+    assert.deepEqual(withoutSeq(add.request.datagram), expectedAdd, `${spec.address.text}: the prepared add`);
+    assert.deepEqual(withoutSeq(remove.request.datagram), expectedRemove, `${spec.address.text}: the prepared remove`);
+    const from = t.sent.length;
+    // The same prepared request sent twice (a second takeover), and the add built at the call.
+    assert.deepEqual(await addPreparedAddress(nl, add), { changed: true });
+    assert.deepEqual(await removePreparedAddress(nl, remove), { changed: true });
+    assert.deepEqual(await addPreparedAddress(nl, add), { changed: true });
+    assert.deepEqual(await removeAddress(nl, spec), { changed: true });
+    assert.deepEqual(await addAddress(nl, spec), { changed: true });
+    assert.deepEqual(await addPreparedAddress(nl, add), { changed: false }, 'EEXIST: already there');
+    const sent = t.sent.slice(from);
+    assert.equal(sent.length, 6);
+    for (const i of [0, 2, 4, 5]) assert.deepEqual(withoutSeq(sent[i] as Buffer), expectedAdd, `send ${i} is the add`);
+    for (const i of [1, 3]) assert.deepEqual(withoutSeq(sent[i] as Buffer), expectedRemove, `send ${i} is the remove`);
+    const seqs = sent.map((d) => d.readUInt32LE(8));
+    assert.equal(new Set(seqs).size, 6, 'every send has its own sequence number');
+    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], (seqs[i - 1] as number) + 1);
+  }
+  assert.equal(nl.strayMessages, 0, 'every answer matched its request');
+});
+
+test('prepared address requests: a failed prepared add rejects naming the address and interface', async () => {
+  const t = new FakeTransport();
+  new FakeKernel(t);
+  const nl = new NetlinkRequester(t);
+  const prepared = prepareAddAddress({ ifindex: 99, address: ip('10.213.0.100'), prefixLength: 24 });
+  await assert.rejects(addPreparedAddress(nl, prepared), (e: unknown) => e instanceof NetlinkError && e.code === 'ENODEV' && e.object === '10.213.0.100/24 on ifindex 99 (no such link)');
+  assert.throws(() => prepareAddAddress({ ifindex: 2, address: ip('10.213.0.1'), prefixLength: 33 }), /prefix length must be 0\.\.32/);
+});
+
+test('SystemNetwork: the requests built ahead for a VIP are sent at its add; a reload that changes the VIP sends the new one', async () => {
+  const t = new FakeTransport();
+  const kernel = new FakeKernel(t);
+  kernel.links.set(2, { index: 2, name: 'eth0', flags: IFF.UP });
+  const net = SystemNetwork.open({ transport: () => t });
+  try {
+    const before: VirtualIp = { address: ip('10.213.0.100'), prefixLength: 24, scope: 'global' };
+    net.prepareAddresses(2, [before]);
+    await net.addAddress(2, before);
+    await net.removeAddress(2, before);
+    const expected = withoutSeq(prepareAddAddress(vipAddressSpec(2, before)).request.datagram);
+    assert.deepEqual(withoutSeq(t.sent[0] as Buffer), expected);
+    // The reloaded config: a new object, same address, another prefix length.
+    const after: VirtualIp = { address: ip('10.213.0.100'), prefixLength: 32, scope: 'global' };
+    net.prepareAddresses(2, [after]);
+    await net.addAddress(2, after);
+    const sent = decodeDatagram(t.sent[2] as Buffer).messages[0];
+    assert.ok(sent && sent.kind === 'address' && sent.header.type === RTM.NEWADDR);
+    assert.equal(sent.ifaddr.prefixLength, 32, 'the add sent after the reload is the reloaded VIP');
+    assert.deepEqual(kernel.addresses.map((a) => `${a.a.text}/${a.prefix}`), ['10.213.0.100/32']);
+    // Not prepared (a VIP on its own dev): built at the add.
+    const other: VirtualIp = { address: ip('10.213.0.101'), prefixLength: 24, scope: 'global' };
+    await net.addAddress(2, other);
+    assert.deepEqual(kernel.addresses.map((a) => `${a.a.text}/${a.prefix}`), ['10.213.0.100/32', '10.213.0.101/24']);
+  } finally {
+    net.close();
+  }
 });

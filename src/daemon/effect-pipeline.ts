@@ -46,7 +46,7 @@ import type { Scheduler } from './scheduler.js';
 import { errorText } from '../base/error-text.js';
 
 export interface PipelinePorts {
-  readonly net: Pick<NetworkPorts, 'link' | 'addresses' | 'addAddress' | 'removeAddress' | 'setProtoDown'>;
+  readonly net: Pick<NetworkPorts, 'link' | 'addresses' | 'addAddress' | 'removeAddress' | 'prepareAddresses' | 'setProtoDown'>;
   /** Absent when the daemon runs without nftables (then accept: false is refused at start). */
   readonly filter: AcceptFilter | undefined;
   readonly frames: FrameSender;
@@ -530,10 +530,20 @@ export class EffectPipeline {
     return frame;
   }
 
-  /** The frames of the configured VIPs from the current MAC (when it is known). */
+  /**
+   * The frames of the configured VIPs from the current MAC (when it is known), and their
+   * rtnetlink add/remove requests (those on the instance's interface; a VIP with its own
+   * `dev` is looked up at the add).
+   */
   private prebuildFrames(): void {
     const mac = this.ports.mac();
     if (mac) for (const v of this.vips) this.frameFor(v.address, mac);
+    try {
+      this.ports.net.prepareAddresses?.(this.target.ifindex, this.vips.filter((v) => !v.dev));
+    } catch {
+      // A VIP the kernel request cannot carry: the add at takeover builds it again and
+      // reports the error there (vip-add-failed), in the one place failures are reported.
+    }
   }
 
   private stopAnnouncing(): void {

@@ -32,6 +32,12 @@ export interface NetworkPorts {
   addAddress(ifindex: number, vip: VirtualIp): Promise<void>;
   removeAddress(ifindex: number, vip: VirtualIp): Promise<void>;
   /**
+   * Builds ahead the requests that addAddress / removeAddress will send for these VIPs on
+   * `ifindex` (at start and reload), so a takeover only sends them. Optional: a port
+   * without it builds them when asked.
+   */
+  prepareAddresses?(ifindex: number, vips: readonly VirtualIp[]): void;
+  /**
    * Link and address changes, as they happen; `onTrouble` hears lost notifications and
    * receive errors. Resolves, once watching, to a function that stops watching.
    */

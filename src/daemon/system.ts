@@ -16,11 +16,15 @@ import {
   ProtoDownSwitch,
   applySysctls,
   confKey,
+  prepareAddAddress,
+  prepareRemoveAddress,
   restoreSysctls,
   vmacSysctls,
   writeSysctl,
   type AppliedSysctl,
   type Link,
+  type NetlinkOptions,
+  type PreparedAddress,
 } from '../netlink/index.js';
 import { vipAddressSpec } from '../netlink/vip.js';
 import { VrrpSocket, type VrrpSocketProblem } from '../vrrp/io/transport.js';
@@ -45,8 +49,9 @@ export class SystemNetwork implements NetworkPorts {
 
   private constructor(private readonly nl: Netlink) {}
 
-  static open(): SystemNetwork {
-    return new SystemNetwork(Netlink.open());
+  /** `options`: the netlink transport and timeout (a fake kernel's transport in tests). */
+  static open(options: NetlinkOptions = {}): SystemNetwork {
+    return new SystemNetwork(Netlink.open(options));
   }
 
   async link(name: string): Promise<LinkState | undefined> {
@@ -59,12 +64,38 @@ export class SystemNetwork implements NetworkPorts {
     return entries.filter((e) => e.family === family && !e.tentative && !e.dadFailed).map((e) => ({ address: e.address, prefixLength: e.prefixLength, secondary: e.secondary }));
   }
 
+  /**
+   * The add and remove requests of each configured VIP, encoded ahead by prepareAddresses,
+   * keyed by the config's VirtualIp object (a reload brings new objects, so a changed VIP
+   * gets new requests and the old ones go with the old config) and the ifindex.
+   */
+  private readonly prepared = new WeakMap<VirtualIp, Map<number, { add: PreparedAddress; remove: PreparedAddress }>>();
+
+  prepareAddresses(ifindex: number, vips: readonly VirtualIp[]): void {
+    for (const vip of vips) this.preparedFor(ifindex, vip);
+  }
+
+  private preparedFor(ifindex: number, vip: VirtualIp): { add: PreparedAddress; remove: PreparedAddress } {
+    let byIndex = this.prepared.get(vip);
+    if (!byIndex) {
+      byIndex = new Map();
+      this.prepared.set(vip, byIndex);
+    }
+    let entry = byIndex.get(ifindex);
+    if (!entry) {
+      const spec = vipAddressSpec(ifindex, vip);
+      entry = { add: prepareAddAddress(spec), remove: prepareRemoveAddress(spec) };
+      byIndex.set(ifindex, entry);
+    }
+    return entry;
+  }
+
   async addAddress(ifindex: number, vip: VirtualIp): Promise<void> {
-    await this.nl.addAddress(vipAddressSpec(ifindex, vip));
+    await this.nl.addPreparedAddress(this.preparedFor(ifindex, vip).add);
   }
 
   async removeAddress(ifindex: number, vip: VirtualIp): Promise<void> {
-    await this.nl.removeAddress(vipAddressSpec(ifindex, vip));
+    await this.nl.removePreparedAddress(this.preparedFor(ifindex, vip).remove);
   }
 
   async watch(onLink: (link: LinkState) => void, onAddress: (event: AddressEvent) => void, onTrouble: (message: string) => void): Promise<() => void> {

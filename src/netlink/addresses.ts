@@ -25,7 +25,7 @@ import {
   type Decoded,
   type NetlinkMessage,
 } from './message.js';
-import type { NetlinkRequester } from './socket.js';
+import { prepareRequest, type NetlinkRequester, type PreparedRequest } from './socket.js';
 import { AF_INET, AF_INET6, AF_UNSPEC } from '../net/af.js';
 import { IFA, IFA_F, NLM_F, RTM, RT_SCOPE, type ScopeName } from './constants.js';
 
@@ -183,34 +183,74 @@ async function withIfname(nl: NetlinkRequester, spec: AddressSpec, e: unknown, o
 }
 
 /**
+ * An address add or removal encoded ahead (prepareAddAddress / prepareRemoveAddress), for
+ * `addPreparedAddress` / `removePreparedAddress`: at a takeover only the sequence number
+ * is written before the send.
+ */
+export interface PreparedAddress {
+  readonly spec: AddressSpec;
+  readonly request: PreparedRequest;
+}
+
+/** The RTM_NEWADDR request (NLM_F_CREATE|NLM_F_EXCL) for `spec`, validated and encoded. */
+export function prepareAddAddress(spec: AddressSpec): PreparedAddress {
+  validate(spec, 'add');
+  const flags = spec.noDad === true && spec.address.family === 'ipv6' ? IFA_F.NODAD : 0;
+  const request = prepareRequest(
+    {
+      type: RTM.NEWADDR,
+      flags: NLM_F.CREATE | NLM_F.EXCL,
+      body: encodeIfAddrMsg({
+        family: familyValue(spec.address.family),
+        prefixLength: spec.prefixLength,
+        flags: flags & 0xff,
+        scope: scopeValue(spec.scope ?? 'universe'),
+        index: spec.ifindex,
+      }),
+      attrs: addressAttrs(spec, flags, false),
+    },
+    { operation: 'add', object: describeSpec(spec) },
+  );
+  return { spec, request };
+}
+
+/** The RTM_DELADDR request for `spec`, validated and encoded. */
+export function prepareRemoveAddress(spec: AddressSpec): PreparedAddress {
+  validate(spec, 'remove');
+  const request = prepareRequest(
+    {
+      type: RTM.DELADDR,
+      body: encodeIfAddrMsg({
+        family: familyValue(spec.address.family),
+        prefixLength: spec.prefixLength,
+        scope: scopeValue(spec.scope ?? 'universe'),
+        index: spec.ifindex,
+      }),
+      attrs: addressAttrs(spec, 0, true),
+    },
+    { operation: 'remove', object: describeSpec(spec) },
+  );
+  return { spec, request };
+}
+
+/**
  * Adds an address (NLM_F_CREATE|NLM_F_EXCL). Already present (EEXIST) is success with
  * `changed: false`. Other failures reject with a NetlinkError naming the address and
  * interface (e.g. ENODEV for a missing ifindex).
  */
 export async function addAddress(nl: NetlinkRequester, spec: AddressSpec): Promise<AddressChange> {
-  const operation = 'add';
-  validate(spec, operation);
-  const flags = spec.noDad === true && spec.address.family === 'ipv6' ? IFA_F.NODAD : 0;
+  // async: a spec that does not validate rejects, as before, rather than throwing.
+  return addPreparedAddress(nl, prepareAddAddress(spec));
+}
+
+/** addAddress for a request encoded ahead. */
+export async function addPreparedAddress(nl: NetlinkRequester, prepared: PreparedAddress): Promise<AddressChange> {
   try {
-    await nl.request(
-      {
-        type: RTM.NEWADDR,
-        flags: NLM_F.CREATE | NLM_F.EXCL,
-        body: encodeIfAddrMsg({
-          family: familyValue(spec.address.family),
-          prefixLength: spec.prefixLength,
-          flags: flags & 0xff,
-          scope: scopeValue(spec.scope ?? 'universe'),
-          index: spec.ifindex,
-        }),
-        attrs: addressAttrs(spec, flags, false),
-      },
-      { operation, object: describeSpec(spec) },
-    );
+    await nl.sendPrepared(prepared.request);
     return { changed: true };
   } catch (e) {
     if (e instanceof NetlinkError && e.code === 'EEXIST') return { changed: false };
-    return withIfname(nl, spec, e, operation);
+    return withIfname(nl, prepared.spec, e, 'add');
   }
 }
 
@@ -219,26 +259,17 @@ export async function addAddress(nl: NetlinkRequester, spec: AddressSpec): Promi
  * For IPv4 the prefix length must match the configured one, as for `ip addr del`.
  */
 export async function removeAddress(nl: NetlinkRequester, spec: AddressSpec): Promise<AddressChange> {
-  const operation = 'remove';
-  validate(spec, operation);
+  return removePreparedAddress(nl, prepareRemoveAddress(spec));
+}
+
+/** removeAddress for a request encoded ahead. */
+export async function removePreparedAddress(nl: NetlinkRequester, prepared: PreparedAddress): Promise<AddressChange> {
   try {
-    await nl.request(
-      {
-        type: RTM.DELADDR,
-        body: encodeIfAddrMsg({
-          family: familyValue(spec.address.family),
-          prefixLength: spec.prefixLength,
-          scope: scopeValue(spec.scope ?? 'universe'),
-          index: spec.ifindex,
-        }),
-        attrs: addressAttrs(spec, 0, true),
-      },
-      { operation, object: describeSpec(spec) },
-    );
+    await nl.sendPrepared(prepared.request);
     return { changed: true };
   } catch (e) {
     if (e instanceof NetlinkError && e.code === 'EADDRNOTAVAIL') return { changed: false };
-    return withIfname(nl, spec, e, operation);
+    return withIfname(nl, prepared.spec, e, 'remove');
   }
 }
 

@@ -12,6 +12,9 @@
  */
 import {
   addAddress,
+  addPreparedAddress,
+  removePreparedAddress,
+  type PreparedAddress,
   listAddresses,
   removeAddress,
   type AddressChange,
@@ -95,6 +98,16 @@ export class Netlink {
     return removeAddress(this.requester, spec);
   }
 
+  /** addAddress for a request encoded ahead (prepareAddAddress). */
+  addPreparedAddress(prepared: PreparedAddress): Promise<AddressChange> {
+    return addPreparedAddress(this.requester, prepared);
+  }
+
+  /** removeAddress for a request encoded ahead (prepareRemoveAddress). */
+  removePreparedAddress(prepared: PreparedAddress): Promise<AddressChange> {
+    return removePreparedAddress(this.requester, prepared);
+  }
+
   /** All addresses, those of one interface (`listAddresses(2)`), or filtered by options. */
   listAddresses(filter?: number | ListAddressesOptions): Promise<AddressEntry[]> {
     return listAddresses(this.requester, typeof filter === 'number' ? { ifindex: filter } : (filter ?? {}));
@@ -133,7 +146,8 @@ export class Netlink {
 }
 
 export { NetlinkError } from './errors.js';
-export type { AddressChange, AddressEntry, AddressSpec, ListAddressesOptions } from './addresses.js';
+export type { AddressChange, AddressEntry, AddressSpec, ListAddressesOptions, PreparedAddress } from './addresses.js';
+export { prepareAddAddress, prepareRemoveAddress } from './addresses.js';
 export type { DeleteLinkOptions, Link, LinkChange, MacvlanMode, MacvlanSpec } from './links.js';
 export type { AddressEvent, LinkEvent, NetlinkEvent, NetlinkEventListener } from './events.js';
 export { NetlinkWatcher } from './events.js';

@@ -482,6 +482,11 @@ export function encodeMessage(header: HeaderSpec, body: Uint8Array = new Uint8Ar
   return out;
 }
 
+/** Writes nlmsg_seq (header bytes 8..11, host byte order) of an encoded message in place. */
+export function setMessageSeq(message: Buffer, seq: number): void {
+  view(message).setUint32(8, seq >>> 0, LE);
+}
+
 /**
  * An NLMSG_ERROR as the kernel builds it (for tests and fakes): `errno` positive (0 = ack),
  * echoing `request` in full unless `capped`, with an optional ext-ack message.

@@ -20,6 +20,7 @@ import { NetlinkError, syscallErrorInfo } from './errors.js';
 import {
   decodeDatagram,
   encodeMessage,
+  setMessageSeq,
   type AttrSpec,
   type DecodeError,
   type NetlinkMessage,
@@ -72,6 +73,23 @@ export interface RequestSpec {
   /** The fixed part: ifinfomsg, ifaddrmsg… */
   readonly body?: Uint8Array;
   readonly attrs?: readonly AttrSpec[];
+}
+
+/**
+ * A request encoded ahead (flags NLM_F_REQUEST|NLM_F_ACK and the caller's, sequence number
+ * 0): `NetlinkRequester.sendPrepared` writes the fresh sequence number into its header and
+ * sends it, so a hot path (a VIP add at takeover) builds nothing. The bytes are the ones
+ * `request` would build for the same spec (encodeMessage, one encoder).
+ */
+export interface PreparedRequest {
+  readonly type: number;
+  readonly datagram: Buffer;
+  readonly context: RequestContext;
+}
+
+export function prepareRequest(spec: RequestSpec, context: RequestContext): PreparedRequest {
+  const flags = NLM_F.REQUEST | NLM_F.ACK | (spec.flags ?? 0);
+  return { type: spec.type, datagram: encodeMessage({ type: spec.type, flags, seq: 0 }, spec.body, spec.attrs ?? []), context };
 }
 
 export interface RequesterOptions {
@@ -129,6 +147,15 @@ export class NetlinkRequester {
     return this.enqueue(() => this.exchange(spec, context, false)).then((x) => x.messages);
   }
 
+  /**
+   * `request` for a request encoded ahead (prepareRequest). Its buffer is reused: the
+   * sequence number is written into it just before the send (exchanges are serialised and
+   * the kernel copies the datagram inside sendmsg, so no two sends share it in flight).
+   */
+  sendPrepared(prepared: PreparedRequest): Promise<readonly NetlinkMessage[]> {
+    return this.enqueue(() => this.exchange(prepared, prepared.context, false)).then((x) => x.messages);
+  }
+
   /** A dump (NLM_F_DUMP): every reply message up to NLMSG_DONE. */
   dump(spec: RequestSpec, context: RequestContext): Promise<DumpResult> {
     return this.enqueue(async () => {
@@ -165,23 +192,23 @@ export class NetlinkRequester {
   }
 
   private exchange(
-    spec: RequestSpec,
+    spec: RequestSpec | PreparedRequest,
     context: RequestContext,
     dump: boolean,
   ): Promise<{ messages: readonly NetlinkMessage[]; interrupted: boolean }> {
     if (this.closed) return Promise.reject(NetlinkError.local('ECLOSED', context.operation, context.object));
     const seq = this.nextSeq();
-    // Dumps are not acknowledged (the kernel answers NLMSG_DONE); everything else asks for an ack.
-    const flags = NLM_F.REQUEST | (dump ? NLM_F.DUMP : NLM_F.ACK) | (spec.flags ?? 0);
-    const datagram = encodeMessage({ type: spec.type, flags, seq }, spec.body, spec.attrs ?? []);
+    let datagram: Buffer;
+    if ('datagram' in spec) {
+      datagram = spec.datagram;
+      setMessageSeq(datagram, seq);
+    } else {
+      // Dumps are not acknowledged (the kernel answers NLMSG_DONE); everything else asks for an ack.
+      const flags = NLM_F.REQUEST | (dump ? NLM_F.DUMP : NLM_F.ACK) | (spec.flags ?? 0);
+      datagram = encodeMessage({ type: spec.type, flags, seq }, spec.body, spec.attrs ?? []);
+    }
     return new Promise((resolve, reject) => {
-      const timeoutMs = context.timeoutMs ?? this.timeoutMs;
-      const timer = setTimeout(() => {
-        exchange.finish({
-          ok: false,
-          error: NetlinkError.local('ETIMEDOUT', context.operation, context.object, `no answer to ${messageTypeName(spec.type)} seq ${seq} within ${timeoutMs} ms`),
-        });
-      }, timeoutMs);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const exchange: Exchange = {
         seq,
         dump,
@@ -191,7 +218,7 @@ export class NetlinkRequester {
         finish: (result) => {
           if (this.current !== exchange) return;
           this.current = undefined;
-          clearTimeout(timer);
+          if (timer !== undefined) clearTimeout(timer);
           if (result.ok) resolve({ messages: exchange.replies, interrupted: exchange.interrupted });
           else reject(result.error);
         },
@@ -213,6 +240,17 @@ export class NetlinkRequester {
       // onDatagram, the one place they are matched; what is not there yet (a dump's later
       // parts, a slow kernel path) comes through the loop as before.
       this.transport.receiveNow?.();
+      // The timeout is armed only for an exchange still waiting: a request answered inside
+      // its sendmsg (a VIP add at takeover) creates no timer (arming it before the send was
+      // 70-90 µs of the takeover's add step, trace medians).
+      if (this.current !== exchange) return;
+      const timeoutMs = context.timeoutMs ?? this.timeoutMs;
+      timer = setTimeout(() => {
+        exchange.finish({
+          ok: false,
+          error: NetlinkError.local('ETIMEDOUT', context.operation, context.object, `no answer to ${messageTypeName(spec.type)} seq ${seq} within ${timeoutMs} ms`),
+        });
+      }, timeoutMs);
     });
   }
 

@@ -140,6 +140,11 @@ export class FakeNetwork implements NetworkPorts {
   has(ifindex: number, address: IpAddress): boolean {
     return (this.addrs.get(ifindex) ?? []).some((a) => sameAddress(a.address, address));
   }
+  /** The VIPs whose requests were built ahead, "ifindex address/prefix", in order. */
+  readonly prepared: string[] = [];
+  prepareAddresses(ifindex: number, vips: readonly VirtualIp[]): void {
+    for (const v of vips) this.prepared.push(`${ifindex} ${v.address.text}/${v.prefixLength}`);
+  }
   addAddress(ifindex: number, vip: VirtualIp): Promise<void> {
     return this.ops.hold(`add ${vip.address.text}`, () => {
       const list = this.addrs.get(ifindex) ?? [];
