@@ -11,14 +11,14 @@
  * while `datagram` runs. Nothing is allocated per datagram.
  */
 import { MSG_TRUNC, type NativeBinding } from '../native/index.js';
-import type { DatagramHandler } from './datagram-receiver.js';
+import { QueuedDatagramReader, type DatagramHandler } from './datagram-receiver.js';
 
 /** Datagrams per recvmmsg. */
 const BATCH = 16;
 /** The source sockaddr slot (sockaddr_in6 is the longest: 28 bytes). */
 const FROM_SLOT = 28;
 
-export class DatagramBatchReceiver {
+export class DatagramBatchReceiver extends QueuedDatagramReader {
   private readonly dataSlots: Buffer[] = [];
   private readonly fromSlots: Buffer[] = [];
   private readonly controlSlots: Buffer[] = [];
@@ -36,6 +36,7 @@ export class DatagramBatchReceiver {
     private readonly dataBytes: number,
     private readonly controlBytes: number,
   ) {
+    super();
     this.dataAll = Buffer.allocUnsafeSlow(dataBytes * BATCH);
     this.fromAll = Buffer.alloc(FROM_SLOT * BATCH);
     this.controlAll = Buffer.alloc(controlBytes * BATCH);
@@ -70,20 +71,8 @@ export class DatagramBatchReceiver {
     return this.lengths[4 * this.current + 2] ?? 0;
   }
 
-  /** The poll callback: an error (the socket's) goes to `failed`, else up to `budget` datagrams are read. */
-  readable(n: NativeBinding, fd: number, error: Error | undefined, budget: number, handler: DatagramHandler): void {
-    if (!handler.isOpen()) return;
-    if (error) handler.failed(error);
-    else this.receive(n, fd, budget, handler);
-  }
-
-  /** DatagramReceiver.drain: what is already queued (at most `budget`), for a caller about to act on an expired timer. */
-  drain(n: NativeBinding, fd: number, budget: number, handler: DatagramHandler): number {
-    return handler.isOpen() ? this.receive(n, fd, budget, handler) : 0;
-  }
-
   /** Reads at most `budget` queued datagrams from `fd`, BATCH per recvmmsg, handing each to `handler`; returns how many were read. */
-  receive(n: NativeBinding, fd: number, budget: number, handler: DatagramHandler): number {
+  override receive(n: NativeBinding, fd: number, budget: number, handler: DatagramHandler): number {
     let read = 0;
     while (read < budget && handler.isOpen()) {
       const want = Math.min(BATCH, budget - read);

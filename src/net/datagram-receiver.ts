@@ -16,29 +16,11 @@ export interface DatagramHandler {
   readonly datagram: (length: number, truncated: boolean) => void;
 }
 
-export class DatagramReceiver {
-  readonly data: Buffer;
-  /** The source sockaddr (sockaddr_in6 is the longest: 28 bytes). */
-  readonly from = Buffer.alloc(28);
-  readonly control: Buffer;
-  /** recvmsgInto's out: data length, sockaddr length, control length, flags. */
-  readonly lengths = new Int32Array(4);
-
-  constructor(dataBytes: number, controlBytes: number) {
-    this.data = Buffer.alloc(dataBytes);
-    this.control = Buffer.alloc(controlBytes);
-  }
-
-  /** The sockaddr's length of the last datagram read. */
-  get fromLength(): number {
-    return this.lengths[1] ?? 0;
-  }
-
-  /** The control messages' length of the last datagram read. */
-  get controlLength(): number {
-    return this.lengths[2] ?? 0;
-  }
-
+/**
+ * The two entry points every receiver has, one rule: the poll callback, and drain() for a
+ * caller about to act on an expired timer. Subclasses read with recvmsg or recvmmsg.
+ */
+export abstract class QueuedDatagramReader {
   /** The poll callback: an error (the socket's) goes to `failed`, else up to `budget` datagrams are read. */
   readable(n: NativeBinding, fd: number, error: Error | undefined, budget: number, handler: DatagramHandler): void {
     if (!handler.isOpen()) return;
@@ -56,8 +38,36 @@ export class DatagramReceiver {
     return handler.isOpen() ? this.receive(n, fd, budget, handler) : 0;
   }
 
+  /** Reads at most `budget` queued datagrams from `fd`, handing each to `handler`; returns how many were read. */
+  abstract receive(n: NativeBinding, fd: number, budget: number, handler: DatagramHandler): number;
+}
+
+export class DatagramReceiver extends QueuedDatagramReader {
+  readonly data: Buffer;
+  /** The source sockaddr (sockaddr_in6 is the longest: 28 bytes). */
+  readonly from = Buffer.alloc(28);
+  readonly control: Buffer;
+  /** recvmsgInto's out: data length, sockaddr length, control length, flags. */
+  readonly lengths = new Int32Array(4);
+
+  constructor(dataBytes: number, controlBytes: number) {
+    super();
+    this.data = Buffer.alloc(dataBytes);
+    this.control = Buffer.alloc(controlBytes);
+  }
+
+  /** The sockaddr's length of the last datagram read. */
+  get fromLength(): number {
+    return this.lengths[1] ?? 0;
+  }
+
+  /** The control messages' length of the last datagram read. */
+  get controlLength(): number {
+    return this.lengths[2] ?? 0;
+  }
+
   /** Reads at most `budget` queued datagrams from `fd` (recvmsg is non-blocking), handing each to `handler`; returns how many were read. */
-  receive(n: NativeBinding, fd: number, budget: number, handler: DatagramHandler): number {
+  override receive(n: NativeBinding, fd: number, budget: number, handler: DatagramHandler): number {
     let read = 0;
     for (let i = 0; i < budget && handler.isOpen(); i++) {
       let got: boolean;
