@@ -88,7 +88,17 @@ export function cpuSeconds(pid: number): number {
  * of the sum, so read it only across windows where the thread set is steady.
  */
 export function cpuSecondsPrecise(pid: number): number {
+  return threadTotals(pid, false)[0] / 1e9;
+}
+
+/**
+ * Every thread of `pid`: [ns on the CPU (schedstat), voluntary context switches, read only
+ * when `switches`]. Threads that end between two readings drop out (the window's thread set
+ * is steady).
+ */
+export function threadTotals(pid: number, switches: boolean): [number, number] {
   let ns = 0;
+  let runs = 0;
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -98,11 +108,15 @@ export function cpuSecondsPrecise(pid: number): number {
   for (const tid of tids) {
     try {
       ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      if (switches) {
+        const m = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+        runs += Number(m?.[1] ?? 0);
+      }
     } catch {
       // The thread ended while we read.
     }
   }
-  return ns / 1e9;
+  return [ns, runs];
 }
 
 /** VmRSS in KiB. */

@@ -23,12 +23,12 @@ import {
   printTable,
   rssKiB,
   startDaemon,
+  threadTotals,
   type BenchDaemon,
   type DaemonKind,
   type InstanceSpec,
 } from './lab-daemons.js';
 import { errorText } from '../src/base/error-text.js';
-import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { sleep, until } from '../src/lab/wait.js';
 
@@ -110,35 +110,12 @@ interface Sample {
   readonly rssKiB: number;
 }
 
-/** Every thread of `pid`: [ns on the CPU (schedstat), voluntary context switches]. Threads that end between two readings drop out (the window's thread set is steady). */
-function schedstat(pid: number): [number, number] {
-  let ns = 0;
-  let runs = 0;
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    throw new Error(`process ${pid} is gone`);
-  }
-  for (const tid of tids) {
-    try {
-      const f = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
-      ns += Number(f[0]);
-      const m = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
-      runs += Number(m?.[1] ?? 0);
-    } catch {
-      // The thread ended while we read.
-    }
-  }
-  return [ns, runs];
-}
-
 function sample(d: BenchDaemon): Sample {
   let cpu = 0;
   let wakeups = 0;
   let rss = 0;
   for (const pid of d.pids()) {
-    const [ns, runs] = schedstat(pid);
+    const [ns, runs] = threadTotals(pid, true);
     cpu += ns / 1e9;
     wakeups += runs;
     rss += rssKiB(pid);
