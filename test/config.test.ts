@@ -26,6 +26,8 @@ import type { VigilConfig } from '../src/config/types.js';
 import { DOCUMENT_KEYS } from '../src/config/document.js';
 import { loadConfigIsolated } from '../src/config/load-isolated.js';
 import { DEFAULT_ANNOUNCE } from '../src/vrrp/router.js';
+import { instanceToRouterConfig } from '../src/config/router-config.js';
+import { ip } from '../src/net/address.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ETC = path.join(ROOT, 'etc', 'vigil.yaml');
@@ -606,4 +608,17 @@ test('config: vigil check-config exits 0 on a valid file and 1 on an invalid one
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('router config: an instance on a virtual MAC does not repeat its step-down advert (it would leave from the virtual MAC); others keep the default', () => {
+  const config = valid(
+    'instances:\n' +
+      '  - { name: a, interface: eth0, vrid: 51, vmac: true, virtual_ips: [10.213.0.100/24] }\n' +
+      '  - { name: b, interface: eth0, vrid: 52, virtual_ips: [10.213.0.101/24] }\n',
+  );
+  const [a, b] = config.instances;
+  assert.ok(a && b);
+  const primary = ip('10.213.0.1');
+  assert.equal(instanceToRouterConfig(a, primary).stepDownAdvertRepeats, 0);
+  assert.equal(instanceToRouterConfig(b, primary).stepDownAdvertRepeats, undefined, 'the router default (STEP_DOWN_ADVERT_REPEATS)');
 });

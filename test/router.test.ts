@@ -592,6 +592,11 @@ test('keepalived higher_prio_send_advert: the master sends an advert at its prio
   assert.deepEqual(brief(quiet.r.handle(advert(v3(200)), quiet.at + 100)), [sc('master', 'backup', 'higher-priority-advert'), removeVips]);
   assert.equal(quiet.r.nextDeadline(), quiet.at + 100 + mdi(100, 100));
 
+  // No repeats configured (an instance on a virtual MAC): the one advert on yielding only.
+  const once = masterByTimeout({ higherPrioritySendAdvert: true, stepDownAdvertRepeats: 0 });
+  assert.deepEqual(brief(once.r.handle(advert(v3(200)), once.at + 100)), [send(100), sc('master', 'backup', 'higher-priority-advert'), removeVips]);
+  assert.equal(once.r.nextDeadline(), once.at + 100 + mdi(100, 100), 'no repeat: the Master_Down_Timer is next');
+
   // Master again before the repeats are done (the new master went silent): the repeats stop.
   const again = masterByTimeout({ higherPrioritySendAdvert: true });
   again.r.handle(advert(v3(200)), again.at + 100);

@@ -37,5 +37,7 @@ export function instanceToRouterConfig(instance: InstanceConfig, primaryAddress:
     announce: instance.announce,
     higherPrioritySendAdvert: instance.higherPrioritySendAdvert,
     lowerPriorityNoAdvert: instance.lowerPriorityNoAdvert,
+    // On a virtual MAC the yielding router's repeats would leave from that MAC (RouterConfig).
+    ...(instance.vmac ? { stepDownAdvertRepeats: 0 } : {}),
   };
 }

@@ -87,6 +87,14 @@ export interface RouterConfig {
   readonly higherPrioritySendAdvert: boolean;
   /** keepalived lower_prio_no_advert: do not answer a lower-priority advert with an advert of our own. */
   readonly lowerPriorityNoAdvert: boolean;
+  /**
+   * How many times the advert sent on yielding is repeated (default STEP_DOWN_ADVERT_REPEATS).
+   * 0 for an instance on a virtual MAC (config/router-config.ts): its clients' entries
+   * always hold the virtual MAC, so there is nothing to correct, and a backup's advert
+   * leaving from that MAC would move the switches' forwarding entry for it to the backup
+   * until the master's next advert.
+   */
+  readonly stepDownAdvertRepeats?: number;
 }
 
 export type RouterEvent =
@@ -704,7 +712,8 @@ export class VirtualRouter {
         `advert from ${src.text} with priority ${advert.priority} (ours ${this.priority})`,
       );
       this.master = { address: src, priority: advert.priority };
-      if (this.config.higherPrioritySendAdvert && STEP_DOWN_ADVERT_REPEATS > 0) {
+      const repeats = this.config.stepDownAdvertRepeats ?? STEP_DOWN_ADVERT_REPEATS;
+      if (this.config.higherPrioritySendAdvert && repeats > 0) {
         // Beyond keepalived's one advert: the same advert again one and two intervals later,
         // sent to the new master alone. A master for a moment (it missed adverts under loss,
         // or the master was cut off) has sent gratuitous ARPs for the VIPs; the new master
@@ -714,7 +723,7 @@ export class VirtualRouter {
         // steps with one. Unicast, so the other backups, which would take them for the
         // master's adverts (§6.4.2 (485)-(495)), never see them: a priority-0 handover
         // must not be delayed by a backup's repeat.
-        this.stepDownAdvertsLeft = STEP_DOWN_ADVERT_REPEATS;
+        this.stepDownAdvertsLeft = repeats;
         this.stepDownAdvertAt = now + this.advertisementIntervalMs();
         this.stepDownTo = src;
       }
