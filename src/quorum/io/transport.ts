@@ -24,9 +24,8 @@
  * Receive time: SO_TIMESTAMPNS is on, so each datagram carries the kernel's receive time
  * (socket(7): "SO_TIMESTAMPNS ... the timestamp is returned as a struct timespec" in an
  * SCM_TIMESTAMPNS control message; it is CLOCK_REALTIME). The callback gets its age at
- * read time (`Date.now()` minus that timestamp, at least 0), so a caller converts it to
- * any monotonic clock as `now() - ageMs`: the realtime–monotonic offset is taken at the
- * read, and only a realtime step between the receive and the read (NTP) can skew it.
+ * read time (src/net/receive-time.ts, the conversion the VRRP socket uses too), so a
+ * caller converts it to any monotonic clock as `now() - ageMs`.
  * After a stall (SIGSTOP, a long pause) the heartbeats queued meanwhile are read late but
  * keep the time they arrived; `drain()` reads what is queued, synchronously, so the
  * caller can take them in before acting on an expired membership timer.
@@ -41,7 +40,7 @@ import { networkInterfaces } from 'node:os';
 import { errorText } from '../../base/error-text.js';
 import { parseIPv4, parseIPv6, type IPv4Address, type IPv6Address } from '../../net/address.js';
 import { AF_INET, AF_INET6 } from '../../net/af.js';
-import { findControlMessage } from '../../net/cmsg.js';
+import { kernelReceiveAge } from '../../net/receive-time.js';
 import { DatagramReceiver, type DatagramHandler } from '../../net/datagram-receiver.js';
 import { parseSockaddr, sockaddrIn, sockaddrIn6 } from '../../net/sockaddr.js';
 import {
@@ -57,7 +56,6 @@ import {
   IP_MULTICAST_IF,
   IP_MULTICAST_LOOP,
   IP_MULTICAST_TTL,
-  SCM_TIMESTAMPNS,
   SOCK_DGRAM,
   SOL_SOCKET,
   SO_TIMESTAMPNS,
@@ -146,8 +144,6 @@ const RECEIVE_BUDGET = 1;
 const DRAIN_BUDGET = 1024;
 const RECEIVE_BUFFER = 65536;
 const CONTROL_BUFFER = 128;
-/** struct timespec: i64 tv_sec, i64 tv_nsec. */
-const TIMESPEC_LENGTH = 16;
 
 function parseAddress(text: string, family: HeartbeatFamily): IPv4Address | IPv6Address {
   const bare = text.split('%')[0] ?? '';
@@ -328,21 +324,11 @@ export class HeartbeatTransport {
 
   /** One heartbeat datagram read into `rx`: its age from the kernel's timestamp, its source, to onMessage. */
   private receiveDatagram(length: number, truncated: boolean): void {
-    // Date.now() is taken at the read, right after recvmsg: the realtime clock the
-    // kernel stamped with, so the age is the difference of two CLOCK_REALTIME readings.
-    const readAt = Date.now();
     if (truncated) {
       this.report({ operation: 'socket', message: `a datagram longer than ${RECEIVE_BUFFER} bytes was cut and dropped`, cause: undefined });
       return;
     }
-    const at = findControlMessage(this.rx.control, this.rx.controlLength, SOL_SOCKET, SCM_TIMESTAMPNS, TIMESPEC_LENGTH);
-    let ageMs = 0;
-    if (at >= 0) {
-      // tv_sec as two 32-bit halves and tv_nsec (< 1e9) as its low one: no BigInt per datagram.
-      const c = this.rx.control;
-      const stampMs = (c.readUInt32LE(at) + c.readInt32LE(at + 4) * 0x1_0000_0000) * 1000 + c.readUInt32LE(at + 8) / 1e6;
-      ageMs = Math.max(0, readAt - stampMs);
-    }
+    const ageMs = kernelReceiveAge(this.n, this.rx.control, this.rx.controlLength);
     const source = this.sourceOf(this.rx.fromLength);
     // The view of the last length is kept: heartbeats all have one length.
     if (this.view.length !== length) this.view = this.rx.data.subarray(0, length);

@@ -36,6 +36,7 @@ import {
   AddressCache,
   isIPv6LinkLocal,
 } from '../../net/address.js';
+import { kernelReceiveTime } from '../../net/receive-time.js';
 import { findControlMessage } from '../../net/cmsg.js';
 import type { DatagramHandler } from '../../net/datagram-receiver.js';
 import { DatagramBatchReceiver } from '../../net/datagram-batch-receiver.js';
@@ -65,7 +66,6 @@ import {
   IPV6_UNICAST_HOPS,
   type NativeBinding,
   type PollHandle,
-  SCM_TIMESTAMPNS,
   SO_BINDTODEVICE,
   SO_TIMESTAMPNS,
   SOCK_RAW,
@@ -147,8 +147,6 @@ const DRAIN_BUDGET = 1024;
 const RECEIVE_BUFFER = 65536;
 const CONTROL_BUFFER = 256;
 const IPV4_MIN_HEADER = 20;
-/** struct timespec in an SCM_TIMESTAMPNS control message (x86_64: tv_sec and tv_nsec, 64 bits each). */
-const TIMESPEC_LENGTH = 16;
 
 /** struct ip_mreqn: group, local address, ifindex (12 bytes). */
 function ipMreqn(group: IPv4Address | undefined, address: IPv4Address | undefined, ifindex: number): Buffer {
@@ -401,8 +399,7 @@ export class VrrpSocket {
    * on the monotonic clock, converted by the addon at this read; undefined without one.
    */
   private receivedAt(): number | undefined {
-    const at = findControlMessage(this.rx.control, this.rx.controlLength, SOL_SOCKET, SCM_TIMESTAMPNS, TIMESPEC_LENGTH);
-    return at < 0 ? undefined : this.n.realtimeToMonotonicMs(this.rx.control, at);
+    return kernelReceiveTime(this.n, this.rx.control, this.rx.controlLength);
   }
 
   private receiveIPv4(length: number): void {
