@@ -40,6 +40,7 @@ import { networkInterfaces } from 'node:os';
 import { errorText } from '../../base/error-text.js';
 import { parseIPv4, parseIPv6, type IPv4Address, type IPv6Address } from '../../net/address.js';
 import { AF_INET, AF_INET6 } from '../../net/af.js';
+import { ipMreqn, ipv6Mreq } from '../../net/mreq.js';
 import { kernelReceiveAge } from '../../net/receive-time.js';
 import { DatagramReceiver, type DatagramHandler } from '../../net/datagram-receiver.js';
 import { parseSockaddr, sockaddrIn, sockaddrIn6 } from '../../net/sockaddr.js';
@@ -152,21 +153,6 @@ function parseAddress(text: string, family: HeartbeatFamily): IPv4Address | IPv6
   return parsed;
 }
 
-/** struct ip_mreqn: group, local address, ifindex (12 bytes). */
-function ipMreqn(group: IPv4Address | undefined, address: IPv4Address): Buffer {
-  const b = Buffer.alloc(12);
-  if (group) b.set(group.bytes, 0);
-  b.set(address.bytes, 4);
-  return b;
-}
-
-/** struct ipv6_mreq: group, ifindex (20 bytes). */
-function ipv6Mreq(group: IPv6Address, ifindex: number): Buffer {
-  const b = Buffer.alloc(20);
-  b.set(group.bytes, 0);
-  b.writeInt32LE(ifindex, 16);
-  return b;
-}
 
 export class HeartbeatTransport {
   private closed = false;
@@ -265,8 +251,8 @@ export class HeartbeatTransport {
         step = 'bind';
         n.bind(fd, sockaddrIn(multicast ? (parseAddress(group ?? '', 'ipv4') as IPv4Address) : localIp, port));
         if (multicast) {
-          option('IP_ADD_MEMBERSHIP', IPPROTO_IP, IP_ADD_MEMBERSHIP, ipMreqn(parseAddress(group ?? '', 'ipv4') as IPv4Address, localIp));
-          option('IP_MULTICAST_IF', IPPROTO_IP, IP_MULTICAST_IF, ipMreqn(undefined, localIp));
+          option('IP_ADD_MEMBERSHIP', IPPROTO_IP, IP_ADD_MEMBERSHIP, ipMreqn(parseAddress(group ?? '', 'ipv4') as IPv4Address, localIp, 0));
+          option('IP_MULTICAST_IF', IPPROTO_IP, IP_MULTICAST_IF, ipMreqn(undefined, localIp, 0));
           option('IP_MULTICAST_TTL', IPPROTO_IP, IP_MULTICAST_TTL, 1);
           option('IP_MULTICAST_LOOP', IPPROTO_IP, IP_MULTICAST_LOOP, 0);
         }

@@ -36,6 +36,7 @@ import {
   AddressCache,
   isIPv6LinkLocal,
 } from '../../net/address.js';
+import { ipMreqn, ipv6Mreq } from '../../net/mreq.js';
 import { kernelReceiveTime } from '../../net/receive-time.js';
 import { findControlMessage } from '../../net/cmsg.js';
 import type { DatagramHandler } from '../../net/datagram-receiver.js';
@@ -148,22 +149,6 @@ const RECEIVE_BUFFER = 65536;
 const CONTROL_BUFFER = 256;
 const IPV4_MIN_HEADER = 20;
 
-/** struct ip_mreqn: group, local address, ifindex (12 bytes). */
-function ipMreqn(group: IPv4Address | undefined, address: IPv4Address | undefined, ifindex: number): Buffer {
-  const b = Buffer.alloc(12);
-  if (group) b.set(group.bytes, 0);
-  if (address) b.set(address.bytes, 4);
-  b.writeInt32LE(ifindex, 8);
-  return b;
-}
-
-/** struct ipv6_mreq: group, ifindex (20 bytes). */
-function ipv6Mreq(group: IPv6Address, ifindex: number): Buffer {
-  const b = Buffer.alloc(20);
-  b.set(group.bytes, 0);
-  b.writeInt32LE(ifindex, 16);
-  return b;
-}
 
 export class VrrpSocket {
   readonly family: AddressFamily;
