@@ -144,7 +144,7 @@ export class NetlinkRequester {
    * NetlinkError carrying the kernel's errno.
    */
   request(spec: RequestSpec, context: RequestContext): Promise<readonly NetlinkMessage[]> {
-    return this.enqueue(() => this.exchange(spec, context, false)).then((x) => x.messages);
+    return this.sendPrepared(prepareRequest(spec, context));
   }
 
   /**
@@ -153,14 +153,14 @@ export class NetlinkRequester {
    * the kernel copies the datagram inside sendmsg, so no two sends share it in flight).
    */
   sendPrepared(prepared: PreparedRequest): Promise<readonly NetlinkMessage[]> {
-    return this.enqueue(() => this.exchange(prepared, prepared.context, false)).then((x) => x.messages);
+    return this.enqueue(() => this.exchange(prepared, prepared.context)).then((x) => x.messages);
   }
 
   /** A dump (NLM_F_DUMP): every reply message up to NLMSG_DONE. */
   dump(spec: RequestSpec, context: RequestContext): Promise<DumpResult> {
     return this.enqueue(async () => {
       for (let attempt = 0; ; attempt++) {
-        const result = await this.exchange(spec, context, true);
+        const result = await this.exchange(spec, context);
         if (!result.interrupted) return { messages: result.messages, retries: attempt };
         if (attempt >= this.dumpRetries) {
           throw NetlinkError.local('EINTR', context.operation, context.object, `still interrupted after ${attempt + 1} attempts`);
@@ -191,21 +191,22 @@ export class NetlinkRequester {
     return this.seq;
   }
 
+  /** One exchange: a request encoded ahead (acknowledged), or a dump (`spec`, answered up to NLMSG_DONE). */
   private exchange(
     spec: RequestSpec | PreparedRequest,
     context: RequestContext,
-    dump: boolean,
   ): Promise<{ messages: readonly NetlinkMessage[]; interrupted: boolean }> {
+    const dump = !('datagram' in spec);
     if (this.closed) return Promise.reject(NetlinkError.local('ECLOSED', context.operation, context.object));
     const seq = this.nextSeq();
     let datagram: Buffer;
     if ('datagram' in spec) {
+      // Every acknowledged request (prepareRequest: NLM_F_REQUEST|NLM_F_ACK).
       datagram = spec.datagram;
       setMessageSeq(datagram, seq);
     } else {
-      // Dumps are not acknowledged (the kernel answers NLMSG_DONE); everything else asks for an ack.
-      const flags = NLM_F.REQUEST | (dump ? NLM_F.DUMP : NLM_F.ACK) | (spec.flags ?? 0);
-      datagram = encodeMessage({ type: spec.type, flags, seq }, spec.body, spec.attrs ?? []);
+      // A dump: not acknowledged (the kernel answers NLMSG_DONE).
+      datagram = encodeMessage({ type: spec.type, flags: NLM_F.REQUEST | NLM_F.DUMP | (spec.flags ?? 0), seq }, spec.body, spec.attrs ?? []);
     }
     return new Promise((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
