@@ -231,7 +231,7 @@ export class SystemSockets implements SocketPorts {
         } catch (e) {
           // ENETUNREACH / ENETDOWN while the link is down: the state machine is told by
           // the link watcher; here it is only reported.
-          onError(`send to ${dst.text}: ${errorText(e)}`);
+          sendFailed(dst, e);
         }
       },
       sendSoon(payload, dst) {
