@@ -151,7 +151,7 @@ export class EffectPipeline {
     this.vipAddresses = vips.map((v) => v.address);
     this.garpIntervalMs = garpIntervalMs;
     this.silenced = target.silentIndex !== undefined;
-    this.prebuildFrames();
+    this.prepareTakeover();
   }
 
   /**
@@ -222,7 +222,7 @@ export class EffectPipeline {
           if (action.to !== 'master') {
             this.stopAnnouncing();
             this.setSilent(true);
-            if (action.to === 'backup') this.prebuildFrames();
+            if (action.to === 'backup') this.prepareTakeover();
           } else {
             this.setSilent(false);
           }
@@ -246,7 +246,7 @@ export class EffectPipeline {
     if (this.held) this.accept = accept;
     this.failed.clear();
     this.frames.clear();
-    this.prebuildFrames();
+    this.prepareTakeover();
     this.kick();
   }
 
@@ -535,7 +535,7 @@ export class EffectPipeline {
    * rtnetlink add/remove requests (those on the instance's interface; a VIP with its own
    * `dev` is looked up at the add).
    */
-  private prebuildFrames(): void {
+  private prepareTakeover(): void {
     const mac = this.ports.mac();
     if (mac) for (const v of this.vips) this.frameFor(v.address, mac);
     try {
