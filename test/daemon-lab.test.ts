@@ -519,7 +519,11 @@ test("lab: VMAC mode — the client learns 00:00:5e:00:01:VRID for the VIP; the 
       await sleep(350);
       const adverts = vrrpAdverts(await advertCapture.stop()).filter((x) => x.vrid === VRID);
       assert.ok(adverts.length >= 2, `adverts captured: ${adverts.length}`);
-      assert.deepEqual([...new Set(adverts.map((x) => `${x.src.text} ${x.srcMac}`))], [`${lab.host('a').ipv4} ${vmacMac}`]);
+      assert.deepEqual(
+        [...new Set(adverts.map((x) => `${x.src.text} ${x.srcMac}`))],
+        [`${lab.host('a').ipv4} ${vmacMac}`],
+        `adverts (time, source, priority): ${JSON.stringify(adverts.map((x) => [x.timeMs.toFixed(1), x.src.text, x.priority]))}\na: ${a.logText()}\nb: ${b.logText()}`,
+      );
       assert.equal((await b.instance('gw')).master?.address, lab.host('a').ipv4);
 
       await until(() => pingOnce(lab, 'client', VIP), () => 'ping the VIP at a', 5000);

@@ -33,6 +33,7 @@ import {
   type ReceiveHandlers,
 } from '../src/netlink/socket.js';
 import { AF_INET, AF_INET6 } from '../src/net/af.js';
+import { ProtoDownSwitch } from '../src/netlink/proto-down.js';
 import { IFA, IFF, IFLA, NLM_F, RTM } from '../src/netlink/constants.js';
 
 class FakeTransport implements NetlinkTransport {
@@ -474,4 +475,56 @@ test('SystemNetwork: the requests built ahead for a VIP are sent at its add; a r
   } finally {
     net.close();
   }
+});
+
+test('ProtoDownSwitch: "off" carries an RTM_GETLINK for the link in the same datagram, "on" does not', () => {
+  const transport = new FakeTransport();
+  const problems: string[] = [];
+  const pd = new ProtoDownSwitch((m) => problems.push(m), () => transport);
+  pd.set(7, false);
+  pd.set(7, true);
+  assert.equal(transport.sent.length, 2, 'one sendmsg each');
+  const [off, on] = transport.sent.map((d) => decodeDatagram(d).messages);
+  assert.ok(off && on);
+  assert.deepEqual(off.map((m) => [m.header.type, m.kind === 'link' ? m.ifinfo.index : -1]), [[RTM.NEWLINK, 7], [RTM.GETLINK, 7]]);
+  const [setOff, sync] = off;
+  assert.ok(setOff?.kind === 'link' && sync?.kind === 'link');
+  assert.equal(findAttr(setOff.attrs, IFLA.PROTO_DOWN)?.data[0], 0);
+  assert.equal(sync.header.flags & NLM_F.DUMP, 0, 'a get of one link, not a dump');
+  assert.notEqual(sync.header.seq, setOff.header.seq);
+  assert.deepEqual(on.map((m) => m.header.type), [RTM.NEWLINK]);
+  assert.equal(on[0]?.kind === 'link' ? findAttr(on[0].attrs, IFLA.PROTO_DOWN)?.data[0] : undefined, 1);
+  assert.deepEqual(problems, []);
+  pd.close();
+});
+
+test('ProtoDownSwitch: a kernel that answers the RTM_GETLINK with the link not yet up is reported (what was sent after may be lost); an up link and the acks are not', () => {
+  const transport = new FakeTransport();
+  const problems: string[] = [];
+  const pd = new ProtoDownSwitch((m) => problems.push(m), () => transport);
+  const answer = (operstate: number): void => {
+    const raw = transport.sent.at(-1);
+    assert.ok(raw);
+    const [setOff, sync] = decodeDatagram(raw).messages;
+    assert.ok(setOff && sync);
+    transport.deliver(encodeNlMsgErr(0, raw.subarray(0, setOff.header.length), { capped: true }));
+    transport.deliver(
+      encodeMessage({ type: RTM.NEWLINK, flags: 0, seq: sync.header.seq }, encodeIfInfoMsg({ family: 0, type: 1, index: 7, flags: IFF.UP | IFF.LOWER_UP }), [
+        attr.string(IFLA.IFNAME, 'vrrp.51'),
+        attr.u8(IFLA.OPERSTATE, operstate),
+      ]),
+    );
+  };
+  pd.set(7, false);
+  answer(6); // IF_OPER_UP: the link watch ran inside the request (Linux ≥ 6.8)
+  assert.deepEqual(problems, []);
+  pd.set(7, true);
+  pd.set(7, false);
+  answer(5); // IF_OPER_DORMANT... any state but up
+  pd.set(7, true);
+  pd.set(7, false);
+  answer(2); // IF_OPER_DOWN: the link watch had not run yet
+  assert.equal(problems.length, 2, problems.join('\n'));
+  assert.match(problems[1] ?? '', /protodown off on ifindex 7: the link was not yet transmitting .*operstate down.*may have been dropped/);
+  pd.close();
 });

@@ -48,9 +48,10 @@ export interface NetworkPorts {
   deleteLink(index: number): Promise<void>;
   /**
    * Sets IFLA_PROTO_DOWN on a link (a VMAC), synchronously: applied when it returns (the
-   * kernel handles an rtnetlink request inside the sendmsg carrying it). While on, nothing
-   * leaves the link but it still receives. Throws when the request cannot be written; a
-   * refusal by the kernel is reported through watch's onTrouble.
+   * kernel handles an rtnetlink request inside the sendmsg carrying it), and after "off"
+   * the link transmits (src/netlink/proto-down.ts). While on, nothing leaves the link but
+   * it still receives. Throws when the request cannot be written; a refusal by the kernel,
+   * or a kernel that could not promise transmission, is reported through watch's onTrouble.
    */
   setProtoDown(index: number, on: boolean): void;
   close(): void;
